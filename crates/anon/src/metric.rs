@@ -1,0 +1,195 @@
+//! Utility metrics, defined as ARX defines them so that the same transformation scores the same in both tools.
+//! Lower is better for every metric. See the crate README for the formulas.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::data::Dataset;
+
+/// The metric to minimize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Metric {
+    /// Generalization and suppression loss (ARX "Loss", geometric mean over attributes).
+    Loss,
+    /// Non-uniform entropy, non-monotonic: suppressed records add the entropy of their generalized values.
+    Entropy,
+    /// Non-uniform entropy, monotonic variant (no suppression term).
+    EntropyMonotonic,
+    /// Discernibility: Σ |E|² over kept classes + N · suppressed.
+    Discernibility,
+    /// Precision: mean over attributes of (kept · level / (height − 1) + suppressed) / N.
+    Precision,
+    /// Average equivalence class size: N / classes (suppressed records form one class).
+    Aecs,
+    /// Sum of the levels.
+    Height,
+}
+
+/// floor(x · 10^10) / 10^10, as ARX rounds per-attribute values.
+#[inline]
+pub fn trunc10(x: f64) -> f64 {
+    (x * 1e10).floor() / 1e10
+}
+
+/// What a metric needs from a transformation's classes.
+#[derive(Debug, Clone, Default)]
+pub struct ClassSummary {
+    /// Records kept.
+    pub kept: u64,
+    /// Records suppressed.
+    pub suppressed: u64,
+    /// Kept classes.
+    pub kept_classes: u64,
+    /// Σ |E|² over kept classes.
+    pub sum_sq: f64,
+    /// Per attribute: Σ over kept records of the leaf share of their generalized value (for loss).
+    pub share_sums: Vec<f64>,
+    /// Per attribute: Σ_g s(g) log2(S / s(g)) over suppressed records (for non-monotonic entropy).
+    pub suppressed_entropy: Vec<f64>,
+}
+
+/// Per-dataset tables that make the level-only parts of the metrics O(attributes).
+#[derive(Debug, Clone)]
+pub struct MetricTables {
+    metric: Metric,
+    n: f64,
+    heights: Vec<usize>,
+    domain: Vec<f64>,
+    /// `share[j][level][code]`: leaves under the code / |D_j|.
+    pub share: Vec<Vec<Vec<f64>>>,
+    /// `share_all[j][level]`: Σ over all records of the share of their generalized value.
+    share_all: Vec<Vec<f64>>,
+    /// `entropy[j][level]`: E_j at that level over all records.
+    entropy: Vec<Vec<f64>>,
+}
+
+impl MetricTables {
+    /// Precompute for `data`.
+    pub fn new(data: &Dataset, metric: Metric) -> Self {
+        let n = data.records() as f64;
+        let mut share = Vec::new();
+        let mut share_all = Vec::new();
+        let mut entropy = Vec::new();
+        let mut heights = Vec::new();
+        let mut domain = Vec::new();
+        for q in data.quasi_identifiers() {
+            let h = &q.hierarchy;
+            let d = h.domain_size() as f64;
+            heights.push(h.height());
+            domain.push(d);
+            // c0 per leaf
+            let mut c0 = vec![0u64; h.domain_size()];
+            for &leaf in &q.leaves {
+                c0[leaf as usize] += 1;
+            }
+            let mut sh_levels = Vec::new();
+            let mut all_levels = Vec::new();
+            let mut ent_levels = Vec::new();
+            for level in 0..h.height() {
+                let sh: Vec<f64> =
+                    (0..h.level_size(level) as u32).map(|c| f64::from(h.leaves_under(level, c)) / d).collect();
+                let mut cl = vec![0u64; h.level_size(level)];
+                for (leaf, &c) in c0.iter().enumerate() {
+                    cl[h.code(level, leaf as u32) as usize] += c;
+                }
+                let mut all = 0.0;
+                let mut e = 0.0;
+                for (leaf, &c) in c0.iter().enumerate() {
+                    if c == 0 {
+                        continue;
+                    }
+                    let g = h.code(level, leaf as u32) as usize;
+                    all += c as f64 * sh[g];
+                    e += c as f64 * (cl[g] as f64 / c as f64).log2();
+                }
+                sh_levels.push(sh);
+                all_levels.push(all);
+                ent_levels.push(e);
+            }
+            share.push(sh_levels);
+            share_all.push(all_levels);
+            entropy.push(ent_levels);
+        }
+        MetricTables { metric, n, heights, domain, share, share_all, entropy }
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// Whether the score needs class details (share sums or suppressed entropy).
+    pub fn needs_shares(&self) -> bool {
+        self.metric == Metric::Loss
+    }
+
+    /// Whether the score needs the suppressed records' generalized values.
+    pub fn needs_suppressed_entropy(&self) -> bool {
+        self.metric == Metric::Entropy
+    }
+
+    fn loss_from_raw(&self, raw: impl Iterator<Item = f64>) -> f64 {
+        let n_attr = self.heights.len() as f64;
+        let mut prod = 1.0;
+        for (j, r) in raw.enumerate() {
+            let min = self.n / self.domain[j];
+            let x = if self.n - min > 0.0 { trunc10(((r - min) / (self.n - min)).max(0.0)) } else { 0.0 };
+            prod *= (1.0 + x).powf(1.0 / n_attr);
+        }
+        prod - 1.0
+    }
+
+    /// A lower bound of the score of any outcome of `levels` (exact when nothing is suppressed, for the metrics
+    /// that depend on levels only). Monotone along the lattice: it never decreases when a level rises.
+    pub fn lower_bound(&self, levels: &[u8]) -> f64 {
+        match self.metric {
+            Metric::Loss => self.loss_from_raw(levels.iter().enumerate().map(|(j, &l)| self.share_all[j][l as usize])),
+            Metric::Entropy | Metric::EntropyMonotonic => {
+                levels.iter().enumerate().map(|(j, &l)| trunc10(self.entropy[j][l as usize])).sum()
+            }
+            Metric::Precision => self.precision(levels, self.n as u64, 0),
+            Metric::Height => levels.iter().map(|&l| f64::from(l)).sum(),
+            Metric::Discernibility | Metric::Aecs => 0.0,
+        }
+    }
+
+    fn precision(&self, levels: &[u8], kept: u64, suppressed: u64) -> f64 {
+        let mut s = 0.0;
+        for (j, &l) in levels.iter().enumerate() {
+            let frac = if self.heights[j] > 1 { f64::from(l) / (self.heights[j] - 1) as f64 } else { 0.0 };
+            s += (kept as f64 * frac + suppressed as f64) / self.n;
+        }
+        s / levels.len() as f64
+    }
+
+    /// The score of `levels` given its class summary.
+    pub fn score(&self, levels: &[u8], sum: &ClassSummary) -> f64 {
+        match self.metric {
+            Metric::Loss => self.loss_from_raw(sum.share_sums.iter().map(|s| s + sum.suppressed as f64)),
+            Metric::EntropyMonotonic => self.lower_bound(levels),
+            Metric::Entropy => levels
+                .iter()
+                .enumerate()
+                .map(|(j, &l)| {
+                    let extra = sum.suppressed_entropy.get(j).copied().unwrap_or(0.0);
+                    trunc10(self.entropy[j][l as usize] + extra)
+                })
+                .sum(),
+            Metric::Discernibility => sum.sum_sq + self.n * sum.suppressed as f64,
+            Metric::Precision => self.precision(levels, sum.kept, sum.suppressed),
+            Metric::Aecs => {
+                let classes = sum.kept_classes + u64::from(sum.suppressed > 0);
+                if classes == 0 { 0.0 } else { self.n / classes as f64 }
+            }
+            Metric::Height => self.lower_bound(levels),
+        }
+    }
+
+    /// Σ_g s(g) log2(S / s(g)) for one attribute from the suppressed counts per generalized value.
+    pub fn suppressed_term(counts: &HashMap<u32, u64>, total: u64) -> f64 {
+        let s = total as f64;
+        counts.values().filter(|&&c| c > 0).map(|&c| c as f64 * (s / c as f64).log2()).sum()
+    }
+}

@@ -1,0 +1,561 @@
+//! Search of the full-domain generalization lattice: optimal (exhaustive with pruning) and heuristic.
+//!
+//! **Optimal search.** Every transformation gets a lower bound of its score that depends on its levels only and
+//! never decreases upwards in the lattice ([`MetricTables::lower_bound`]). We walk the lattice level by level
+//! (level = sum of the generalization levels), bottom first. A node whose bound is not below the best score found
+//! so far cannot be strictly better, and neither can any node above it, so it is never evaluated. Every evaluated
+//! node's classes are rolled up from an evaluated direct predecessor (the one with the fewest classes) instead of
+//! rescanning the records, and the nodes of one level are evaluated in parallel. The bound is exact for metrics that
+//! depend on levels only (height, monotonic entropy, loss and precision without suppression), so for those the
+//! search stops at the first level whose solutions dominate; for the non-monotonic metrics (loss with suppression,
+//! entropy with its suppression term) it is the pruning of Flash's information-loss bound. Solutions are exactly the
+//! nodes whose suppressed records (records in classes that break a model) are at most `floor(limit·N)`; the optimum is
+//! the solution with the lowest score, suppressed records included, ties going to the lower node, then to the
+//! first in lattice order (attribute 0 most significant).
+//!
+//! **Heuristic search.** For lattices too large to enumerate: steepest descent from the top node (always the
+//! coarsest solution) through direct predecessors, evaluated in parallel, then restarts from deterministic
+//! pseudo-random perturbations of the best node, until the time limit or the evaluation budget. Its result is not
+//! proven optimal.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::classes::{Classes, Grouping};
+use crate::data::Dataset;
+use crate::error::AnonError;
+use crate::metric::{ClassSummary, Metric, MetricTables};
+use crate::model::{Checker, PrivacyModels};
+
+/// Largest lattice that optimal search accepts (its per-node state must fit in memory).
+pub const MAX_OPTIMAL_LATTICE: u128 = 1 << 26;
+
+/// Which search to run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Strategy {
+    /// Exhaustive with pruning; proven optimal unless the time limit stops it.
+    Optimal,
+    /// Descent with restarts; never proven optimal.
+    Heuristic,
+}
+
+/// Search configuration.
+#[derive(Debug, Clone)]
+pub struct SearchConfig {
+    /// Strategy.
+    pub strategy: Strategy,
+    /// Metric to minimize.
+    pub metric: Metric,
+    /// Stop after this long (the heuristic always needs one; optimal search then reports `optimal = false`).
+    pub time_limit: Option<Duration>,
+    /// Stop the heuristic after this many evaluations (makes runs reproducible regardless of speed).
+    pub max_evaluations: Option<u64>,
+    /// Seed of the heuristic's perturbations.
+    pub seed: u64,
+}
+
+impl SearchConfig {
+    /// Optimal search for `metric`.
+    pub fn optimal(metric: Metric) -> Self {
+        SearchConfig { strategy: Strategy::Optimal, metric, time_limit: None, max_evaluations: None, seed: 0 }
+    }
+}
+
+/// The outcome of evaluating one transformation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Generalization level per quasi-identifier (column order).
+    pub levels: Vec<u8>,
+    /// Whether the models hold within the suppression limit.
+    pub solution: bool,
+    /// Records suppressed.
+    pub suppressed: u64,
+    /// Score (lower is better); infinite for non-solutions.
+    pub score: f64,
+    /// Equivalence classes kept.
+    pub classes: u64,
+    /// Smallest kept class (0 when every record is suppressed).
+    pub min_class_size: u32,
+}
+
+/// The result of a search.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchOutcome {
+    /// The best transformation found.
+    pub best: Evaluation,
+    /// Whether it is proven optimal.
+    pub optimal: bool,
+    /// Transformations whose classes were computed.
+    pub transformations_checked: u64,
+    /// Size of the lattice.
+    pub lattice_size: u128,
+    /// Wall time of the search.
+    pub elapsed: Duration,
+}
+
+/// Evaluate the classes of a transformation.
+pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> Evaluation {
+    let n_attr = classes.levels.len();
+    let mut sum = ClassSummary::default();
+    let shares = tables.needs_shares();
+    let supp_entropy = tables.needs_suppressed_entropy();
+    if shares {
+        sum.share_sums = vec![0.0; n_attr];
+    }
+    let mut supp_counts: Vec<HashMap<u32, u64>> = if supp_entropy { vec![HashMap::new(); n_attr] } else { Vec::new() };
+    let mut codes = vec![0u32; n_attr];
+    let mut min_class = u32::MAX;
+    let empty: [(u32, u32); 0] = [];
+    let with_hist = !classes.hists.is_empty();
+    for c in 0..classes.len() {
+        let count = classes.counts[c];
+        let hist: &[(u32, u32)] = if with_hist { &classes.hists[c] } else { &empty };
+        if checker.class_ok(count, hist) {
+            sum.kept += u64::from(count);
+            sum.kept_classes += 1;
+            sum.sum_sq += f64::from(count) * f64::from(count);
+            min_class = min_class.min(count);
+            if shares {
+                classes.codes(c, &mut codes);
+                for (j, s) in sum.share_sums.iter_mut().enumerate() {
+                    *s += f64::from(count) * tables.share[j][classes.levels[j] as usize][codes[j] as usize];
+                }
+            }
+        } else {
+            sum.suppressed += u64::from(count);
+            if sum.suppressed > checker.max_suppressed {
+                return Evaluation {
+                    levels: classes.levels.clone(),
+                    solution: false,
+                    suppressed: sum.suppressed,
+                    score: f64::INFINITY,
+                    classes: sum.kept_classes,
+                    min_class_size: 0,
+                };
+            }
+            if supp_entropy {
+                classes.codes(c, &mut codes);
+                for (j, m) in supp_counts.iter_mut().enumerate() {
+                    *m.entry(codes[j]).or_insert(0) += u64::from(count);
+                }
+            }
+        }
+    }
+    if supp_entropy && sum.suppressed > 0 {
+        sum.suppressed_entropy =
+            supp_counts.iter().map(|m| MetricTables::suppressed_term(m, sum.suppressed)).collect();
+    }
+    let score = tables.score(&classes.levels, &sum);
+    Evaluation {
+        levels: classes.levels.clone(),
+        solution: true,
+        suppressed: sum.suppressed,
+        score,
+        classes: sum.kept_classes,
+        min_class_size: if min_class == u32::MAX { 0 } else { min_class },
+    }
+}
+
+/// The lattice's shape: levels per attribute and mixed-radix node indexes (attribute 0 most significant).
+#[derive(Debug, Clone)]
+pub struct Lattice {
+    heights: Vec<usize>,
+    strides: Vec<u64>,
+    size: u128,
+}
+
+impl Lattice {
+    /// Lattice of the given hierarchy heights.
+    pub fn new(heights: &[usize]) -> Self {
+        let mut strides = vec![0u64; heights.len()];
+        let mut s: u128 = 1;
+        for j in (0..heights.len()).rev() {
+            strides[j] = s.min(u128::from(u64::MAX)) as u64;
+            s = s.saturating_mul(heights[j] as u128);
+        }
+        Lattice { heights: heights.to_vec(), strides, size: s }
+    }
+
+    /// Number of transformations.
+    pub fn size(&self) -> u128 {
+        self.size
+    }
+
+    /// Index of a node.
+    pub fn index(&self, levels: &[u8]) -> u64 {
+        levels.iter().zip(&self.strides).map(|(&l, &s)| u64::from(l) * s).sum()
+    }
+
+    /// Levels of a node index.
+    pub fn levels(&self, mut index: u64) -> Vec<u8> {
+        let mut out = vec![0u8; self.heights.len()];
+        for j in 0..self.heights.len() {
+            out[j] = (index / self.strides[j]) as u8;
+            index %= self.strides[j];
+        }
+        out
+    }
+
+    /// The top node (every attribute at its root).
+    pub fn top(&self) -> Vec<u8> {
+        self.heights.iter().map(|&h| (h - 1) as u8).collect()
+    }
+}
+
+fn validate(data: &Dataset) -> Result<(), AnonError> {
+    if data.quasi_identifiers().is_empty() {
+        return Err(AnonError::NoQuasiIdentifier);
+    }
+    if data.quasi_identifiers().iter().any(|q| q.hierarchy.height() > 255) {
+        return Err(AnonError::Config("a hierarchy has more than 255 levels".into()));
+    }
+    Ok(())
+}
+
+/// Find the best transformation of `data` under `models`.
+pub fn search(data: &Dataset, models: &PrivacyModels, config: &SearchConfig) -> Result<SearchOutcome, AnonError> {
+    validate(data)?;
+    let checker = Checker::new(data, models)?;
+    let tables = MetricTables::new(data, config.metric);
+    match config.strategy {
+        Strategy::Optimal => optimal(data, &checker, &tables, config),
+        Strategy::Heuristic => heuristic(data, &checker, &tables, config),
+    }
+}
+
+fn height_of(levels: &[u8]) -> u32 {
+    levels.iter().map(|&l| u32::from(l)).sum()
+}
+
+/// Ordering of solutions: score, then the lower node, then lattice order.
+fn better(a: &Evaluation, a_idx: u64, b: &Evaluation, b_idx: u64) -> bool {
+    (a.score, height_of(&a.levels), a_idx) < (b.score, height_of(&b.levels), b_idx)
+}
+
+/// Whether a node with lower bound `lb` could still beat `best` under [`better`].
+fn may_beat(lb: f64, levels: &[u8], idx: u64, best: Option<&(u64, Evaluation)>) -> bool {
+    match best {
+        None => true,
+        Some((bi, b)) => lb < b.score || (lb == b.score && (height_of(levels), idx) < (height_of(&b.levels), *bi)),
+    }
+}
+
+/// Evaluate the direct predecessors of `node` in parallel: the classes of their meet (every attribute one level
+/// lower) are counted once from the records, and each predecessor is rolled up from them.
+fn eval_predecessors(g: &Grouping, checker: &Checker, tables: &MetricTables, node: &[u8], skip: &dyn Fn(&[u8]) -> bool) -> Vec<Evaluation> {
+    let preds: Vec<Vec<u8>> = (0..node.len())
+        .filter(|&j| node[j] > 0)
+        .map(|j| {
+            let mut p = node.to_vec();
+            p[j] -= 1;
+            p
+        })
+        .filter(|p| !skip(p))
+        .collect();
+    if preds.is_empty() {
+        return Vec::new();
+    }
+    let meet: Vec<u8> = node.iter().map(|&l| l.saturating_sub(1)).collect();
+    let base = if preds.len() > 1 { Some(g.from_records(&meet)) } else { None };
+    preds
+        .into_par_iter()
+        .map(|p| {
+            let cls = match &base {
+                Some(b) => g.roll_up(b, &p),
+                None => g.from_records(&p),
+            };
+            evaluate(&cls, checker, tables)
+        })
+        .collect()
+}
+
+/// Steepest descent from `start` (a solution) through solutions that improve the score. Every evaluation is
+/// recorded in `seen`.
+fn descend(
+    g: &Grouping,
+    checker: &Checker,
+    tables: &MetricTables,
+    start: Vec<u8>,
+    seen: &mut HashMap<Vec<u8>, Evaluation>,
+    stop: &dyn Fn(usize) -> bool,
+) -> Vec<u8> {
+    let mut current = start;
+    while !stop(seen.len()) {
+        let cur_score = seen.get(&current).map_or(f64::INFINITY, |e| e.score);
+        let fresh = eval_predecessors(g, checker, tables, &current, &|p| seen.contains_key(p));
+        for e in fresh {
+            seen.insert(e.levels.clone(), e);
+        }
+        let step = (0..current.len())
+            .filter(|&j| current[j] > 0)
+            .filter_map(|j| {
+                let mut p = current.clone();
+                p[j] -= 1;
+                seen.get(&p)
+            })
+            .filter(|e| e.solution && e.score < cur_score)
+            .min_by(|a, b| a.score.total_cmp(&b.score).then_with(|| a.levels.cmp(&b.levels)));
+        match step {
+            Some(e) => current = e.levels.clone(),
+            None => break,
+        }
+    }
+    current
+}
+
+fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &SearchConfig) -> Result<SearchOutcome, AnonError> {
+    let start = Instant::now();
+    let heights = data.heights();
+    let lattice = Lattice::new(&heights);
+    if lattice.size() > MAX_OPTIMAL_LATTICE {
+        return Err(AnonError::LatticeTooLarge { nodes: lattice.size(), max: MAX_OPTIMAL_LATTICE });
+    }
+    let g = Grouping::new(data);
+    let max_height: usize = heights.iter().map(|h| h - 1).sum();
+    // Nodes grouped by level (sum of generalization levels), each in increasing index order.
+    let mut by_level: Vec<Vec<u64>> = vec![Vec::new(); max_height + 1];
+    for idx in 0..lattice.size() as u64 {
+        let h: usize = lattice.levels(idx).iter().map(|&l| l as usize).sum();
+        by_level[h].push(idx);
+    }
+    let timed_out = || config.time_limit.is_some_and(|t| start.elapsed() > t);
+
+    // An upper bound first: one steepest descent from the top, so that the bound prunes from the start.
+    let mut seen: HashMap<Vec<u8>, Evaluation> = HashMap::new();
+    let top = lattice.top();
+    let top_eval = evaluate(&g.from_records(&top), checker, tables);
+    seen.insert(top.clone(), top_eval.clone());
+    if !top_eval.solution && checker.monotonic {
+        return Err(AnonError::NoSolution);
+    }
+    let mut best: Option<(u64, Evaluation)> = None;
+    if top_eval.solution {
+        descend(&g, checker, tables, top, &mut seen, &|_| timed_out());
+    }
+    for e in seen.values() {
+        if e.solution {
+            let idx = lattice.index(&e.levels);
+            if best.as_ref().is_none_or(|(bi, b)| better(e, idx, b, *bi)) {
+                best = Some((idx, e.clone()));
+            }
+        }
+    }
+    let mut checked = seen.len() as u64;
+    let mut stopped = false;
+    if std::env::var_os("TSUNAGU_ANON_TRACE").is_some() {
+        eprintln!("descent: {} evaluations, best {:?}, {:?}", seen.len(), best.as_ref().map(|b| b.1.score), start.elapsed());
+    }
+
+    if checker.monotonic {
+        // Top-down with predictive tagging: a non-solution makes every node below it a non-solution.
+        const UNKNOWN: u8 = 0;
+        const NON_SOLUTION: u8 = 1;
+        const DONE: u8 = 2;
+        let mut state = vec![UNKNOWN; lattice.size() as usize];
+        let tag_down = |state: &mut Vec<u8>, idx: u64| {
+            let mut stack = vec![idx];
+            while let Some(i) = stack.pop() {
+                let lv = lattice.levels(i);
+                for j in 0..lv.len() {
+                    if lv[j] > 0 {
+                        let p = i - lattice.strides[j];
+                        if state[p as usize] == UNKNOWN {
+                            state[p as usize] = NON_SOLUTION;
+                            stack.push(p);
+                        }
+                    }
+                }
+            }
+        };
+        for e in seen.values() {
+            let idx = lattice.index(&e.levels);
+            state[idx as usize] = DONE;
+        }
+        for e in seen.values() {
+            if !e.solution {
+                tag_down(&mut state, lattice.index(&e.levels));
+            }
+        }
+        for level_nodes in by_level.iter().rev() {
+            if timed_out() {
+                stopped = true;
+                break;
+            }
+            // Candidates in increasing bound order, in chunks, so that solutions found early prune the rest of the
+            // level before it is counted.
+            let mut cand: Vec<(f64, u64, Vec<u8>)> = level_nodes
+                .iter()
+                .filter(|&&i| state[i as usize] == UNKNOWN)
+                .map(|&i| {
+                    let lv = lattice.levels(i);
+                    (tables.lower_bound(&lv), i, lv)
+                })
+                .collect();
+            cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let chunk = 4 * rayon::current_num_threads().max(1);
+            let mut pos = 0;
+            while pos < cand.len() {
+                let mut batch = Vec::with_capacity(chunk);
+                while pos < cand.len() && batch.len() < chunk {
+                    let (lb, i, lv) = &cand[pos];
+                    pos += 1;
+                    if may_beat(*lb, lv, *i, best.as_ref()) {
+                        batch.push((*i, lv.clone()));
+                    }
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+                let evals: Vec<(u64, Evaluation)> = batch
+                    .into_par_iter()
+                    .map(|(i, lv)| (i, evaluate(&g.from_records(&lv), checker, tables)))
+                    .collect();
+                checked += evals.len() as u64;
+                for (i, e) in evals {
+                    state[i as usize] = DONE;
+                    if e.solution {
+                        if best.as_ref().is_none_or(|(bi, b)| better(&e, i, b, *bi)) {
+                            best = Some((i, e));
+                        }
+                    } else {
+                        tag_down(&mut state, i);
+                    }
+                }
+            }
+            if std::env::var_os("TSUNAGU_ANON_TRACE").is_some() {
+                eprintln!("level done: {checked} checked so far, {:?}", start.elapsed());
+            }
+        }
+    } else {
+        // Bottom-up, rolling each node up from an evaluated direct predecessor.
+        let mut prev: HashMap<u64, Classes> = HashMap::new();
+        for level_nodes in &by_level {
+            if timed_out() {
+                stopped = true;
+                break;
+            }
+            let candidates: Vec<(u64, Vec<u8>)> = level_nodes
+                .iter()
+                .map(|&idx| (idx, lattice.levels(idx)))
+                .filter(|(i, lv)| may_beat(tables.lower_bound(lv), lv, *i, best.as_ref()))
+                .collect();
+            if candidates.is_empty() {
+                break;
+            }
+            let results: Vec<(u64, Classes, Evaluation)> = candidates
+                .into_par_iter()
+                .map(|(idx, lv)| {
+                    let source = (0..lv.len())
+                        .filter(|&j| lv[j] > 0)
+                        .filter_map(|j| prev.get(&(idx - lattice.strides[j])))
+                        .min_by_key(|c| c.len());
+                    let cls = match source {
+                        Some(s) => g.roll_up(s, &lv),
+                        None => g.from_records(&lv),
+                    };
+                    let ev = evaluate(&cls, checker, tables);
+                    (idx, cls, ev)
+                })
+                .collect();
+            checked += results.len() as u64;
+            let mut next = HashMap::with_capacity(results.len());
+            for (idx, cls, ev) in results {
+                if ev.solution && best.as_ref().is_none_or(|(bi, b)| better(&ev, idx, b, *bi)) {
+                    best = Some((idx, ev));
+                }
+                next.insert(idx, cls);
+            }
+            prev = next;
+        }
+    }
+    let (_, best) = best.ok_or(AnonError::NoSolution)?;
+    Ok(SearchOutcome {
+        best,
+        optimal: !stopped,
+        transformations_checked: checked,
+        lattice_size: lattice.size(),
+        elapsed: start.elapsed(),
+    })
+}
+
+/// splitmix64: a tiny deterministic generator for the heuristic's perturbations.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+fn heuristic(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &SearchConfig) -> Result<SearchOutcome, AnonError> {
+    let start = Instant::now();
+    let heights = data.heights();
+    let lattice = Lattice::new(&heights);
+    let time_limit = config.time_limit.unwrap_or(Duration::from_secs(30));
+    let budget = config.max_evaluations.unwrap_or(u64::MAX);
+    let g = Grouping::new(data);
+    let stop = |n: usize| start.elapsed() >= time_limit || n as u64 >= budget;
+    let mut seen: HashMap<Vec<u8>, Evaluation> = HashMap::new();
+    let mut rng = SplitMix(config.seed ^ 0x7473_756e_6167_75);
+
+    let top = lattice.top();
+    let top_eval = evaluate(&g.from_records(&top), checker, tables);
+    seen.insert(top.clone(), top_eval.clone());
+    if !top_eval.solution {
+        return Err(AnonError::NoSolution);
+    }
+    let mut best = top_eval;
+    let mut start_node = top;
+    loop {
+        let end = descend(&g, checker, tables, start_node, &mut seen, &stop);
+        if let Some(e) = seen.get(&end) {
+            if e.solution && (e.score, &e.levels) < (best.score, &best.levels) {
+                best = e.clone();
+            }
+        }
+        if stop(seen.len()) {
+            break;
+        }
+        // Restart: perturb the best node (set one to three attributes to random levels), then raise random
+        // attributes until the node is a solution.
+        let mut node = best.levels.clone();
+        let changes = 1 + rng.below(3) as usize;
+        for _ in 0..changes {
+            let j = rng.below(node.len() as u64) as usize;
+            node[j] = rng.below(heights[j] as u64) as u8;
+        }
+        loop {
+            if !seen.contains_key(&node) {
+                let e = evaluate(&g.from_records(&node), checker, tables);
+                seen.insert(node.clone(), e);
+            }
+            if seen.get(&node).is_some_and(|e| e.solution) || stop(seen.len()) {
+                break;
+            }
+            let raisable: Vec<usize> = (0..node.len()).filter(|&j| (node[j] as usize) < heights[j] - 1).collect();
+            if raisable.is_empty() {
+                break;
+            }
+            let j = raisable[rng.below(raisable.len() as u64) as usize];
+            node[j] += 1;
+        }
+        start_node = node;
+    }
+    Ok(SearchOutcome {
+        best,
+        optimal: false,
+        transformations_checked: seen.len() as u64,
+        lattice_size: lattice.size(),
+        elapsed: start.elapsed(),
+    })
+}

@@ -1,0 +1,542 @@
+//! Normalisation every parser applies: dates to ISO (Japanese era dates included), ICD-10 checks,
+//! half-width kana widened, 外字 (private-use characters) replaced by 〓 and flagged.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use tsunagu_model::Icd10Code;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::record::When;
+
+/// The geta mark (〓, U+3013) Japanese systems print for a character they cannot show.
+pub const GETA: char = '〓';
+
+/// A note on a value that was changed or could not be fully checked. Not an error: the record is
+/// kept, and the note travels with it (and into reception statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flag {
+    /// The field, as the source names it (`PID-5`, `Patient.name`, `family_name`).
+    pub field: &'static str,
+    /// What happened.
+    pub kind: FlagKind,
+}
+
+/// What happened to a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlagKind {
+    /// A 外字 / private-use character (or an existing 〓) was replaced by 〓.
+    Gaiji,
+    /// Half-width katakana were widened (NFKC on kana).
+    HalfWidthKanaWidened,
+    /// The ICD-10 code is well-formed but not in WHO's ICD-10 list (Japan's ICD-10 2013 has a
+    /// few codes WHO 2019 lacks, so this is flagged, not refused).
+    Icd10NotInList,
+    /// A Japanese era date was converted to the Gregorian calendar.
+    EraDateConverted,
+    /// The HL7 character-set declaration (MSH-18) is spelled in a non-standard way (`~ISOIR87`).
+    NonStandardCharsetDeclaration,
+    /// An invalid optional value was dropped (e.g. a malformed postal code in an address).
+    InvalidValueDropped,
+    /// A code does not have the shape its code system requires (e.g. a JLAC10 code that is not
+    /// 17 characters); kept as sent.
+    CodeNotWellFormed,
+}
+
+/// Collects flags while a record is built.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Flags(pub Vec<Flag>);
+
+impl Flags {
+    /// Note something about a field (once per field and kind).
+    pub fn push(&mut self, field: &'static str, kind: FlagKind) {
+        let f = Flag { field, kind };
+        if !self.0.contains(&f) {
+            self.0.push(f);
+        }
+    }
+
+    /// Normalise a piece of text from input and note what changed. Empty (after trimming) gives
+    /// `None`.
+    pub fn text(&mut self, field: &'static str, s: &str) -> Option<String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return None;
+        }
+        let n = normalise_text(t);
+        if n.widened {
+            self.push(field, FlagKind::HalfWidthKanaWidened);
+        }
+        if n.gaiji {
+            self.push(field, FlagKind::Gaiji);
+        }
+        Some(n.text)
+    }
+}
+
+/// Result of [`normalise_text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalisedText {
+    /// The text.
+    pub text: String,
+    /// Half-width kana were widened.
+    pub widened: bool,
+    /// A private-use character or 〓 was found (and replaced by 〓).
+    pub gaiji: bool,
+}
+
+fn is_halfwidth_kana(c: char) -> bool {
+    ('\u{FF61}'..='\u{FF9F}').contains(&c)
+}
+
+/// Whether a character is a 外字 candidate: Unicode private use (BMP and planes 15–16), where
+/// CP932 user-defined characters and vendor 外字 land.
+pub fn is_private_use(c: char) -> bool {
+    matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
+}
+
+/// Widen half-width katakana (ｶﾞ → ガ) by NFKC on kana runs only — NFKC over the whole text
+/// would also fold full-width digits, ①, ㈱ and other characters people chose on purpose — and
+/// replace private-use characters by 〓.
+pub fn normalise_text(s: &str) -> NormalisedText {
+    let mut out = String::with_capacity(s.len());
+    let mut widened = false;
+    let mut gaiji = false;
+    let mut run = String::new();
+    for c in s.chars() {
+        if is_halfwidth_kana(c) {
+            run.push(c);
+            continue;
+        }
+        if !run.is_empty() {
+            out.extend(run.nfkc());
+            run.clear();
+            widened = true;
+        }
+        if is_private_use(c) || c == GETA {
+            out.push(GETA);
+            gaiji = true;
+        } else {
+            out.push(c);
+        }
+    }
+    if !run.is_empty() {
+        out.extend(run.nfkc());
+        widened = true;
+    }
+    NormalisedText {
+        text: out,
+        widened,
+        gaiji,
+    }
+}
+
+/// Narrow full-width digits and common separators so date and number syntax can be checked.
+pub fn narrow_digits(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '／' => '/',
+            '－' | '−' | '‐' => '-',
+            '．' => '.',
+            '：' => ':',
+            c => c,
+        })
+        .collect()
+}
+
+/// Why a date could not be read. Never carries the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    /// Not a date in any accepted form.
+    #[error("not a date (expected YYYY-MM-DD, YYYYMMDD, YYYY/MM/DD, YYYY年M月D日 or a Japanese era date)")]
+    Syntax,
+    /// Looks like a date but does not exist (e.g. 2月30日).
+    #[error("no such calendar day")]
+    NoSuchDay,
+    /// A Japanese era date outside its era.
+    #[error("the date lies outside its Japanese era")]
+    OutsideEra,
+    /// A Japanese era date was recognised but no era converter is available.
+    #[error("Japanese era dates cannot be converted yet")]
+    EraConversionUnavailable,
+}
+
+/// The five modern eras (明治 from 1868 for the Gregorian calendar's adoption in 1873).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// 明治 (M).
+    Meiji,
+    /// 大正 (T).
+    Taisho,
+    /// 昭和 (S).
+    Showa,
+    /// 平成 (H).
+    Heisei,
+    /// 令和 (R).
+    Reiwa,
+}
+
+/// A date written in a Japanese era, parsed but not yet converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EraDate {
+    /// The era.
+    pub era: Era,
+    /// Year of the era (元年 = 1).
+    pub year: u32,
+    /// Month.
+    pub month: u32,
+    /// Day.
+    pub day: u32,
+}
+
+/// The hook that turns an [`EraDate`] into a Gregorian date.
+///
+/// HOOK: `tsunagu_model::era` (being written in `crates/model/src/era.rs`) is the one converter
+/// of the project, with the exact era boundaries; when it lands, this function calls it. Until
+/// then era dates are recognised and refused with [`DateError::EraConversionUnavailable`] rather
+/// than converted by a second, competing table.
+pub fn era_to_gregorian(_date: &EraDate) -> Result<NaiveDate, DateError> {
+    Err(DateError::EraConversionUnavailable)
+}
+
+/// Recognise a Japanese era date: `昭和40年4月15日`, `令和元年5月1日`, `S40.04.15`,
+/// `H23/12/20`, `R1-5-1` (JIS X 0301 style letters).
+pub fn parse_era_date(s: &str) -> Option<EraDate> {
+    let t = narrow_digits(s);
+    let (era, rest) = [
+        ("明治", Era::Meiji),
+        ("大正", Era::Taisho),
+        ("昭和", Era::Showa),
+        ("平成", Era::Heisei),
+        ("令和", Era::Reiwa),
+        ("M", Era::Meiji),
+        ("T", Era::Taisho),
+        ("S", Era::Showa),
+        ("H", Era::Heisei),
+        ("R", Era::Reiwa),
+        ("m", Era::Meiji),
+        ("t", Era::Taisho),
+        ("s", Era::Showa),
+        ("h", Era::Heisei),
+        ("r", Era::Reiwa),
+    ]
+    .iter()
+    .find_map(|(p, e)| t.strip_prefix(p).map(|r| (*e, r)))?;
+    let rest = rest.trim();
+    let rest = rest.replacen("元", "1", 1);
+    let parts: Vec<&str> = if rest.contains('年') {
+        let r = rest.strip_suffix('日')?;
+        let (y, r) = r.split_once('年')?;
+        let (m, d) = r.split_once('月')?;
+        vec![y, m, d]
+    } else {
+        rest.split(['.', '/', '-']).collect()
+    };
+    let [y, m, d] = parts.as_slice() else {
+        return None;
+    };
+    let num = |p: &str| -> Option<u32> {
+        let p = p.trim();
+        if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    Some(EraDate {
+        era,
+        year: num(y)?,
+        month: num(m)?,
+        day: num(d)?,
+    })
+}
+
+/// Parse a calendar date in the forms Japanese systems write.
+pub fn parse_date(s: &str) -> Result<NaiveDate, DateError> {
+    let t = narrow_digits(s);
+    if let Some(era) = parse_era_date(&t) {
+        return era_to_gregorian(&era);
+    }
+    let (y, m, d) = if let Some(r) = t.strip_suffix('日') {
+        let (y, r) = r.split_once('年').ok_or(DateError::Syntax)?;
+        let (m, d) = r.split_once('月').ok_or(DateError::Syntax)?;
+        (y, m, d)
+    } else if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        (&t[..4], &t[4..6], &t[6..])
+    } else {
+        let mut it = t.split(['-', '/', '.']);
+        match (it.next(), it.next(), it.next(), it.next()) {
+            (Some(y), Some(m), Some(d), None) => (y, m, d),
+            _ => return Err(DateError::Syntax),
+        }
+    };
+    let digits = |p: &str, max: usize| {
+        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    if y.len() != 4 || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
+        return Err(DateError::Syntax);
+    }
+    let (y, m, d) = (
+        y.parse::<i32>().map_err(|_| DateError::Syntax)?,
+        m.parse::<u32>().map_err(|_| DateError::Syntax)?,
+        d.parse::<u32>().map_err(|_| DateError::Syntax)?,
+    );
+    NaiveDate::from_ymd_opt(y, m, d).ok_or(DateError::NoSuchDay)
+}
+
+/// Parse a FHIR `date` / `dateTime` / `instant` (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`,
+/// `YYYY-MM-DDThh:mm:ss[.s][Z|±hh:mm]`).
+pub fn parse_fhir_datetime(s: &str) -> Result<When, DateError> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    let all_digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|x| x.iter().all(u8::is_ascii_digit))
+    };
+    match b.len() {
+        4 if all_digits(0..4) => return s.parse().map(When::Year).map_err(|_| DateError::Syntax),
+        7 if all_digits(0..4) && b[4] == b'-' && all_digits(5..7) => {
+            let y: i32 = s[..4].parse().map_err(|_| DateError::Syntax)?;
+            let m: u32 = s[5..7].parse().map_err(|_| DateError::Syntax)?;
+            if !(1..=12).contains(&m) {
+                return Err(DateError::NoSuchDay);
+            }
+            return Ok(When::Month(y, m));
+        }
+        10 => {
+            if !(all_digits(0..4) && b[4] == b'-' && all_digits(5..7) && b[7] == b'-' && all_digits(8..10)) {
+                return Err(DateError::Syntax);
+            }
+            return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(When::Date)
+                .map_err(|_| DateError::NoSuchDay);
+        }
+        _ => {}
+    }
+    if s.len() > 40 || !s.is_ascii() {
+        return Err(DateError::Syntax);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(When::Zoned(t));
+    }
+    // FHIR requires a zone when time is given, but many exporters omit it.
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Ok(When::Local(t));
+        }
+    }
+    Err(DateError::Syntax)
+}
+
+/// Parse an HL7 v2 TS/DTM: `YYYY[MM[DD[HH[MM[SS[.S{1,4}]]]]]][±ZZZZ]`. The offset, when given, is
+/// kept; otherwise the time is local.
+pub fn parse_hl7_ts(s: &str) -> Result<When, DateError> {
+    let s = s.trim();
+    if s.len() > 32 || !s.is_ascii() {
+        return Err(DateError::Syntax);
+    }
+    let (main, zone) = match s.find(['+', '-']) {
+        Some(i) => (&s[..i], Some(&s[i..])),
+        None => (s, None),
+    };
+    let (digits, frac) = match main.split_once('.') {
+        Some((d, f)) => (d, Some(f)),
+        None => (main, None),
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit())
+        || frac.is_some_and(|f| f.is_empty() || f.len() > 4 || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(DateError::Syntax);
+    }
+    let n = |r: std::ops::Range<usize>| -> Result<u32, DateError> {
+        digits
+            .get(r)
+            .ok_or(DateError::Syntax)?
+            .parse()
+            .map_err(|_| DateError::Syntax)
+    };
+    let year = n(0..4)? as i32;
+    if frac.is_some() && digits.len() != 14 {
+        return Err(DateError::Syntax);
+    }
+    let naive = match digits.len() {
+        4 => return if zone.is_none() { Ok(When::Year(year)) } else { Err(DateError::Syntax) },
+        6 => {
+            let m = n(4..6)?;
+            if !(1..=12).contains(&m) || zone.is_some() {
+                return Err(DateError::NoSuchDay);
+            }
+            return Ok(When::Month(year, m));
+        }
+        8 => {
+            let d = NaiveDate::from_ymd_opt(year, n(4..6)?, n(6..8)?).ok_or(DateError::NoSuchDay)?;
+            if zone.is_some() {
+                return Err(DateError::Syntax);
+            }
+            return Ok(When::Date(d));
+        }
+        10 | 12 | 14 => {
+            let d = NaiveDate::from_ymd_opt(year, n(4..6)?, n(6..8)?).ok_or(DateError::NoSuchDay)?;
+            let h = n(8..10)?;
+            let mi = if digits.len() >= 12 { n(10..12)? } else { 0 };
+            let sec = if digits.len() == 14 { n(12..14)? } else { 0 };
+            let nanos = match frac {
+                Some(f) => {
+                    let v: u32 = f.parse().map_err(|_| DateError::Syntax)?;
+                    v * 10u32.pow(9 - f.len() as u32)
+                }
+                None => 0,
+            };
+            let t = NaiveTime::from_hms_nano_opt(h, mi, sec, nanos).ok_or(DateError::NoSuchDay)?;
+            NaiveDateTime::new(d, t)
+        }
+        _ => return Err(DateError::Syntax),
+    };
+    match zone {
+        None => Ok(When::Local(naive)),
+        Some(z) => {
+            let zb = z.as_bytes();
+            if zb.len() != 5 || !zb[1..].iter().all(u8::is_ascii_digit) {
+                return Err(DateError::Syntax);
+            }
+            let hh: i32 = z[1..3].parse().map_err(|_| DateError::Syntax)?;
+            let mm: i32 = z[3..5].parse().map_err(|_| DateError::Syntax)?;
+            let secs = (hh * 3600 + mm * 60) * if zb[0] == b'-' { -1 } else { 1 };
+            let off = chrono::FixedOffset::east_opt(secs).ok_or(DateError::Syntax)?;
+            naive
+                .and_local_timezone(off)
+                .single()
+                .map(When::Zoned)
+                .ok_or(DateError::NoSuchDay)
+        }
+    }
+}
+
+/// Check an ICD-10 code: syntax through [`Icd10Code::parse`], membership through WHO's list
+/// ([`Icd10Code::is_known`]). A well-formed code missing from the list is kept and flagged.
+pub fn check_icd10(
+    s: &str,
+    field: &'static str,
+    flags: &mut Flags,
+) -> Result<Icd10Code, tsunagu_model::ParseError> {
+    let code = Icd10Code::parse(s)?;
+    if !code.is_known() {
+        flags.push(field, FlagKind::Icd10NotInList);
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn half_width_kana_is_widened_and_only_kana() {
+        let n = normalise_text("ｶﾝｼﾞｬ ﾀﾛｳ ｶﾞｯｺｳ １２３ ㈱");
+        assert_eq!(n.text, "カンジャ タロウ ガッコウ １２３ ㈱");
+        assert!(n.widened && !n.gaiji);
+        let n = normalise_text("山田");
+        assert!(!n.widened && !n.gaiji);
+        assert_eq!(n.text, "山田");
+    }
+
+    #[test]
+    fn private_use_becomes_geta_and_is_flagged() {
+        let n = normalise_text("髙\u{E000}橋\u{F8FF}");
+        assert_eq!(n.text, "髙〓橋〓");
+        assert!(n.gaiji);
+        let mut f = Flags::default();
+        assert_eq!(f.text("family_name", " \u{100000}田 ").as_deref(), Some("〓田"));
+        assert_eq!(f.0, vec![Flag { field: "family_name", kind: FlagKind::Gaiji }]);
+        assert_eq!(f.text("x", "   "), None);
+    }
+
+    #[test]
+    fn dates_in_common_forms() {
+        let d = NaiveDate::from_ymd_opt(1965, 4, 15).unwrap();
+        for s in ["1965-04-15", "19650415", "1965/4/15", "1965年4月15日", "１９６５－０４－１５"] {
+            assert_eq!(parse_date(s), Ok(d), "{s}");
+        }
+        assert_eq!(parse_date("2023-02-29"), Err(DateError::NoSuchDay));
+        assert_eq!(parse_date("65-4-15"), Err(DateError::Syntax));
+        assert_eq!(parse_date("April 1"), Err(DateError::Syntax));
+    }
+
+    #[test]
+    fn era_dates_are_recognised_and_wait_for_the_converter() {
+        assert_eq!(
+            parse_era_date("昭和40年4月15日"),
+            Some(EraDate { era: Era::Showa, year: 40, month: 4, day: 15 })
+        );
+        assert_eq!(
+            parse_era_date("令和元年5月1日"),
+            Some(EraDate { era: Era::Reiwa, year: 1, month: 5, day: 1 })
+        );
+        assert_eq!(
+            parse_era_date("H23.12.20"),
+            Some(EraDate { era: Era::Heisei, year: 23, month: 12, day: 20 })
+        );
+        assert_eq!(parse_era_date("1965-04-15"), None);
+        assert_eq!(parse_date("S40.04.15"), Err(DateError::EraConversionUnavailable));
+    }
+
+    #[test]
+    fn hl7_timestamps() {
+        assert_eq!(parse_hl7_ts("19480405"), Ok(When::Date(NaiveDate::from_ymd_opt(1948, 4, 5).unwrap())));
+        let When::Local(t) = parse_hl7_ts("20111220224447.3399").unwrap() else { panic!() };
+        assert_eq!(t.to_string(), "2011-12-20 22:44:47.339900");
+        assert!(matches!(parse_hl7_ts("201112202100"), Ok(When::Local(_))));
+        assert!(matches!(parse_hl7_ts("20111220224447+0900"), Ok(When::Zoned(_))));
+        assert_eq!(parse_hl7_ts("201107"), Ok(When::Month(2011, 7)));
+        assert_eq!(parse_hl7_ts("M"), Err(DateError::Syntax));
+        assert_eq!(parse_hl7_ts("20111320"), Err(DateError::NoSuchDay));
+        assert_eq!(parse_hl7_ts("2011070112345"), Err(DateError::Syntax));
+    }
+
+    #[test]
+    fn fhir_datetimes() {
+        assert_eq!(parse_fhir_datetime("2017"), Ok(When::Year(2017)));
+        assert_eq!(parse_fhir_datetime("2017-02"), Ok(When::Month(2017, 2)));
+        assert!(matches!(parse_fhir_datetime("2021-10-19T17:39:00+09:00"), Ok(When::Zoned(_))));
+        assert!(matches!(parse_fhir_datetime("2021-10-19T17:39:00"), Ok(When::Local(_))));
+        assert_eq!(parse_fhir_datetime("2017-02-30"), Err(DateError::NoSuchDay));
+        assert_eq!(parse_fhir_datetime("yesterday"), Err(DateError::Syntax));
+    }
+
+    #[test]
+    fn icd10_checked_against_the_list() {
+        let mut f = Flags::default();
+        assert_eq!(check_icd10("K297", "PRB-10", &mut f).unwrap().as_str(), "K29.7");
+        assert!(f.0.is_empty());
+        assert!(check_icd10("K2", "PRB-10", &mut f).is_err());
+        // Well-formed, but U99 is not a WHO code.
+        assert_eq!(check_icd10("U99.9", "PRB-10", &mut f).unwrap().as_str(), "U99.9");
+        assert_eq!(f.0, vec![Flag { field: "PRB-10", kind: FlagKind::Icd10NotInList }]);
+    }
+
+    proptest! {
+        #[test]
+        fn normalise_never_panics_and_leaves_no_pua(s in ".*") {
+            let n = normalise_text(&s);
+            prop_assert!(!n.text.chars().any(is_private_use));
+            prop_assert!(!n.text.chars().any(is_halfwidth_kana));
+        }
+
+        #[test]
+        fn iso_dates_round_trip(y in 1i32..=9999, o in 0u32..366) {
+            if let Some(d) = NaiveDate::from_yo_opt(y, o.max(1)) {
+                prop_assert_eq!(parse_date(&d.format("%Y-%m-%d").to_string()), Ok(d));
+                prop_assert_eq!(parse_date(&d.format("%Y%m%d").to_string()), Ok(d));
+                prop_assert_eq!(parse_hl7_ts(&d.format("%Y%m%d").to_string()), Ok(When::Date(d)));
+            }
+        }
+
+        #[test]
+        fn date_parsers_never_panic(s in "\\PC{0,40}") {
+            let _ = parse_date(&s);
+            let _ = parse_hl7_ts(&s);
+            let _ = parse_fhir_datetime(&s);
+            let _ = parse_era_date(&s);
+        }
+    }
+}

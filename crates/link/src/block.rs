@@ -1,0 +1,192 @@
+//! Blocking: candidate pairs are the union of pairs that agree on at least one blocking rule.
+//! A rule is a conjunction of tokens (e.g. phonetic 姓 + phonetic 名); records are joined on
+//! a 64-bit hash of those tokens by sorting both sides and merging, rule by rule in parallel.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::record::TokenTable;
+use crate::schema::{FieldKind, Role, Schema};
+use crate::token::Token;
+
+/// Which token of a field a rule uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum KeyPart {
+    /// The whole value of field `.0`.
+    Whole(usize),
+    /// Variant token `.1` of field `.0` (see the encoder).
+    Alt(usize, usize),
+}
+
+/// A conjunction of tokens that candidate pairs must share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlockingRule {
+    /// Human-readable name (field names; no data).
+    pub name: String,
+    /// The tokens that must all be present and equal.
+    pub parts: Vec<KeyPart>,
+}
+
+impl BlockingRule {
+    fn key(&self, t: &TokenTable, i: usize) -> Option<u64> {
+        let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
+        for p in &self.parts {
+            let tok: Token = match *p {
+                KeyPart::Whole(f) => t.column(f).whole(i),
+                KeyPart::Alt(f, k) => t.column(f).alt(i)[k],
+            };
+            if tok.is_none() {
+                return None;
+            }
+            h = splitmix(h ^ tok.bits());
+        }
+        Some(h)
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The default rules for a schema: each strong identifier alone, and names combined with a
+/// second attribute, so that one typo in any single field does not lose a true pair.
+pub fn default_rules(schema: &Schema) -> Vec<BlockingRule> {
+    let pos = |k: FieldKind| schema.position(k);
+    let mut rules = Vec::new();
+    let mut add = |name: &str, parts: Vec<KeyPart>| rules.push(BlockingRule { name: name.to_owned(), parts });
+    let fam = pos(FieldKind::FamilyName);
+    let giv = pos(FieldKind::GivenName);
+    let dob = pos(FieldKind::BirthDate);
+    if let (Some(f), Some(g)) = (fam, giv) {
+        add("family_name.phonetic+given_name.phonetic", vec![KeyPart::Alt(f, 1), KeyPart::Alt(g, 1)]);
+        add("family_name+given_name", vec![KeyPart::Whole(f), KeyPart::Whole(g)]);
+    }
+    if let Some(d) = dob {
+        add("birth_date", vec![KeyPart::Whole(d)]);
+        if let Some(f) = fam {
+            add("birth_date.year+family_name.phonetic", vec![KeyPart::Alt(d, 1), KeyPart::Alt(f, 1)]);
+        }
+        if let Some(g) = giv {
+            add("birth_date.year+given_name.phonetic", vec![KeyPart::Alt(d, 1), KeyPart::Alt(g, 1)]);
+            add("birth_date.month_day+given_name.phonetic", vec![KeyPart::Alt(d, 2), KeyPart::Alt(d, 3), KeyPart::Alt(g, 1)]);
+        }
+    }
+    if let Some(i) = pos(FieldKind::Insurance) {
+        add("insurance", vec![KeyPart::Whole(i)]);
+        add("insurance.insurer+number", vec![KeyPart::Alt(i, 1)]);
+    }
+    for role in [Role::Phone, Role::NationalId] {
+        if let Some(p) = pos(FieldKind::Text(role)) {
+            add(role.name(), vec![KeyPart::Whole(p)]);
+        }
+    }
+    if let Some(name) = fam.or(giv) {
+        if let Some(p) = pos(FieldKind::PostalCode) {
+            add("postal_code+name.phonetic", vec![KeyPart::Whole(p), KeyPart::Alt(name, 1)]);
+        }
+        if let Some(a) = pos(FieldKind::JpAddress) {
+            add("address.town+name.phonetic", vec![KeyPart::Alt(a, 0), KeyPart::Alt(name, 1)]);
+        }
+        for role in [Role::Suburb, Role::Address1] {
+            if let Some(p) = pos(FieldKind::Text(role)) {
+                add(&format!("{}+name.phonetic", role.name()), vec![KeyPart::Whole(p), KeyPart::Alt(name, 1)]);
+            }
+        }
+    }
+    if let (Some(g), Some(p)) = (giv, pos(FieldKind::PostalCode)) {
+        add("postal_code+given_name.phonetic", vec![KeyPart::Whole(p), KeyPart::Alt(g, 1)]);
+    }
+    rules
+}
+
+/// Candidate pairs and what blocking did.
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    /// Pairs `(left, right)`, sorted, unique. In deduplication `left < right`.
+    pub pairs: Vec<(u32, u32)>,
+    /// Pairs each rule produced (before the union), in rule order.
+    pub per_rule: Vec<u64>,
+    /// Key groups skipped because they alone would give more than the cap.
+    pub skipped_blocks: u64,
+}
+
+fn keys(t: &TokenTable, rule: &BlockingRule) -> Vec<(u64, u32)> {
+    let mut k: Vec<(u64, u32)> =
+        (0..t.len()).into_par_iter().filter_map(|i| rule.key(t, i).map(|h| (h, i as u32))).collect();
+    k.par_sort_unstable();
+    k
+}
+
+/// Candidate pairs between two tables (`dedupe = false`) or within one (`right` ignored,
+/// `dedupe = true`). A key group contributing more than `max_block_pairs` pairs is skipped:
+/// a value shared by that many records (a placeholder date, a common name alone) says nothing.
+pub fn candidates(left: &TokenTable, right: &TokenTable, dedupe: bool, rules: &[BlockingRule], max_block_pairs: u64) -> Candidates {
+    let per: Vec<(Vec<u64>, u64)> = rules
+        .par_iter()
+        .map(|rule| {
+            let lk = keys(left, rule);
+            let rk = if dedupe { Vec::new() } else { keys(right, rule) };
+            let mut out = Vec::new();
+            let mut skipped = 0u64;
+            let group_end = |v: &[(u64, u32)], s: usize| {
+                let mut e = s;
+                while e < v.len() && v[e].0 == v[s].0 {
+                    e += 1;
+                }
+                e
+            };
+            if dedupe {
+                let mut s = 0;
+                while s < lk.len() {
+                    let e = group_end(&lk, s);
+                    let n = (e - s) as u64;
+                    if n * (n - 1) / 2 > max_block_pairs {
+                        skipped += 1;
+                    } else {
+                        for x in s..e {
+                            for y in x + 1..e {
+                                let (a, b) = (lk[x].1.min(lk[y].1), lk[x].1.max(lk[y].1));
+                                out.push((u64::from(a) << 32) | u64::from(b));
+                            }
+                        }
+                    }
+                    s = e;
+                }
+            } else {
+                let (mut i, mut j) = (0, 0);
+                while i < lk.len() && j < rk.len() {
+                    match lk[i].0.cmp(&rk[j].0) {
+                        std::cmp::Ordering::Less => i += 1,
+                        std::cmp::Ordering::Greater => j += 1,
+                        std::cmp::Ordering::Equal => {
+                            let ie = group_end(&lk, i);
+                            let je = group_end(&rk, j);
+                            if ((ie - i) as u64) * ((je - j) as u64) > max_block_pairs {
+                                skipped += 1;
+                            } else {
+                                for x in &lk[i..ie] {
+                                    for y in &rk[j..je] {
+                                        out.push((u64::from(x.1) << 32) | u64::from(y.1));
+                                    }
+                                }
+                            }
+                            i = ie;
+                            j = je;
+                        }
+                    }
+                }
+            }
+            (out, skipped)
+        })
+        .collect();
+    let per_rule = per.iter().map(|(v, _)| v.len() as u64).collect();
+    let skipped_blocks = per.iter().map(|(_, s)| s).sum();
+    let mut all: Vec<u64> = per.into_iter().flat_map(|(v, _)| v).collect();
+    all.par_sort_unstable();
+    all.dedup();
+    let pairs = all.into_iter().map(|p| ((p >> 32) as u32, p as u32)).collect();
+    Candidates { pairs, per_rule, skipped_blocks }
+}

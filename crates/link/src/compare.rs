@@ -1,0 +1,223 @@
+//! Comparison of two tokenised records, field by field, into comparison levels.
+//!
+//! Everything here takes [`TokenTable`]s: the comparator cannot be handed plaintext.
+
+use crate::record::TokenTable;
+use crate::schema::FieldKind;
+use crate::token::Token;
+
+/// Dice coefficient of two sorted, de-duplicated token sets (0 when either is empty).
+pub fn dice(a: &[Token], b: &[Token]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    2.0 * common as f64 / (a.len() + b.len()) as f64
+}
+
+/// Bits per field in a packed comparison pattern.
+pub const LEVEL_BITS: u32 = 4;
+/// Most fields a schema may have (64 / [`LEVEL_BITS`]).
+pub const MAX_FIELDS: usize = 16;
+
+/// The level of field `f` in a packed pattern.
+#[inline]
+pub fn level_of(pattern: u64, f: usize) -> u8 {
+    ((pattern >> (f as u32 * LEVEL_BITS)) & 0xF) as u8
+}
+
+/// Compares records of two token tables with the same schema (or a table with itself).
+#[derive(Clone, Copy)]
+pub struct Comparator<'a> {
+    left: &'a TokenTable,
+    right: &'a TokenTable,
+    family: Option<usize>,
+    given: Option<usize>,
+}
+
+/// Two tables cannot be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompareError {
+    /// The tables were encoded with different schemas.
+    #[error("the two inputs were tokenised with different field sets")]
+    SchemaMismatch,
+    /// More fields than a pattern can hold.
+    #[error("at most {MAX_FIELDS} comparison fields are supported")]
+    TooManyFields,
+}
+
+impl<'a> Comparator<'a> {
+    /// A comparator over two tables (pass the same table twice to deduplicate).
+    pub fn new(left: &'a TokenTable, right: &'a TokenTable) -> Result<Self, CompareError> {
+        if left.schema() != right.schema() {
+            return Err(CompareError::SchemaMismatch);
+        }
+        if left.schema().fields.len() > MAX_FIELDS {
+            return Err(CompareError::TooManyFields);
+        }
+        Ok(Comparator {
+            left,
+            right,
+            family: left.schema().position(FieldKind::FamilyName),
+            given: left.schema().position(FieldKind::GivenName),
+        })
+    }
+
+    /// The left table.
+    pub fn left(&self) -> &'a TokenTable {
+        self.left
+    }
+
+    /// The right table.
+    pub fn right(&self) -> &'a TokenTable {
+        self.right
+    }
+
+    /// Packed levels of every field for the pair (`a` in left, `b` in right).
+    #[inline]
+    pub fn pattern(&self, a: usize, b: usize) -> u64 {
+        let mut p = 0u64;
+        for f in 0..self.left.schema().fields.len() {
+            p |= u64::from(self.level(f, a, b)) << (f as u32 * LEVEL_BITS);
+        }
+        p
+    }
+
+    /// The comparison level of field `f` (see [`FieldKind::levels`] for the names).
+    pub fn level(&self, f: usize, a: usize, b: usize) -> u8 {
+        let kind = self.left.schema().fields[f];
+        let ca = self.left.column(f);
+        let cb = self.right.column(f);
+        let (wa, wb) = (ca.whole(a), cb.whole(b));
+        let (xa, xb) = (ca.alt(a), cb.alt(b));
+        let same = |x: Token, y: Token| x.is_some() && x == y;
+        match kind {
+            FieldKind::FamilyName | FieldKind::GivenName => {
+                if wa.is_none() || wb.is_none() {
+                    return 0;
+                }
+                if wa == wb {
+                    return 6;
+                }
+                if same(xa[0], xb[0]) || same(xa[1], xb[1]) {
+                    return 5;
+                }
+                let other = if kind == FieldKind::FamilyName { self.given } else { self.family };
+                if let Some(o) = other {
+                    // 姓 and 名 share a key, so this field of one record can be compared with the
+                    // other name field of the other record.
+                    let ob = self.right.column(o);
+                    let oa = self.left.column(o);
+                    let ya = oa.alt(a);
+                    let yb = ob.alt(b);
+                    if same(wa, ob.whole(b)) || same(xa[0], yb[0]) || same(xa[1], yb[1]) {
+                        if same(wb, oa.whole(a)) || same(xb[0], ya[0]) || same(xb[1], ya[1]) {
+                            return 4;
+                        }
+                    }
+                }
+                let d = dice(ca.grams(a), cb.grams(b));
+                if d >= 0.75 {
+                    3
+                } else if d >= 0.5 {
+                    2
+                } else {
+                    1
+                }
+            }
+            FieldKind::BirthDate => {
+                if wa.is_none() || wb.is_none() {
+                    0
+                } else if wa == wb {
+                    4
+                } else if same(xa[0], wb) || same(xb[0], wa) {
+                    3
+                } else if (1..4).filter(|&i| same(xa[i], xb[i])).count() >= 2 {
+                    2
+                } else {
+                    1
+                }
+            }
+            FieldKind::Sex => {
+                if wa.is_none() || wb.is_none() {
+                    0
+                } else if wa == wb {
+                    2
+                } else {
+                    1
+                }
+            }
+            FieldKind::PostalCode => {
+                if wa.is_none() || wb.is_none() {
+                    0
+                } else if wa == wb {
+                    4
+                } else if same(xa[1], xb[1]) {
+                    3
+                } else if same(xa[0], xb[0]) {
+                    2
+                } else {
+                    1
+                }
+            }
+            FieldKind::JpAddress => {
+                if wa.is_none() || wb.is_none() {
+                    0
+                } else if wa == wb {
+                    5
+                } else if same(xa[0], xb[0]) {
+                    4
+                } else if dice(ca.grams(a), cb.grams(b)) >= 0.8 {
+                    3
+                } else if same(xa[1], xb[1]) {
+                    2
+                } else {
+                    1
+                }
+            }
+            FieldKind::Insurance => {
+                if wa.is_none() || wb.is_none() {
+                    0
+                } else if wa == wb {
+                    4
+                } else if same(xa[1], xb[1]) || same(xa[2], xb[2]) {
+                    3
+                } else if same(xa[0], xb[0]) {
+                    2
+                } else {
+                    1
+                }
+            }
+            FieldKind::Text(_) => {
+                if wa.is_none() || wb.is_none() {
+                    return 0;
+                }
+                if wa == wb {
+                    return 5;
+                }
+                if same(xa[0], xb[0]) {
+                    return 4;
+                }
+                let d = dice(ca.grams(a), cb.grams(b));
+                if d >= 0.8 {
+                    3
+                } else if d >= 0.6 {
+                    2
+                } else {
+                    1
+                }
+            }
+        }
+    }
+}

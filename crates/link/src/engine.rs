@@ -1,0 +1,207 @@
+//! The linkage run: blocking → comparison → u by sampling → m by EM → scoring → clustering.
+//! Takes token tables only.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::block::{self, BlockingRule};
+use crate::cluster;
+use crate::compare::{CompareError, Comparator};
+use crate::model::{self, FieldWeight, Model, TermFrequencies};
+use crate::record::TokenTable;
+
+/// Settings of a run.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    /// Pairs at or above this match probability are links.
+    pub threshold: f64,
+    /// Two sources: keep at most one link per record (greedy by probability).
+    pub one_to_one: bool,
+    /// Random pairs sampled to estimate u.
+    pub u_samples: usize,
+    /// EM iteration cap.
+    pub max_em_iterations: usize,
+    /// A blocking key group producing more pairs than this is skipped.
+    pub max_block_pairs: u64,
+    /// Seed of the u sample (runs are deterministic for a seed).
+    pub seed: u64,
+    /// Blocking rules; `None` for [`block::default_rules`].
+    pub rules: Option<Vec<BlockingRule>>,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            threshold: 0.5,
+            one_to_one: false,
+            u_samples: 1_000_000,
+            max_em_iterations: 100,
+            max_block_pairs: 250_000,
+            seed: 0x7473_756e_6167_75,
+            rules: None,
+        }
+    }
+}
+
+/// A scored candidate pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredPair {
+    /// Row in the left table.
+    pub left: u32,
+    /// Row in the right table (the same table when deduplicating).
+    pub right: u32,
+    /// Match probability.
+    pub probability: f64,
+    /// Packed comparison levels.
+    pub pattern: u64,
+}
+
+/// What a run did (counts and timings; no data).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkStats {
+    /// Records on the left.
+    pub left_records: usize,
+    /// Records on the right.
+    pub right_records: usize,
+    /// Candidate pairs after blocking.
+    pub candidates: usize,
+    /// Pairs per blocking rule (name, count).
+    pub per_rule: Vec<(String, u64)>,
+    /// Key groups skipped for size.
+    pub skipped_blocks: u64,
+    /// EM iterations and whether it converged.
+    pub em_iterations: usize,
+    /// EM converged.
+    pub em_converged: bool,
+    /// Share of matches among candidates (EM).
+    pub lambda_candidates: f64,
+    /// Expected number of matches.
+    pub expected_matches: f64,
+    /// Links at or above the threshold.
+    pub links: usize,
+    /// Seconds in blocking.
+    pub seconds_blocking: f64,
+    /// Seconds in comparing and training.
+    pub seconds_training: f64,
+    /// Seconds in scoring.
+    pub seconds_scoring: f64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct LinkOutcome {
+    /// Links at or above the threshold, sorted by (left, right).
+    pub links: Vec<ScoredPair>,
+    /// The fitted model.
+    pub model: Model,
+    /// Counts and timings.
+    pub stats: LinkStats,
+}
+
+impl LinkOutcome {
+    /// Per-field weights of a link.
+    pub fn explain(&self, left: &TokenTable, right: &TokenTable, pair: &ScoredPair) -> Result<Vec<FieldWeight>, CompareError> {
+        let cmp = Comparator::new(left, right)?;
+        Ok(self.model.explain(&cmp, pair.left as usize, pair.pattern))
+    }
+}
+
+/// Link two sources.
+pub fn link(left: &TokenTable, right: &TokenTable, opts: &LinkOptions) -> Result<LinkOutcome, CompareError> {
+    run(left, right, false, opts)
+}
+
+/// Deduplicate one source: links within it and a cluster label per record.
+pub fn dedupe(table: &TokenTable, opts: &LinkOptions) -> Result<(LinkOutcome, Vec<u32>), CompareError> {
+    let out = run(table, table, true, opts)?;
+    let labels = cluster::connected_components(table.len(), out.links.iter().map(|p| (p.left, p.right)));
+    Ok((out, labels))
+}
+
+fn run(left: &TokenTable, right: &TokenTable, dedupe: bool, opts: &LinkOptions) -> Result<LinkOutcome, CompareError> {
+    let cmp = Comparator::new(left, right)?;
+    let kinds = left.schema().fields.clone();
+    let mut stats = LinkStats { left_records: left.len(), right_records: right.len(), ..LinkStats::default() };
+
+    let t0 = Instant::now();
+    let rules = opts.rules.clone().unwrap_or_else(|| block::default_rules(left.schema()));
+    let cands = block::candidates(left, right, dedupe, &rules, opts.max_block_pairs);
+    stats.candidates = cands.pairs.len();
+    stats.per_rule = rules.iter().map(|r| r.name.clone()).zip(cands.per_rule.iter().copied()).collect();
+    stats.skipped_blocks = cands.skipped_blocks;
+    stats.seconds_blocking = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let patterns: Vec<u64> = cands.pairs.par_iter().map(|&(a, b)| cmp.pattern(a as usize, b as usize)).collect();
+    let counts: HashMap<u64, f64> = patterns
+        .par_iter()
+        .fold(HashMap::new, |mut m: HashMap<u64, f64>, p| {
+            *m.entry(*p).or_default() += 1.0;
+            m
+        })
+        .reduce(HashMap::new, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_default() += v;
+            }
+            a
+        });
+    let mut distinct: Vec<(u64, f64)> = counts.into_iter().collect();
+    distinct.sort_unstable_by_key(|p| p.0);
+
+    let u_sample = model::sample_u(&cmp, dedupe, opts.u_samples, opts.seed);
+    let n_total_pairs = if dedupe {
+        (left.len() as f64) * (left.len().saturating_sub(1) as f64) / 2.0
+    } else {
+        (left.len() as f64) * (right.len() as f64)
+    };
+    let expected0 = if dedupe { left.len() as f64 * 0.1 } else { left.len().min(right.len()) as f64 * 0.5 };
+    let lambda0 = if cands.pairs.is_empty() { 0.1 } else { (expected0 / cands.pairs.len() as f64).clamp(1e-4, 0.5) };
+    let m0 = kinds.iter().map(|k| model::initial_m(*k)).collect();
+    let fit = model::em(&kinds, &distinct, m0, u_sample.clone(), lambda0, opts.max_em_iterations, 1e-6);
+    stats.em_iterations = fit.iterations;
+    stats.em_converged = fit.converged;
+    stats.lambda_candidates = fit.lambda;
+    let expected = fit.lambda * cands.pairs.len() as f64;
+    stats.expected_matches = expected;
+    let prior = if n_total_pairs > 0.0 { (expected / n_total_pairs).clamp(1e-12, 0.5) } else { 0.5 };
+    // The random sample holds matches too (share `prior`); take them out of u.
+    let u: Vec<Vec<f64>> = u_sample
+        .iter()
+        .zip(&fit.m)
+        .map(|(us, ms)| {
+            let floor = 1.0 / (opts.u_samples.max(1) as f64 * 10.0);
+            us.iter().zip(ms).map(|(u, m)| ((u - prior * m) / (1.0 - prior)).max(floor.min(*u))).collect()
+        })
+        .collect();
+    let tf = kinds
+        .iter()
+        .enumerate()
+        .map(|(f, k)| {
+            k.term_frequency().then(|| if dedupe { TermFrequencies::count(&[left], f) } else { TermFrequencies::count(&[left, right], f) })
+        })
+        .collect();
+    let model = Model { kinds, m: fit.m, u, prior, tf };
+    stats.seconds_training = t1.elapsed().as_secs_f64();
+
+    let t2 = Instant::now();
+    let mut links: Vec<ScoredPair> = cands
+        .pairs
+        .par_iter()
+        .zip(patterns.par_iter())
+        .filter_map(|(&(a, b), &p)| {
+            let probability = Model::probability(model.match_weight(&cmp, a as usize, p));
+            (probability >= opts.threshold).then_some(ScoredPair { left: a, right: b, probability, pattern: p })
+        })
+        .collect();
+    if opts.one_to_one && !dedupe {
+        let triples: Vec<(u32, u32, f64)> = links.iter().map(|p| (p.left, p.right, p.probability)).collect();
+        let keep = cluster::one_to_one(&triples);
+        links = keep.into_iter().map(|i| links[i]).collect();
+    }
+    stats.links = links.len();
+    stats.seconds_scoring = t2.elapsed().as_secs_f64();
+    Ok(LinkOutcome { links, model, stats })
+}

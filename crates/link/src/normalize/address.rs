@@ -1,0 +1,323 @@
+//! Japanese addresses split into prefecture (都道府県), municipality (市区町村), town (町域) and
+//! block numbers (丁目・番地・号), using Japan Post's postal-code table embedded in
+//! `tsunagu-model`.
+//!
+//! `東京都千代田区千代田一丁目1番1号` and `千代田区千代田1-1-1` give the same parts. Kanji numerals
+//! become digits only where they are block numbers (三丁目, 二番地), never inside a place name
+//! (四谷, 一ツ橋, 北十条西).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use tsunagu_model::PostalCode;
+use tsunagu_model::era::kanji_numeral;
+use tsunagu_model::postal;
+
+use super::text;
+
+/// The parts of an address, each normalised by [`super::text`]. Empty strings for parts not
+/// found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    /// 都道府県 (東京都).
+    pub prefecture: String,
+    /// 市区町村 (千代田区, 札幌市北区, 石狩郡当別町).
+    pub municipality: String,
+    /// 町域 (千代田, 北十条西).
+    pub town: String,
+    /// Block numbers joined by `-` (`1-1-1`).
+    pub block: String,
+    /// What follows the block numbers (building, room), normalised.
+    pub rest: String,
+}
+
+struct Directory {
+    /// prefecture → (normalised municipality, also without its 郡 part) sorted longest first.
+    municipalities: HashMap<String, Vec<(String, String)>>,
+    /// (prefecture, municipality) → normalised towns, longest first.
+    towns: HashMap<(String, String), Vec<String>>,
+    prefectures: Vec<String>,
+}
+
+static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| {
+    let table = postal::table();
+    let mut municipalities: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut towns: HashMap<(String, String), Vec<String>> = HashMap::new();
+    let mut norm_cache: HashMap<&'static str, String> = HashMap::new();
+    for code in table.codes() {
+        for place in table.places(code) {
+            let pref = norm_cache.entry(place.prefecture).or_insert_with(|| text(place.prefecture)).clone();
+            let muni = norm_cache.entry(place.municipality).or_insert_with(|| text(place.municipality)).clone();
+            let list = municipalities.entry(pref.clone()).or_default();
+            if !list.iter().any(|(_, m)| *m == muni) {
+                list.push((muni.clone(), muni.clone()));
+                // People often drop the 郡 (石狩郡当別町 → 当別町).
+                if let Some(pos) = muni.find('郡') {
+                    let short = &muni[pos + '郡'.len_utf8()..];
+                    if !short.is_empty() {
+                        list.push((short.to_owned(), muni.clone()));
+                    }
+                }
+            }
+            if !place.town.is_empty() {
+                let t = text(place.town);
+                let list = towns.entry((pref.clone(), muni.clone())).or_default();
+                if !list.contains(&t) {
+                    list.push(t);
+                }
+            }
+        }
+    }
+    for l in municipalities.values_mut() {
+        l.sort_by_key(|(alias, _)| std::cmp::Reverse(alias.chars().count()));
+    }
+    for l in towns.values_mut() {
+        l.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+    }
+    let prefectures = postal::PREFECTURES.iter().map(|p| text(p.name)).collect();
+    Directory { municipalities, towns, prefectures }
+});
+
+fn is_kanji_digit(c: char) -> bool {
+    matches!(c, '〇' | '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十' | '百' | '千')
+}
+
+/// Does a block-number marker start here (丁目, 番地, 番, 号, の — folded to ノ —, -)?
+fn marker_len(s: &str) -> Option<usize> {
+    for m in ["丁目", "番地", "番", "号", "ノ", "-", "丁"] {
+        if s.starts_with(m) {
+            return Some(m.len());
+        }
+    }
+    None
+}
+
+/// Position (byte) where the block numbers start: the first number (digits, or kanji numerals
+/// followed by a marker or the end) in `s`.
+fn block_start(s: &str) -> Option<usize> {
+    let mut iter = s.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        if c.is_ascii_digit() {
+            return Some(i);
+        }
+        if is_kanji_digit(c) {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = iter.peek() {
+                if is_kanji_digit(d) {
+                    end = j + d.len_utf8();
+                    iter.next();
+                } else {
+                    break;
+                }
+            }
+            let after = &s[end..];
+            if after.is_empty() || marker_len(after).is_some() {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+/// Parse block numbers (`1丁目2番3号`, `一丁目二番地三`, `1-2-3`) into `1-2-3` and the rest.
+fn parse_block(s: &str) -> (String, String) {
+    let mut nums: Vec<u32> = Vec::new();
+    let mut rest = s;
+    loop {
+        let ascii = rest.starts_with(|c: char| c.is_ascii_digit());
+        let num_end = rest
+            .char_indices()
+            .find(|(_, c)| if ascii { !c.is_ascii_digit() } else { !is_kanji_digit(*c) })
+            .map_or(rest.len(), |(i, _)| i);
+        if num_end == 0 {
+            break;
+        }
+        // Kanji numerals count only as block numbers (三丁目), not as a name (四谷).
+        if !ascii && !(num_end == rest.len() || marker_len(&rest[num_end..]).is_some()) {
+            break;
+        }
+        let Some(v) = kanji_numeral(&rest[..num_end]) else {
+            break;
+        };
+        nums.push(v);
+        rest = &rest[num_end..];
+        match marker_len(rest) {
+            Some(len) => {
+                rest = &rest[len..];
+                // 番地 followed by の (3番地の2), 丁目 followed by -
+                while let Some(len) = marker_len(rest) {
+                    if rest[len..].starts_with(|c: char| c.is_ascii_digit() || is_kanji_digit(c)) || rest.len() == len {
+                        rest = &rest[len..];
+                    } else {
+                        break;
+                    }
+                }
+            }
+            None => break,
+        }
+    }
+    let block = nums.iter().map(u32::to_string).collect::<Vec<_>>().join("-");
+    (block, rest.to_owned())
+}
+
+/// Split an address. The postal code, when known, tells the prefecture and municipality when the
+/// address text leaves them out.
+pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
+    let dir = &*DIRECTORY;
+    let s = text(address);
+    let mut rest: &str = &s;
+    let mut out = Address::default();
+
+    // Prefecture: written, or from the postal code.
+    if let Some(p) = dir.prefectures.iter().find(|p| rest.starts_with(p.as_str())) {
+        out.prefecture = p.clone();
+        rest = &rest[p.len()..];
+    } else if let Some(p) = dir.prefectures.iter().find(|p| {
+        // Written without its suffix (東京, 大阪) but followed by one of its municipalities.
+        let stem = p.trim_end_matches(['都', '府', '県']);
+        stem != p.as_str()
+            && rest.starts_with(stem)
+            && dir
+                .municipalities
+                .get(p.as_str())
+                .is_some_and(|ms| ms.iter().any(|(alias, _)| rest[stem.len()..].starts_with(alias.as_str())))
+    }) {
+        out.prefecture = p.clone();
+        rest = &rest[p.trim_end_matches(['都', '府', '県']).len()..];
+    }
+    let postal_places = postal.map(|c| c.places()).unwrap_or(&[]);
+    if out.prefecture.is_empty()
+        && let Some(place) = postal_places.first()
+    {
+        out.prefecture = text(place.prefecture);
+    }
+
+    // Municipality: longest known name at the start; else the postal code's.
+    let find_muni = |pref: &str, rest: &str| -> Option<(usize, String)> {
+        dir.municipalities.get(pref)?.iter().find(|(alias, _)| rest.starts_with(alias.as_str())).map(|(a, m)| (a.len(), m.clone()))
+    };
+    if !out.prefecture.is_empty() {
+        if let Some((len, m)) = find_muni(&out.prefecture, rest) {
+            out.municipality = m;
+            rest = &rest[len..];
+        }
+    } else {
+        // No prefecture anywhere: a municipality name that is unique across Japan.
+        let mut hits = dir
+            .prefectures
+            .iter()
+            .filter_map(|p| find_muni(p, rest).map(|(len, m)| (p.clone(), len, m)));
+        if let (Some(hit), None) = (hits.next(), hits.next()) {
+            out.prefecture = hit.0;
+            out.municipality = hit.2;
+            rest = &rest[hit.1..];
+        }
+    }
+    if out.municipality.is_empty()
+        && let Some(place) = postal_places.iter().find(|p| out.prefecture.is_empty() || text(p.prefecture) == out.prefecture)
+    {
+        out.municipality = text(place.municipality);
+        let written = &out.municipality;
+        if rest.starts_with(written.as_str()) {
+            rest = &rest[written.len()..];
+        }
+    }
+
+    // Town: longest known town of the municipality; else the text before the block numbers.
+    let known = dir
+        .towns
+        .get(&(out.prefecture.clone(), out.municipality.clone()))
+        .and_then(|ts| ts.iter().find(|t| rest.starts_with(t.as_str())));
+    let after_town = if let Some(t) = known {
+        out.town = t.clone();
+        &rest[t.len()..]
+    } else {
+        let cut = block_start(rest).unwrap_or(rest.len());
+        out.town = rest[..cut].to_owned();
+        &rest[cut..]
+    };
+    // 大字/字 prefixes are often written or left out.
+    let start = block_start(after_town).unwrap_or(after_town.len());
+    if out.town.is_empty() || start == 0 {
+        let (block, tail) = parse_block(&after_town[start..]);
+        out.block = block;
+        out.rest = tail;
+    } else {
+        // Text between the town and the numbers (e.g. 字 names) belongs to the town.
+        out.town.push_str(&after_town[..start]);
+        let (block, tail) = parse_block(&after_town[start..]);
+        out.block = block;
+        out.rest = tail;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_address_with_kanji_numerals() {
+        let a = split("東京都千代田区千代田一丁目1番1号", None);
+        assert_eq!(a.prefecture, "東京都");
+        assert_eq!(a.municipality, "千代田区");
+        assert_eq!(a.town, "千代田");
+        assert_eq!(a.block, "1-1-1");
+        let b = split("千代田区千代田１－１－１", None);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn place_names_keep_their_numerals() {
+        let a = split("東京都新宿区四谷三丁目2番地の5 四谷ビル101", None);
+        assert_eq!(a.municipality, "新宿区");
+        assert_eq!(a.town, "四谷");
+        assert_eq!(a.block, "3-2-5");
+        assert_eq!(a.rest, "四谷ビル101");
+        let s = split("北海道札幌市北区北十条西二丁目3", None);
+        assert_eq!(s.municipality, "札幌市北区");
+        assert_eq!(s.town, "北十条西");
+        assert_eq!(s.block, "2-3");
+    }
+
+    #[test]
+    fn postal_code_fills_missing_parts() {
+        let code = PostalCode::parse("1000001").unwrap();
+        let a = split("千代田1-1", Some(code));
+        assert_eq!(a.prefecture, "東京都");
+        assert_eq!(a.municipality, "千代田区");
+        assert_eq!(a.town, "千代田");
+        assert_eq!(a.block, "1-1");
+    }
+
+    #[test]
+    fn prefecture_without_suffix_and_variants() {
+        let a = split("大阪大阪市北区梅田３丁目１－１", None);
+        assert_eq!(a.prefecture, "大阪府");
+        assert_eq!(a.municipality, "大阪市北区");
+        assert_eq!(a.town, "梅田");
+        assert_eq!(a.block, "3-1-1");
+    }
+
+    #[test]
+    fn county_may_be_omitted() {
+        let a = split("北海道当別町弥生１２３", None);
+        assert_eq!(a.municipality, text("石狩郡当別町"));
+        assert_eq!(a.block, "123");
+    }
+
+    #[test]
+    fn unknown_text_does_not_panic() {
+        let a = split("どこか遠く", None);
+        assert_eq!(a.prefecture, "");
+        assert_eq!(a.town, text("どこか遠く"));
+        assert_eq!(split("", None), Address::default());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,30}") {
+            let _ = split(&s, None);
+        }
+    }
+}

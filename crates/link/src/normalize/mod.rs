@@ -1,0 +1,428 @@
+//! Japanese identity normalisation: what makes 髙橋　ｹｲｺ, 高橋 けいこ and 高橋 ケーコ the same
+//! person before any token is computed.
+//!
+//! Rules, in the order they run on a name ([`text`]):
+//! 1. variation selectors (U+FE00–FE0F, U+E0100–E01EF: 辻󠄀 vs 辻) are stripped;
+//! 2. Unicode NFKC (half-width katakana to full width, full-width Latin and digits to ASCII,
+//!    compatibility ideographs to their unified form, ideographic space to space);
+//! 3. old and variant kanji folded ([`kanji`]: 髙→高, 﨑→崎, 邊/邉→辺, 澤→沢…);
+//! 4. hiragana folded to katakana, iteration marks (ゝゞヽヾ々) expanded;
+//! 5. dash-like characters unified by context: inside a kana run they become the long-vowel
+//!    mark ー; next to digits (or elsewhere) they become `-` — so `１２３－４５６７` stays the
+//!    postal code 123-4567 and never turns into 123ー4567;
+//! 6. spaces removed and ASCII letters lower-cased.
+//!
+//! Small kana (ァ, ッ, ャ…) are kept in the primary form (キャ and キヤ are different names) and
+//! [`enlarge`] gives the second variant with them enlarged (old systems could not store small
+//! kana). [`phonetic`] gives a phonetic key that also folds ヴ/ブ, ヰ/イ, ヱ/エ, ヲ/オ, ヂ/ジ,
+//! ヅ/ズ and long vowels (サトウ = サトー = サトオ); Latin names get Soundex instead.
+
+pub mod address;
+pub mod kanji;
+
+use chrono::NaiveDate;
+use tsunagu_model::era::{self, DateError};
+use tsunagu_model::{PostalCode, Sex};
+use unicode_normalization::UnicodeNormalization;
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}')
+}
+
+/// Katakana letters (ァ–ヺ) and the long-vowel mark.
+pub fn is_katakana(c: char) -> bool {
+    matches!(c, '\u{30A1}'..='\u{30FA}' | 'ー' | 'ヽ' | 'ヾ' | '\u{31F0}'..='\u{31FF}')
+}
+
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | 'ー' | '─' | '━' | '˗' | '⁃'
+    )
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{20000}'..='\u{3134F}' | '\u{F900}'..='\u{FAFF}')
+}
+
+/// The voiced (濁音) form of a katakana, for ヾ.
+fn voiced(c: char) -> char {
+    const BASE: &str = "カキクケコサシスセソタチツテトハヒフヘホ";
+    if BASE.contains(c) {
+        char::from_u32(c as u32 + 1).unwrap_or(c)
+    } else if c == 'ウ' {
+        'ヴ'
+    } else {
+        c
+    }
+}
+
+/// Full normalisation of a name or free identity text (see the module documentation).
+pub fn text(input: &str) -> String {
+    let stripped: String = input.chars().filter(|c| !is_variation_selector(*c)).collect();
+    // Steps 2–4 on each character.
+    let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
+    for c in stripped.nfkc() {
+        let c = kanji::fold_char(c);
+        let c = match c {
+            '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+            'ゝ' => 'ヽ',
+            'ゞ' => 'ヾ',
+            _ => c,
+        };
+        let prev = chars.last().copied();
+        let c = match (c, prev) {
+            ('ヽ', Some(p)) if is_katakana(p) => p,
+            ('ヾ', Some(p)) if is_katakana(p) => voiced(p),
+            ('々' | '〃' | '仝', Some(p)) if is_cjk(p) => p,
+            _ => c,
+        };
+        if c.is_whitespace() {
+            continue;
+        }
+        chars.push(c);
+    }
+    // Step 5: dashes by context.
+    let n = chars.len();
+    let mut out = String::with_capacity(n * 3);
+    for i in 0..n {
+        let c = chars[i];
+        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        let next = chars.get(i + 1).copied();
+        let kana = |x: Option<char>| x.is_some_and(|x| is_katakana(x) && x != 'ー');
+        let digit = |x: Option<char>| x.is_some_and(|x| x.is_ascii_digit());
+        let c = if is_dash(c) {
+            // The output so far decides whether we are inside a kana run, so that a second
+            // pass gives the same result (idempotence).
+            let prev_out = out.chars().next_back();
+            if digit(prev) || digit(next) {
+                '-'
+            } else if prev_out.is_some_and(is_katakana) {
+                'ー'
+            } else {
+                '-'
+            }
+        } else if c == '一' && kana(prev) && kana(next) {
+            // The kanji 一 typed for ー between katakana (サ一ビス).
+            'ー'
+        } else {
+            c.to_ascii_lowercase()
+        };
+        out.push(c);
+    }
+    out
+}
+
+/// The second variant of a normalised kana string with small kana enlarged (キャ → キヤ).
+pub fn enlarge(normalised: &str) -> String {
+    normalised
+        .chars()
+        .map(|c| match c {
+            'ァ' => 'ア',
+            'ィ' => 'イ',
+            'ゥ' => 'ウ',
+            'ェ' => 'エ',
+            'ォ' => 'オ',
+            'ッ' => 'ツ',
+            'ャ' => 'ヤ',
+            'ュ' => 'ユ',
+            'ョ' => 'ヨ',
+            'ヮ' => 'ワ',
+            'ヵ' => 'カ',
+            'ヶ' => 'ケ',
+            'ㇰ' => 'ク',
+            'ㇱ' => 'シ',
+            'ㇲ' => 'ス',
+            'ㇳ' => 'ト',
+            'ㇴ' => 'ヌ',
+            'ㇵ' => 'ハ',
+            'ㇶ' => 'ヒ',
+            'ㇷ' => 'フ',
+            'ㇸ' => 'ヘ',
+            'ㇹ' => 'ホ',
+            'ㇺ' => 'ム',
+            'ㇻ' => 'ラ',
+            'ㇼ' => 'リ',
+            'ㇽ' => 'ル',
+            'ㇾ' => 'レ',
+            'ㇿ' => 'ロ',
+            _ => c,
+        })
+        .collect()
+}
+
+fn vowel(c: char) -> Option<char> {
+    const ROWS: [(char, &str); 5] = [
+        ('ア', "アカガサザタダナハバパマヤラワ"),
+        ('イ', "イキギシジチヂニヒビピミリヰ"),
+        ('ウ', "ウクグスズツヅヌフブプムユルヴ"),
+        ('エ', "エケゲセゼテデネヘベペメレヱ"),
+        ('オ', "オコゴソゾトドノホボポモヨロヲ"),
+    ];
+    ROWS.iter().find(|(_, row)| row.contains(c)).map(|(v, _)| *v)
+}
+
+/// A phonetic key: for kana, the enlarged form with ヴ/ブ, ヰ/イ, ヱ/エ, ヲ/オ, ヂ/ジ, ヅ/ズ and
+/// long vowels folded (ー, オウ and エイ spelt as a repeated vowel); for Latin names, Soundex.
+/// Kanji pass through (their reading is compared through the kana fields).
+pub fn phonetic(normalised: &str) -> String {
+    if !normalised.is_empty() && normalised.chars().all(|c| c.is_ascii_alphabetic()) {
+        return soundex(normalised);
+    }
+    let big = enlarge(normalised);
+    let mut tmp = String::with_capacity(big.len());
+    let mut it = big.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == 'ヴ' {
+            let folded = match it.peek() {
+                Some('ア') => Some('バ'),
+                Some('イ') => Some('ビ'),
+                Some('エ') => Some('ベ'),
+                Some('オ') => Some('ボ'),
+                _ => None,
+            };
+            if let Some(f) = folded {
+                it.next();
+                tmp.push(f);
+            } else {
+                tmp.push('ブ');
+            }
+            continue;
+        }
+        tmp.push(match c {
+            'ヰ' => 'イ',
+            'ヱ' => 'エ',
+            'ヲ' => 'オ',
+            'ヂ' => 'ジ',
+            'ヅ' => 'ズ',
+            'ヷ' => 'バ',
+            'ヸ' => 'ビ',
+            'ヹ' => 'ベ',
+            'ヺ' => 'ボ',
+            _ => c,
+        });
+    }
+    let mut out: Vec<char> = Vec::with_capacity(tmp.len());
+    for c in tmp.chars() {
+        let pv = out.last().and_then(|p| vowel(*p));
+        let c = match (c, pv) {
+            ('ー', Some(v)) => v,
+            ('ー', None) => continue,
+            ('ウ', Some('オ')) => 'オ',
+            ('イ', Some('エ')) => 'エ',
+            _ => c,
+        };
+        out.push(c);
+    }
+    out.into_iter().collect()
+}
+
+/// American Soundex of a Latin name (letter + 3 digits), the classic key FEBRL uses.
+pub fn soundex(name: &str) -> String {
+    fn code(c: u8) -> u8 {
+        match c {
+            b'b' | b'f' | b'p' | b'v' => b'1',
+            b'c' | b'g' | b'j' | b'k' | b'q' | b's' | b'x' | b'z' => b'2',
+            b'd' | b't' => b'3',
+            b'l' => b'4',
+            b'm' | b'n' => b'5',
+            b'r' => b'6',
+            b'h' | b'w' => b'-',
+            _ => b'0',
+        }
+    }
+    let letters: Vec<u8> = name.bytes().filter(u8::is_ascii_alphabetic).map(|b| b.to_ascii_lowercase()).collect();
+    let Some(&first) = letters.first() else {
+        return String::new();
+    };
+    let mut out = vec![first.to_ascii_uppercase()];
+    let mut last = code(first);
+    for &b in &letters[1..] {
+        let c = code(b);
+        if c == b'-' {
+            continue; // h and w do not separate equal codes
+        }
+        if c != b'0' && c != last {
+            out.push(c);
+            if out.len() == 4 {
+                break;
+            }
+        }
+        last = c;
+    }
+    while out.len() < 4 {
+        out.push(b'0');
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Only the digits of a value (phone numbers, insurance numbers), after NFKC.
+pub fn digits(input: &str) -> String {
+    input.nfkc().filter(char::is_ascii_digit).collect()
+}
+
+/// Sex from any common coding (1/2, 男/女, M/F, male/female, full-width too).
+/// `None` when empty or unknown (JIS 0/9), which the linker treats as missing.
+pub fn sex(input: &str) -> Result<Option<Sex>, tsunagu_model::ParseError> {
+    let t: String = input.nfkc().collect();
+    match Sex::parse(t.trim())? {
+        Sex::Unknown => Ok(None),
+        s => Ok(Some(s)),
+    }
+}
+
+/// A date in era or Western form (see [`tsunagu_model::era`]), after NFKC.
+pub fn date(input: &str) -> Result<NaiveDate, DateError> {
+    let t: String = input.nfkc().collect();
+    era::parse_date(&t)
+}
+
+/// A postal code, after normalisation (`〒１２３－４５６７` → 1234567).
+pub fn postal(input: &str) -> Result<PostalCode, tsunagu_model::ParseError> {
+    PostalCode::parse(&text(input))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfkc_half_width_and_full_width() {
+        assert_eq!(text("ﾀｶﾊｼ"), "タカハシ");
+        assert_eq!(text("ｶﾞｯｺｳ"), "ガッコウ");
+        assert_eq!(text("ＹＡＭＡＤＡ　Taro"), "yamadataro");
+        assert_eq!(text("塚"), "塚"); // U+FA10 compatibility ideograph → U+585A
+        assert_eq!(text("㈱"), "(株)");
+    }
+
+    #[test]
+    fn kana_fold() {
+        assert_eq!(text("たかはし"), text("タカハシ"));
+        assert_eq!(text("ﾀｶﾊｼ"), text("たかはし"));
+        assert_eq!(text("いすゞ"), "イスズ");
+        assert_eq!(text("さゝき"), "ササキ");
+        assert_eq!(text("佐々木"), "佐佐木");
+    }
+
+    #[test]
+    fn small_kana_kept_and_enlarged() {
+        assert_eq!(text("きゃり"), "キャリ");
+        assert_ne!(text("キャリ"), text("キヤリ"));
+        assert_eq!(enlarge(&text("キャリ")), enlarge(&text("キヤリ")));
+        assert_eq!(enlarge(&text("ﾊｯﾄﾘ")), "ハツトリ");
+        assert_eq!(enlarge("ヶ"), "ケ");
+    }
+
+    #[test]
+    fn dashes_only_in_kana_runs() {
+        // Long-vowel variants inside kana all become ー.
+        for s in ["ケーコ", "ケｰコ", "ケ－コ", "ケ-コ", "ケ—コ", "ケ―コ", "ケ‐コ", "ケ−コ", "ケ─コ", "ケ一コ"] {
+            assert_eq!(text(s), "ケーコ", "{s}");
+        }
+        // Never inside numbers.
+        assert_eq!(text("１２３－４５６７"), "123-4567");
+        assert_eq!(text("１２３ー４５６７"), "123-4567");
+        assert_eq!(postal("１２３－４５６７").unwrap().as_str(), "1234567");
+        assert_eq!(postal("〒１２３ー４５６７").unwrap().as_str(), "1234567");
+        assert_eq!(text("3丁目4ー5"), "3丁目4-5");
+        // Kanji 一 stays a numeral outside kana.
+        assert_eq!(text("一郎"), "一郎");
+    }
+
+    #[test]
+    fn phonetic_folds() {
+        for (a, b) in [
+            ("ヴァイオリン", "バイオリン"),
+            ("ヴィ", "ビ"),
+            ("ヴ", "ブ"),
+            ("ヴェ", "ベ"),
+            ("ヴォ", "ボ"),
+            ("ヰ", "イ"),
+            ("ヱ", "エ"),
+            ("ヲ", "オ"),
+            ("ヂ", "ジ"),
+            ("ヅ", "ズ"),
+            ("ミヅホ", "ミズホ"),
+            ("サトウ", "サトー"),
+            ("ケイコ", "ケーコ"),
+            ("ユウコ", "ユーコ"),
+            ("オオノ", "オーノ"),
+            ("キャリ", "キヤリ"),
+        ] {
+            assert_eq!(phonetic(&text(a)), phonetic(&text(b)), "{a} {b}");
+        }
+        assert_ne!(phonetic(&text("サトウ")), phonetic(&text("サイトウ")));
+        assert_ne!(phonetic(&text("オオノ")), phonetic(&text("オノ")));
+    }
+
+    #[test]
+    fn variant_kanji_and_selectors() {
+        assert_eq!(text("髙橋"), text("高橋"));
+        assert_eq!(text("山﨑"), text("山崎"));
+        assert_eq!(text("渡邊"), text("渡辺"));
+        assert_eq!(text("渡邉"), text("渡辺"));
+        assert_eq!(text("齋藤"), text("斎藤"));
+        assert_eq!(text("齊藤"), text("斎藤"));
+        assert_eq!(text("濵田"), text("浜田"));
+        assert_eq!(text("廣瀬"), text("広瀬"));
+        assert_eq!(text("櫻井"), text("桜井"));
+        assert_eq!(text("眞鍋"), text("真鍋"));
+        assert_eq!(text("德川"), text("徳川"));
+        assert_eq!(text("小嶋"), text("小島"));
+        assert_eq!(text("國分"), text("国分"));
+        assert_eq!(text("當山"), text("当山"));
+        assert_eq!(text("中邨"), text("中村"));
+        assert_eq!(text("冨田"), text("富田"));
+        assert_eq!(text("槇原"), text("槙原"));
+        assert_eq!(text("籠谷"), text("篭谷"));
+        assert_eq!(text("𠮷田"), text("吉田"));
+        // 辻 with a variation selector (IVS for the one-dot form) is 辻.
+        assert_eq!(text("辻\u{E0100}"), "辻");
+        assert_eq!(text("葛\u{FE00}城"), "葛城");
+    }
+
+    #[test]
+    fn spaces_removed() {
+        assert_eq!(text(" 山田　太郎 "), "山田太郎");
+        assert_eq!(text("ヤマダ タロウ"), "ヤマダタロウ");
+    }
+
+    #[test]
+    fn sex_codes() {
+        for s in ["1", "１", "男", "M", "m", "Ｍ", "male"] {
+            assert_eq!(sex(s).unwrap(), Some(Sex::Male), "{s}");
+        }
+        for s in ["2", "２", "女", "F", "f", "Ｆ", "female"] {
+            assert_eq!(sex(s).unwrap(), Some(Sex::Female), "{s}");
+        }
+        assert_eq!(sex("9").unwrap(), None);
+        assert_eq!(sex("").unwrap(), None);
+        assert!(sex("x").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        let d = NaiveDate::from_ymd_opt(1970, 3, 12).unwrap();
+        assert_eq!(date("S45.03.12"), Ok(d));
+        assert_eq!(date("昭和４５年３月１２日"), Ok(d));
+        assert_eq!(date("19700312"), Ok(d));
+    }
+
+    #[test]
+    fn soundex_classic() {
+        assert_eq!(soundex("robert"), "R163");
+        assert_eq!(soundex("rupert"), "R163");
+        assert_eq!(soundex("ashcraft"), "A261");
+        assert_eq!(soundex("tymczak"), "T522");
+        assert_eq!(soundex("pfister"), "P236");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn text_is_idempotent(s in "[ぁ-んァ-ヶｦ-ﾟ一-龠０-９0-9ー－ 　a-zA-Z]{0,16}") {
+            let once = text(&s);
+            proptest::prop_assert_eq!(text(&once), once.clone());
+            let _ = phonetic(&once);
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Identity files (CSV): column roles detected from well-known headers (FEBRL's and the
+//! Japanese layout) or given by a mapping file, rows read into [`RawRecord`]s.
+//!
+//! A mapping file (TOML) names the column of each role:
+//!
+//! ```toml
+//! [columns]
+//! id = "患者番号"
+//! family_name = "氏名（姓）"
+//! birth_date = "生年月日"
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::record::{Identity, RawRecord};
+use crate::schema::Role;
+
+/// Why an identity file could not be read. Names the file, row and column, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file could not be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A row is not valid CSV (or not UTF-8).
+    #[error("{file}: row {row}: {why}")]
+    Row {
+        /// The file.
+        file: PathBuf,
+        /// 1-based data row (header = row 0).
+        row: u64,
+        /// What is wrong.
+        why: String,
+    },
+    /// The header does not say where the id (or any comparable field) is.
+    #[error("{file}: {why}")]
+    Header {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The mapping file is invalid.
+    #[error("{file}: mapping: {why}")]
+    Mapping {
+        /// The mapping file.
+        file: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// Role → column header, from a mapping file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mapping {
+    columns: BTreeMap<Role, String>,
+}
+
+#[derive(Deserialize)]
+struct MappingFile {
+    columns: BTreeMap<String, String>,
+}
+
+impl Mapping {
+    /// Parse a mapping file's text.
+    pub fn parse(text: &str, file: &Path) -> Result<Mapping, SourceError> {
+        let err = |why: String| SourceError::Mapping { file: file.to_owned(), why };
+        let m: MappingFile = toml::from_str(text).map_err(|e| err(format!("not a valid mapping ({})", e.message())))?;
+        let mut columns = BTreeMap::new();
+        for (role, header) in m.columns {
+            let r = Role::from_name(&role).ok_or_else(|| {
+                err(format!(
+                    "unknown role `{role}`; roles are {}",
+                    Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            columns.insert(r, header);
+        }
+        Ok(Mapping { columns })
+    }
+
+    /// Read and parse a mapping file.
+    pub fn load(path: &Path) -> Result<Mapping, SourceError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SourceError::Io { file: path.to_owned(), source })?;
+        Mapping::parse(&text, path)
+    }
+}
+
+fn header_key(h: &str) -> String {
+    h.trim_start_matches('\u{FEFF}').nfkc().collect::<String>().trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+/// The role of a well-known header, if any.
+pub fn detect_role(header: &str) -> Option<Role> {
+    let k = header_key(header);
+    Some(match k.as_str() {
+        "id" | "rec_id" | "record_id" | "patient_id" | "患者id" | "患者番号" | "識別子" => Role::Id,
+        "family_name" | "surname" | "last_name" | "lastname" | "姓" | "氏" | "氏名(姓)" => Role::FamilyName,
+        "given_name" | "first_name" | "firstname" | "名" | "氏名(名)" => Role::GivenName,
+        "family_name_kana" | "surname_kana" | "セイ" | "姓カナ" | "姓(カナ)" | "カナ姓" => Role::FamilyNameKana,
+        "given_name_kana" | "first_name_kana" | "メイ" | "名カナ" | "名(カナ)" | "カナ名" => Role::GivenNameKana,
+        "birth_date" | "date_of_birth" | "dob" | "birthdate" | "birthday" | "生年月日" => Role::BirthDate,
+        "sex" | "gender" | "性別" => Role::Sex,
+        "postal_code" | "postcode" | "zip" | "zipcode" | "zip_code" | "郵便番号" => Role::PostalCode,
+        "address" | "住所" => Role::Address,
+        "street_number" => Role::StreetNumber,
+        "address_1" | "address1" => Role::Address1,
+        "address_2" | "address2" => Role::Address2,
+        "suburb" | "city" | "locality" => Role::Suburb,
+        "state" => Role::State,
+        "phone" | "phone_number" | "tel" | "telephone" | "電話番号" => Role::Phone,
+        "insurer_number" | "保険者番号" => Role::InsurerNumber,
+        "insured_symbol" | "記号" | "被保険者証記号" => Role::InsuredSymbol,
+        "insured_number" | "被保険者番号" | "被保険者証番号" => Role::InsuredNumber,
+        "insured_branch" | "枝番" => Role::InsuredBranch,
+        "soc_sec_id" | "national_id" | "ssn" => Role::NationalId,
+        _ => return None,
+    })
+}
+
+/// An identity file read into memory. Holds plaintext: lives on the vault side.
+#[derive(Debug, Default)]
+pub struct Source {
+    /// Record ids, in file order.
+    pub ids: Vec<String>,
+    /// Records, in file order.
+    pub records: Vec<RawRecord>,
+    /// Roles found in the header.
+    pub roles: Vec<Role>,
+}
+
+/// Read an identity CSV (UTF-8, with or without BOM; comma-separated; one header row).
+pub fn read_csv(path: &Path, mapping: Option<&Mapping>) -> Result<Source, SourceError> {
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Io { file: path.to_owned(), source })?;
+    read_csv_from(file, path, mapping)
+}
+
+/// Read identity CSV from any reader (`path` is used in messages only).
+pub fn read_csv_from(reader: impl std::io::Read, path: &Path, mapping: Option<&Mapping>) -> Result<Source, SourceError> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+    let headers = rdr
+        .headers()
+        .map_err(|e| SourceError::Header { file: path.to_owned(), why: format!("cannot read the header ({})", csv_why(&e)) })?
+        .clone();
+    let mut columns: HashMap<Role, usize> = HashMap::new();
+    match mapping {
+        Some(m) => {
+            for (role, header) in &m.columns {
+                let idx = headers.iter().position(|h| header_key(h) == header_key(header)).ok_or_else(|| {
+                    SourceError::Header { file: path.to_owned(), why: format!("mapped column for {} not in the header", role.name()) }
+                })?;
+                columns.insert(*role, idx);
+            }
+        }
+        None => {
+            for (i, h) in headers.iter().enumerate() {
+                if let Some(r) = detect_role(h) {
+                    columns.entry(r).or_insert(i);
+                }
+            }
+        }
+    }
+    if !columns.contains_key(&Role::Id) {
+        return Err(SourceError::Header {
+            file: path.to_owned(),
+            why: "no id column (expected a header such as id or rec_id, or a mapping file)".into(),
+        });
+    }
+    if columns.len() < 2 {
+        return Err(SourceError::Header {
+            file: path.to_owned(),
+            why: "no identity column recognised (use a mapping file to name them)".into(),
+        });
+    }
+    let mut roles: Vec<(Role, usize)> = columns.into_iter().collect();
+    roles.sort();
+    let mut out = Source { roles: roles.iter().map(|r| r.0).collect(), ..Source::default() };
+    let mut rec = csv::StringRecord::new();
+    let mut row = 0u64;
+    loop {
+        row += 1;
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(SourceError::Row { file: path.to_owned(), row, why: csv_why(&e) }),
+        }
+        let mut raw = RawRecord::default();
+        for &(role, idx) in &roles {
+            let v = rec.get(idx).unwrap_or("");
+            if role == Role::Id {
+                let id = v.trim();
+                if id.is_empty() {
+                    return Err(SourceError::Row { file: path.to_owned(), row, why: "empty id".into() });
+                }
+                out.ids.push(id.to_owned());
+            } else {
+                raw.set(role, v.trim());
+            }
+        }
+        out.records.push(raw);
+    }
+    Ok(out)
+}
+
+/// A csv error explained without the offending content.
+fn csv_why(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".into(),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        csv::ErrorKind::Io(_) => "read error".into(),
+        _ => "malformed CSV".into(),
+    }
+}
+
+/// Values that could not be parsed, per role (counts only).
+pub type InvalidCounts = BTreeMap<&'static str, u64>;
+
+/// Normalise every record (in parallel); unparseable values become missing and are counted.
+pub fn normalise_all(records: &[RawRecord]) -> (Vec<Identity>, InvalidCounts) {
+    let results: Vec<(Identity, Vec<Role>)> = records.par_iter().map(Identity::normalise).collect();
+    let mut counts = InvalidCounts::new();
+    let mut ids = Vec::with_capacity(results.len());
+    for (id, bad) in results {
+        for r in bad {
+            *counts.entry(r.name()).or_default() += 1;
+        }
+        ids.push(id);
+    }
+    (ids, counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn febrl_header() {
+        let h = "rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode, state, date_of_birth, soc_sec_id";
+        let roles: Vec<Option<Role>> = h.split(',').map(detect_role).collect();
+        assert_eq!(
+            roles,
+            vec![
+                Some(Role::Id),
+                Some(Role::GivenName),
+                Some(Role::FamilyName),
+                Some(Role::StreetNumber),
+                Some(Role::Address1),
+                Some(Role::Address2),
+                Some(Role::Suburb),
+                Some(Role::PostalCode),
+                Some(Role::State),
+                Some(Role::BirthDate),
+                Some(Role::NationalId)
+            ]
+        );
+    }
+
+    #[test]
+    fn japanese_header() {
+        let h = "id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch";
+        for col in h.split(',') {
+            let r = detect_role(col).unwrap();
+            assert_eq!(r.name(), col);
+        }
+        assert_eq!(detect_role("生年月日"), Some(Role::BirthDate));
+        assert_eq!(detect_role("\u{FEFF}ＩＤ"), Some(Role::Id));
+        assert_eq!(detect_role("favourite colour"), None);
+    }
+
+    #[test]
+    fn reads_with_mapping_and_reports_rows() {
+        let csv = "患者番号,氏名,生年\nA1,山田,S45.3.12\nA2,鈴木,1970-01-01\n";
+        let map = Mapping::parse("[columns]\nid = \"患者番号\"\nfamily_name = \"氏名\"\nbirth_date = \"生年\"\n", Path::new("m.toml")).unwrap();
+        let s = read_csv_from(csv.as_bytes(), Path::new("a.csv"), Some(&map)).unwrap();
+        assert_eq!(s.ids, vec!["A1", "A2"]);
+        assert_eq!(s.records[0].get(Role::FamilyName), "山田");
+        // Without the mapping, no id column is found.
+        assert!(matches!(read_csv_from(csv.as_bytes(), Path::new("a.csv"), None), Err(SourceError::Header { .. })));
+        // A bad row names the row, not its content.
+        let bad = "id,surname\n1,Smith\n2,Jones,extra\n";
+        let e = read_csv_from(bad.as_bytes(), Path::new("b.csv"), None).unwrap_err().to_string();
+        assert_eq!(e, "b.csv: row 2: 3 fields where the header has 2");
+        assert!(!e.contains("Jones"));
+        let e = Mapping::parse("[columns]\nshoe_size = \"x\"\n", Path::new("m.toml")).unwrap_err().to_string();
+        assert!(e.contains("unknown role `shoe_size`"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_counted_not_shown() {
+        let csv = "id,birth_date,sex\n1,昭和64年1月8日,1\n2,1970-02-30,X\n3,S45.3.12,2\n";
+        let s = read_csv_from(csv.as_bytes(), Path::new("a.csv"), None).unwrap();
+        let (ids, counts) = normalise_all(&s.records);
+        assert_eq!(ids.len(), 3);
+        assert_eq!(counts.get("birth_date"), Some(&2));
+        assert_eq!(counts.get("sex"), Some(&1));
+        assert!(ids[2].birth_date.is_some());
+    }
+}

