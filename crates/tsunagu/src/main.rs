@@ -58,6 +58,13 @@ enum Command {
     Synth(cmd::synth::SynthArgs),
     /// Link identity files on keyed-hash tokens (名寄せ): two sources, or one deduplicated.
     Link(cmd::link::LinkArgs),
+    /// Anonymize a CSV table: optimal generalization under k-anonymity, l-diversity, t-closeness.
+    Anonymize(cmd::anonymize::AnonymizeArgs),
+    /// Re-identification risk of a CSV table (prosecutor, journalist, marketer, population uniqueness).
+    Risk(cmd::risk::RiskArgs),
+    /// Benchmarks on the shared data.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +84,9 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(&ctx, c),
         Command::Synth(a) => cmd::synth::run(&ctx, a),
         Command::Link(a) => cmd::link::run(&ctx, a),
+        Command::Anonymize(a) => cmd::anonymize::run(&ctx, a),
+        Command::Risk(a) => cmd::risk::run(&ctx, a),
+        Command::Bench(c) => cmd::bench::run(&ctx, c),
     };
     match result {
         Ok(code) => code,

@@ -356,7 +356,6 @@ struct Report<'a> {
     quasi_identifiers: &'a [String],
     sensitive: Option<&'a str>,
     transformation: Levels<'a>,
-    generalized: Levels<'a>,
     hierarchy_heights: Levels<'a>,
     metric: Metric,
     score: f64,
@@ -402,19 +401,7 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
     write_output(&args.out, &table, &ds, &qi_cols, &eval.levels, &suppressed)?;
 
     let names: Vec<String> = ds.quasi_identifiers().iter().map(|q| q.name.clone()).collect();
-    let labels: Vec<String> = ds
-        .quasi_identifiers()
-        .iter()
-        .zip(&eval.levels)
-        .map(|(q, &l)| {
-            let h = &q.hierarchy;
-            // A readable sample of the level: its first value's generalization is not personal (it is a category).
-            format!("level {l} of {}", h.height() - 1)
-        })
-        .collect();
-    let _ = labels;
     let heights: Vec<u8> = ds.heights().iter().map(|&h| h as u8).collect();
-    let generalized: Vec<u8> = eval.levels.iter().map(|&l| u8::from(l > 0)).collect();
     let report = Report {
         input: args.input.display().to_string(),
         output: args.out.display().to_string(),
@@ -422,7 +409,6 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
         quasi_identifiers: &names,
         sensitive: args.sensitive.as_deref(),
         transformation: Levels(&names, &eval.levels),
-        generalized: Levels(&names, &generalized),
         hierarchy_heights: Levels(&names, &heights),
         metric,
         score: eval.score,
@@ -443,7 +429,7 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
     ctx.emit(&value, || {
         let levels: Vec<String> = names.iter().zip(&eval.levels).map(|(n, l)| format!("{n}={l}")).collect();
         format!(
-            "{} transformation {} score {} suppressed {} of {} records, {} classes (smallest {}), {} transformations checked in {:.0} ms{}",
+            "{} transformation {} score {} suppressed {} of {} records, {} classes (smallest {}), {} transformations checked in {:.0} ms",
             if outcome.optimal { "optimal" } else { "best found (not proven optimal):" },
             levels.join(" "),
             eval.score,
@@ -453,7 +439,6 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
             eval.min_class_size,
             outcome.transformations_checked,
             outcome.elapsed.as_secs_f64() * 1000.0,
-            if outcome.optimal { "" } else { "" },
         )
     });
     Ok(ExitCode::SUCCESS)

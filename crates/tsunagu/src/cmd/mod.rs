@@ -1,7 +1,10 @@
 //! One module per subcommand. Each exposes its clap arguments and a `run(&Ctx, args)` that
 //! returns the process exit code.
 
+pub mod anonymize;
 pub mod audit;
+pub mod bench;
+pub mod bench_anonymize;
 pub mod demo;
 pub mod eligibility;
 pub mod init;
@@ -10,6 +13,7 @@ pub mod link;
 pub mod notice;
 pub mod provider;
 pub mod records;
+pub mod risk;
 pub mod settings;
 pub mod stop;
 pub mod synth;

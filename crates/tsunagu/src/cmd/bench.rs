@@ -1,0 +1,21 @@
+//! `tsunagu bench`: measurements on the shared benchmark data. One variant per benchmark, each in its own file.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::ctx::Ctx;
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// The anonymization engine on the ARX benchmark (adult, fars, mach2019, creditcard, adult × 10 M).
+    Anonymize(crate::cmd::bench_anonymize::BenchAnonymizeArgs),
+}
+
+/// Run a benchmark.
+pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCmd::Anonymize(a) => crate::cmd::bench_anonymize::run(ctx, a),
+    }
+}
