@@ -75,7 +75,11 @@ impl Packing {
         let mut total = 0u32;
         for (q, &l) in data.quasi_identifiers().iter().zip(levels) {
             let size = q.hierarchy.level_size(l as usize) as u64;
-            let bits = if size <= 1 { 0 } else { 64 - (size - 1).leading_zeros() };
+            let bits = if size <= 1 {
+                0
+            } else {
+                64 - (size - 1).leading_zeros()
+            };
             shifts.push(total);
             masks.push(if bits == 0 { 0 } else { (1u128 << bits) - 1 });
             total += bits;
@@ -208,7 +212,11 @@ impl<K: Hash + Eq + Clone> Grouper<K> {
 pub fn from_records(data: &Dataset, levels: &[u8]) -> Classes {
     let qis = data.quasi_identifiers();
     let n_attr = qis.len();
-    let tables: Vec<&[u32]> = qis.iter().zip(levels).map(|(q, &l)| q.hierarchy.level_codes(l as usize)).collect();
+    let tables: Vec<&[u32]> = qis
+        .iter()
+        .zip(levels)
+        .map(|(q, &l)| q.hierarchy.level_codes(l as usize))
+        .collect();
     let sens = data.sensitive().map(|s| &s.codes);
     let with_hist = sens.is_some();
     let mut codes = vec![0u32; n_attr];
@@ -229,7 +237,13 @@ pub fn from_records(data: &Dataset, levels: &[u8]) -> Classes {
                 hist_of(r, &mut one);
                 g.add(p.pack(&codes), 1, &one);
             }
-            Classes { levels: levels.to_vec(), keys: Keys::Packed(p, g.keys), counts: g.counts, hists: g.hists, n_attr }
+            Classes {
+                levels: levels.to_vec(),
+                keys: Keys::Packed(p, g.keys),
+                counts: g.counts,
+                hists: g.hists,
+                n_attr,
+            }
         }
         None => {
             let mut g: Grouper<Box<[u32]>> = Grouper::new(1024, with_hist);
@@ -241,7 +255,13 @@ pub fn from_records(data: &Dataset, levels: &[u8]) -> Classes {
                 g.add(codes.clone().into_boxed_slice(), 1, &one);
             }
             let reps = g.keys.iter().flat_map(|k| k.iter().copied()).collect();
-            Classes { levels: levels.to_vec(), keys: Keys::Wide(reps), counts: g.counts, hists: g.hists, n_attr }
+            Classes {
+                levels: levels.to_vec(),
+                keys: Keys::Wide(reps),
+                counts: g.counts,
+                hists: g.hists,
+                n_attr,
+            }
         }
     }
 }
@@ -269,7 +289,13 @@ pub fn roll_up(data: &Dataset, source: &Classes, levels: &[u8], up: &UpTables) -
                 let h: &[(u32, u32)] = if with_hist { &source.hists[c] } else { &empty };
                 g.add(p.pack(&codes), source.counts[c], h);
             }
-            Classes { levels: levels.to_vec(), keys: Keys::Packed(p, g.keys), counts: g.counts, hists: g.hists, n_attr }
+            Classes {
+                levels: levels.to_vec(),
+                keys: Keys::Packed(p, g.keys),
+                counts: g.counts,
+                hists: g.hists,
+                n_attr,
+            }
         }
         None => {
             let mut g: Grouper<Box<[u32]>> = Grouper::new(cap, with_hist);
@@ -282,7 +308,13 @@ pub fn roll_up(data: &Dataset, source: &Classes, levels: &[u8], up: &UpTables) -
                 g.add(codes.clone().into_boxed_slice(), source.counts[c], h);
             }
             let reps = g.keys.iter().flat_map(|k| k.iter().copied()).collect();
-            Classes { levels: levels.to_vec(), keys: Keys::Wide(reps), counts: g.counts, hists: g.hists, n_attr }
+            Classes {
+                levels: levels.to_vec(),
+                keys: Keys::Wide(reps),
+                counts: g.counts,
+                hists: g.hists,
+                n_attr,
+            }
         }
     }
 }
@@ -328,7 +360,11 @@ pub fn class_of_records(data: &Dataset, classes: &Classes) -> Vec<u32> {
     let levels = &classes.levels;
     let mut codes = vec![0u32; n_attr];
     let mut out = Vec::with_capacity(data.records());
-    let tables: Vec<&[u32]> = qis.iter().zip(levels).map(|(q, &l)| q.hierarchy.level_codes(l as usize)).collect();
+    let tables: Vec<&[u32]> = qis
+        .iter()
+        .zip(levels)
+        .map(|(q, &l)| q.hierarchy.level_codes(l as usize))
+        .collect();
     match &classes.keys {
         Keys::Fixed(l, keys) => {
             let mut map = U64Map::with_capacity(keys.len());
@@ -343,8 +379,11 @@ pub fn class_of_records(data: &Dataset, classes: &Classes) -> Vec<u32> {
             }
         }
         Keys::Packed(p, keys) => {
-            let index: HashMap<u128, u32, FxBuild> =
-                keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+            let index: HashMap<u128, u32, FxBuild> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| (k, i as u32))
+                .collect();
             for r in 0..data.records() {
                 for (j, c) in codes.iter_mut().enumerate() {
                     *c = tables[j][qis[j].leaves[r] as usize];
@@ -353,8 +392,11 @@ pub fn class_of_records(data: &Dataset, classes: &Classes) -> Vec<u32> {
             }
         }
         Keys::Wide(reps) => {
-            let index: HashMap<&[u32], u32, FxBuild> =
-                reps.chunks(n_attr.max(1)).enumerate().map(|(i, k)| (k, i as u32)).collect();
+            let index: HashMap<&[u32], u32, FxBuild> = reps
+                .chunks(n_attr.max(1))
+                .enumerate()
+                .map(|(i, k)| (k, i as u32))
+                .collect();
             for r in 0..data.records() {
                 for (j, c) in codes.iter_mut().enumerate() {
                     *c = tables[j][qis[j].leaves[r] as usize];
@@ -383,7 +425,11 @@ impl Layout {
         let mut total = 0u32;
         for q in data.quasi_identifiers() {
             let size = q.hierarchy.level_size(0) as u64;
-            let bits = if size <= 1 { 0 } else { 64 - (size - 1).leading_zeros() };
+            let bits = if size <= 1 {
+                0
+            } else {
+                64 - (size - 1).leading_zeros()
+            };
             shifts.push(total);
             masks.push(if bits == 0 { 0 } else { (1u64 << bits) - 1 });
             total += bits;
@@ -422,7 +468,12 @@ struct U64Map {
 impl U64Map {
     fn with_capacity(n: usize) -> Self {
         let cap = (n.max(8) * 2).next_power_of_two();
-        U64Map { keys: vec![EMPTY; cap], vals: vec![0; cap], shift: 64 - cap.trailing_zeros(), len: 0 }
+        U64Map {
+            keys: vec![EMPTY; cap],
+            vals: vec![0; cap],
+            shift: 64 - cap.trailing_zeros(),
+            len: 0,
+        }
     }
 
     #[inline]
@@ -531,6 +582,10 @@ pub struct Grouping<'a> {
     base: Vec<u64>,
     /// Code maps between levels.
     pub up: UpTables,
+    /// Classes of transformations that generalize at most one attribute (the bottom included), used as roll-up
+    /// sources: any transformation is coarser than several of them, and they hold fewer classes than there are
+    /// records. Empty without the fixed layout or with a sensitive attribute.
+    anchors: Vec<Classes>,
 }
 
 impl<'a> Grouping<'a> {
@@ -549,11 +604,49 @@ impl<'a> Grouping<'a> {
                 })
                 .collect();
         }
-        Grouping { data, layout, base, up: UpTables::new(data) }
+        let mut g = Grouping {
+            data,
+            layout,
+            base,
+            up: UpTables::new(data),
+            anchors: Vec::new(),
+        };
+        if g.layout.is_some() && data.sensitive().is_none() {
+            let n_attr = data.quasi_identifiers().len();
+            let bottom = g.scan(&vec![0u8; n_attr]);
+            let mut singles: Vec<Vec<u8>> = Vec::new();
+            for (j, h) in data.heights().into_iter().enumerate() {
+                for l in 1..h.saturating_sub(1) {
+                    let mut lv = vec![0u8; n_attr];
+                    lv[j] = l as u8;
+                    singles.push(lv);
+                }
+            }
+            use rayon::prelude::*;
+            let mut anchors: Vec<Classes> = singles
+                .par_iter()
+                .map(|lv| g.roll_up(&bottom, lv))
+                .collect();
+            anchors.push(bottom);
+            // Only anchors smaller than the records are worth rolling up from.
+            anchors.retain(|a| a.len() * 4 < data.records() * 3);
+            anchors.sort_by_key(Classes::len);
+            g.anchors = anchors;
+        }
+        g
     }
 
-    /// Classes of `levels` from the records.
-    pub fn from_records(&self, levels: &[u8]) -> Classes {
+    /// Classes of `levels`, rolled up from the smallest anchor below it, else counted from the records.
+    pub fn classes(&self, levels: &[u8]) -> Classes {
+        let below = |a: &&Classes| a.levels.iter().zip(levels).all(|(x, y)| x <= y);
+        match self.anchors.iter().find(below) {
+            Some(a) => self.roll_up(a, levels),
+            None => self.scan(levels),
+        }
+    }
+
+    /// Classes of `levels` counted from the records.
+    pub fn scan(&self, levels: &[u8]) -> Classes {
         let Some(l) = &self.layout else {
             return from_records(self.data, levels);
         };
@@ -561,11 +654,18 @@ impl<'a> Grouping<'a> {
         let changed: Vec<(u32, u64, Vec<u64>)> = (0..n_attr)
             .filter(|&j| levels[j] > 0)
             .map(|j| {
-                let t = self.up.get(j, 0, levels[j] as usize).iter().map(|&c| u64::from(c) << l.shifts[j]).collect();
+                let t = self
+                    .up
+                    .get(j, 0, levels[j] as usize)
+                    .iter()
+                    .map(|&c| u64::from(c) << l.shifts[j])
+                    .collect();
                 (l.shifts[j], l.masks[j], t)
             })
             .collect();
-        let keep = changed.iter().fold(u64::MAX, |m, &(s, mask, _)| m & !(mask << s));
+        let keep = changed
+            .iter()
+            .fold(u64::MAX, |m, &(s, mask, _)| m & !(mask << s));
         let key_of = |b: u64| {
             let mut k = b & keep;
             for (s, mask, t) in &changed {
@@ -588,7 +688,13 @@ impl<'a> Grouping<'a> {
                 (g.keys, g.counts, g.hists)
             }
         };
-        Classes { levels: levels.to_vec(), keys: Keys::Fixed(l.clone(), keys), counts, hists, n_attr }
+        Classes {
+            levels: levels.to_vec(),
+            keys: Keys::Fixed(l.clone(), keys),
+            counts,
+            hists,
+            n_attr,
+        }
     }
 
     /// Classes of `levels` rolled up from a finer transformation's classes.
@@ -599,9 +705,18 @@ impl<'a> Grouping<'a> {
         let n_attr = levels.len();
         let changed: Vec<(u32, u64, &[u32])> = (0..n_attr)
             .filter(|&j| levels[j] != source.levels[j])
-            .map(|j| (l.shifts[j], l.masks[j], self.up.get(j, source.levels[j] as usize, levels[j] as usize)))
+            .map(|j| {
+                (
+                    l.shifts[j],
+                    l.masks[j],
+                    self.up
+                        .get(j, source.levels[j] as usize, levels[j] as usize),
+                )
+            })
             .collect();
-        let keep = changed.iter().fold(u64::MAX, |m, &(s, mask, _)| m & !(mask << s));
+        let keep = changed
+            .iter()
+            .fold(u64::MAX, |m, &(s, mask, _)| m & !(mask << s));
         let key_of = |b: u64| {
             let mut k = b & keep;
             for &(s, mask, t) in &changed {
@@ -610,15 +725,32 @@ impl<'a> Grouping<'a> {
             k
         };
         if source.hists.is_empty() {
-            let (keys, counts) =
-                count_keys(src_keys.iter().zip(&source.counts).map(|(&b, &n)| (key_of(b), n)), source.len() / 2);
-            return Classes { levels: levels.to_vec(), keys: Keys::Fixed(l.clone(), keys), counts, hists: Vec::new(), n_attr };
+            let (keys, counts) = count_keys(
+                src_keys
+                    .iter()
+                    .zip(&source.counts)
+                    .map(|(&b, &n)| (key_of(b), n)),
+                source.len() / 2,
+            );
+            return Classes {
+                levels: levels.to_vec(),
+                keys: Keys::Fixed(l.clone(), keys),
+                counts,
+                hists: Vec::new(),
+                n_attr,
+            };
         }
         let mut g = FixedGrouper::new(source.len() / 2, true);
         for (c, &b) in src_keys.iter().enumerate() {
             g.add(key_of(b), source.counts[c], &source.hists[c]);
         }
-        Classes { levels: levels.to_vec(), keys: Keys::Fixed(l.clone(), g.keys), counts: g.counts, hists: g.hists, n_attr }
+        Classes {
+            levels: levels.to_vec(),
+            keys: Keys::Fixed(l.clone(), g.keys),
+            counts: g.counts,
+            hists: g.hists,
+            n_attr,
+        }
     }
 }
 

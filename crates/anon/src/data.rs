@@ -42,7 +42,11 @@ pub struct Dataset {
 impl Dataset {
     /// An empty table of `records` records.
     pub fn new(records: usize) -> Self {
-        Dataset { records, qis: Vec::new(), sensitive: None }
+        Dataset {
+            records,
+            qis: Vec::new(),
+            sensitive: None,
+        }
     }
 
     /// Number of records.
@@ -70,18 +74,32 @@ impl Dataset {
     ) -> Result<(), AnonError> {
         let mut leaves = Vec::with_capacity(self.records);
         for (i, v) in values.into_iter().enumerate() {
-            let leaf = hierarchy
-                .leaf(v.as_ref())
-                .ok_or_else(|| AnonError::ValueNotInHierarchy { column: name.to_owned(), record: i + 1 })?;
+            let leaf =
+                hierarchy
+                    .leaf(v.as_ref())
+                    .ok_or_else(|| AnonError::ValueNotInHierarchy {
+                        column: name.to_owned(),
+                        record: i + 1,
+                    })?;
             leaves.push(leaf);
         }
         if leaves.len() != self.records {
-            return Err(AnonError::ColumnLength { column: name.to_owned(), expected: self.records, found: leaves.len() });
+            return Err(AnonError::ColumnLength {
+                column: name.to_owned(),
+                expected: self.records,
+                found: leaves.len(),
+            });
         }
         if hierarchy.domain_size() > (u32::MAX as usize) {
-            return Err(AnonError::Config(format!("hierarchy of {name} is too large")));
+            return Err(AnonError::Config(format!(
+                "hierarchy of {name} is too large"
+            )));
         }
-        self.qis.push(QuasiIdentifier { name: name.to_owned(), hierarchy, leaves });
+        self.qis.push(QuasiIdentifier {
+            name: name.to_owned(),
+            hierarchy,
+            leaves,
+        });
         Ok(())
     }
 
@@ -99,7 +117,10 @@ impl Dataset {
             for (i, v) in values.into_iter().enumerate() {
                 let leaf = h
                     .leaf(v.as_ref())
-                    .ok_or_else(|| AnonError::ValueNotInHierarchy { column: name.to_owned(), record: i + 1 })?;
+                    .ok_or_else(|| AnonError::ValueNotInHierarchy {
+                        column: name.to_owned(),
+                        record: i + 1,
+                    })?;
                 codes.push(h.code(0, leaf));
             }
             domain = h.level_size(0);
@@ -112,9 +133,18 @@ impl Dataset {
             domain = dict.len();
         }
         if codes.len() != self.records {
-            return Err(AnonError::ColumnLength { column: name.to_owned(), expected: self.records, found: codes.len() });
+            return Err(AnonError::ColumnLength {
+                column: name.to_owned(),
+                expected: self.records,
+                found: codes.len(),
+            });
         }
-        self.sensitive = Some(Sensitive { name: name.to_owned(), codes, domain, hierarchy });
+        self.sensitive = Some(Sensitive {
+            name: name.to_owned(),
+            codes,
+            domain,
+            hierarchy,
+        });
         Ok(())
     }
 
@@ -126,6 +156,7 @@ impl Dataset {
     /// The generalized text of a record's quasi-identifier `qi` at `level`.
     pub fn generalized(&self, qi: usize, record: usize, level: usize) -> &str {
         let q = &self.qis[qi];
-        q.hierarchy.label(level, q.hierarchy.code(level, q.leaves[record]))
+        q.hierarchy
+            .label(level, q.hierarchy.code(level, q.leaves[record]))
     }
 }

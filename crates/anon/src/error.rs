@@ -15,7 +15,9 @@ pub enum AnonError {
         hierarchy: String,
     },
     /// A hierarchy line has a different number of levels than the first line.
-    #[error("hierarchy {hierarchy}, line {line}: {found} levels where the first line has {expected}")]
+    #[error(
+        "hierarchy {hierarchy}, line {line}: {found} levels where the first line has {expected}"
+    )]
     RaggedHierarchy {
         /// Name of the hierarchy.
         hierarchy: String,
@@ -62,7 +64,9 @@ pub enum AnonError {
         other_line: usize,
     },
     /// The last level of a hierarchy holds more than one value.
-    #[error("hierarchy {hierarchy}: the last level (root) holds {values} different values; it must hold one")]
+    #[error(
+        "hierarchy {hierarchy}: the last level (root) holds {values} different values; it must hold one"
+    )]
     NoSingleRoot {
         /// Name of the hierarchy.
         hierarchy: String,
@@ -97,7 +101,9 @@ pub enum AnonError {
     #[error("no transformation satisfies the privacy models within the suppression limit")]
     NoSolution,
     /// The lattice is too large for optimal search.
-    #[error("the generalization lattice has {nodes} transformations; optimal search handles at most {max}: use the heuristic search")]
+    #[error(
+        "the generalization lattice has {nodes} transformations; optimal search handles at most {max}: use the heuristic search"
+    )]
     LatticeTooLarge {
         /// Number of transformations.
         nodes: u128,

@@ -34,11 +34,18 @@ impl Hierarchy {
     }
 
     /// As [`Hierarchy::parse_arx`] with another delimiter.
-    pub fn parse_arx_with_delimiter(name: &str, text: &str, delimiter: char) -> Result<Self, AnonError> {
+    pub fn parse_arx_with_delimiter(
+        name: &str,
+        text: &str,
+        delimiter: char,
+    ) -> Result<Self, AnonError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         // `lines()` handles `\n` and `\r\n`; files from old Mac tools use a bare `\r`.
-        let lines: Box<dyn Iterator<Item = &str>> =
-            if text.contains('\n') { Box::new(text.lines()) } else { Box::new(text.split('\r')) };
+        let lines: Box<dyn Iterator<Item = &str>> = if text.contains('\n') {
+            Box::new(text.lines())
+        } else {
+            Box::new(text.split('\r'))
+        };
         let mut rows: Vec<(usize, Vec<&str>)> = Vec::new();
         for (i, line) in lines.enumerate() {
             if line.trim().is_empty() {
@@ -76,7 +83,11 @@ impl Hierarchy {
             for (level, raw) in cells.iter().enumerate() {
                 let cell = raw.trim_matches(' ');
                 if cell.is_empty() {
-                    return Err(AnonError::EmptyHierarchyCell { hierarchy: name_s, line: *line, level });
+                    return Err(AnonError::EmptyHierarchyCell {
+                        hierarchy: name_s,
+                        line: *line,
+                        level,
+                    });
                 }
                 let next = labels[level].len() as u32;
                 let code = *dict[level].entry(cell).or_insert(next);
@@ -93,7 +104,10 @@ impl Hierarchy {
                     let first = leaf_index.get(cell).copied().unwrap_or(0) as usize;
                     let (first_line, first_cells) = &rows[first];
                     let same = first_cells.len() == cells.len()
-                        && first_cells.iter().zip(cells).all(|(a, b)| a.trim_matches(' ') == b.trim_matches(' '));
+                        && first_cells
+                            .iter()
+                            .zip(cells)
+                            .all(|(a, b)| a.trim_matches(' ') == b.trim_matches(' '));
                     if !same {
                         return Err(AnonError::DuplicateHierarchyValue {
                             hierarchy: name_s,
@@ -123,17 +137,29 @@ impl Hierarchy {
                 }
                 prev = Some(code);
             }
-            leaf_index.entry(cells[0].trim_matches(' ').to_owned()).or_insert(leaf as u32);
+            leaf_index
+                .entry(cells[0].trim_matches(' ').to_owned())
+                .or_insert(leaf as u32);
         }
         if labels[height - 1].len() != 1 {
-            return Err(AnonError::NoSingleRoot { hierarchy: name_s, values: labels[height - 1].len() });
+            return Err(AnonError::NoSingleRoot {
+                hierarchy: name_s,
+                values: labels[height - 1].len(),
+            });
         }
         let parent = parent
             .into_iter()
             .take(height - 1)
             .map(|t| t.into_iter().map(|(c, _)| c).collect())
             .collect();
-        Ok(Hierarchy { name: name_s, leaf_index, codes, labels, leaves, parent })
+        Ok(Hierarchy {
+            name: name_s,
+            leaf_index,
+            codes,
+            labels,
+            leaves,
+            parent,
+        })
     }
 
     /// The hierarchy's name (its attribute).
@@ -221,7 +247,12 @@ mod tests {
         let e = Hierarchy::parse_arx("age", "1;0-4;*\n2;*\n").unwrap_err();
         assert_eq!(
             e,
-            AnonError::RaggedHierarchy { hierarchy: "age".into(), line: 2, expected: 3, found: 2 }
+            AnonError::RaggedHierarchy {
+                hierarchy: "age".into(),
+                line: 2,
+                expected: 3,
+                found: 2
+            }
         );
         assert!(!e.to_string().contains("2;*"));
     }
@@ -229,7 +260,10 @@ mod tests {
     #[test]
     fn crlf_line_numbers_are_logical() {
         let e = Hierarchy::parse_arx("x", "a;*\r\nb;*\r\nc\r\n").unwrap_err();
-        assert!(matches!(e, AnonError::RaggedHierarchy { line: 3, .. }), "{e:?}");
+        assert!(
+            matches!(e, AnonError::RaggedHierarchy { line: 3, .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -240,11 +274,24 @@ mod tests {
         ));
         assert!(matches!(
             Hierarchy::parse_arx("x", "a;A;*\nb;A;*\na;B;*\n"),
-            Err(AnonError::DuplicateHierarchyValue { line: 3, first_line: 1, .. })
+            Err(AnonError::DuplicateHierarchyValue {
+                line: 3,
+                first_line: 1,
+                ..
+            })
         ));
-        assert!(matches!(Hierarchy::parse_arx("x", "a;*\nb;+\n"), Err(AnonError::NoSingleRoot { values: 2, .. })));
-        assert!(matches!(Hierarchy::parse_arx("x", "\n\n"), Err(AnonError::EmptyHierarchy { .. })));
-        assert!(matches!(Hierarchy::parse_arx("x", "a;;*\n"), Err(AnonError::EmptyHierarchyCell { level: 1, .. })));
+        assert!(matches!(
+            Hierarchy::parse_arx("x", "a;*\nb;+\n"),
+            Err(AnonError::NoSingleRoot { values: 2, .. })
+        ));
+        assert!(matches!(
+            Hierarchy::parse_arx("x", "\n\n"),
+            Err(AnonError::EmptyHierarchy { .. })
+        ));
+        assert!(matches!(
+            Hierarchy::parse_arx("x", "a;;*\n"),
+            Err(AnonError::EmptyHierarchyCell { level: 1, .. })
+        ));
     }
 
     #[test]
@@ -260,6 +307,17 @@ mod tests {
     fn non_tree_is_detected() {
         // "A" at level 1 has parents X and Y at level 2.
         let e = Hierarchy::parse_arx("x", "a;A;X;*\nb;A;Y;*\n").unwrap_err();
-        assert!(matches!(e, AnonError::NotATree { line: 2, level: 1, other_line: 1, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                AnonError::NotATree {
+                    line: 2,
+                    level: 1,
+                    other_line: 1,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

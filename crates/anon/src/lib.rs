@@ -39,11 +39,16 @@ pub fn apply(
     levels: &[u8],
 ) -> Result<(Evaluation, Vec<bool>), AnonError> {
     if levels.len() != data.quasi_identifiers().len() {
-        return Err(AnonError::Config("one level per quasi-identifier is needed".into()));
+        return Err(AnonError::Config(
+            "one level per quasi-identifier is needed".into(),
+        ));
     }
     for (q, &l) in data.quasi_identifiers().iter().zip(levels) {
         if l as usize >= q.hierarchy.height() {
-            return Err(AnonError::Config(format!("level {l} of {} is above its hierarchy", q.name)));
+            return Err(AnonError::Config(format!(
+                "level {l} of {} is above its hierarchy",
+                q.name
+            )));
         }
     }
     let checker = Checker::new(data, models)?;
@@ -56,11 +61,18 @@ pub fn apply(
     let empty: [(u32, u32); 0] = [];
     let bad: Vec<bool> = (0..cls.len())
         .map(|c| {
-            let h: &[(u32, u32)] = if cls.hists.is_empty() { &empty } else { &cls.hists[c] };
+            let h: &[(u32, u32)] = if cls.hists.is_empty() {
+                &empty
+            } else {
+                &cls.hists[c]
+            };
             !checker.class_ok(cls.counts[c], h)
         })
         .collect();
     let of = classes::class_of_records(data, &cls);
-    let suppressed = of.iter().map(|&c| bad.get(c as usize).copied().unwrap_or(true)).collect();
+    let suppressed = of
+        .iter()
+        .map(|&c| bad.get(c as usize).copied().unwrap_or(true))
+        .collect();
     Ok((ev, suppressed))
 }

@@ -44,8 +44,9 @@ pub struct ClassSummary {
     pub kept_classes: u64,
     /// Σ |E|² over kept classes.
     pub sum_sq: f64,
-    /// Per attribute: Σ over kept records of the leaf share of their generalized value (for loss).
-    pub share_sums: Vec<f64>,
+    /// Per attribute: Σ over kept records of the number of hierarchy leaves under their generalized value (for
+    /// loss). An integer, so the score does not depend on the order classes are summed in.
+    pub leaf_sums: Vec<u64>,
     /// Per attribute: Σ_g s(g) log2(S / s(g)) over suppressed records (for non-monotonic entropy).
     pub suppressed_entropy: Vec<f64>,
 }
@@ -57,10 +58,10 @@ pub struct MetricTables {
     n: f64,
     heights: Vec<usize>,
     domain: Vec<f64>,
-    /// `share[j][level][code]`: leaves under the code / |D_j|.
-    pub share: Vec<Vec<Vec<f64>>>,
-    /// `share_all[j][level]`: Σ over all records of the share of their generalized value.
-    share_all: Vec<Vec<f64>>,
+    /// `leaves[j][level][code]`: hierarchy leaves under the code.
+    pub leaves: Vec<Vec<Vec<u64>>>,
+    /// `leaves_all[j][level]`: Σ over all records of the leaves under their generalized value.
+    leaves_all: Vec<Vec<u64>>,
     /// `entropy[j][level]`: E_j at that level over all records.
     entropy: Vec<Vec<f64>>,
 }
@@ -69,8 +70,8 @@ impl MetricTables {
     /// Precompute for `data`.
     pub fn new(data: &Dataset, metric: Metric) -> Self {
         let n = data.records() as f64;
-        let mut share = Vec::new();
-        let mut share_all = Vec::new();
+        let mut leaves = Vec::new();
+        let mut leaves_all = Vec::new();
         let mut entropy = Vec::new();
         let mut heights = Vec::new();
         let mut domain = Vec::new();
@@ -88,31 +89,40 @@ impl MetricTables {
             let mut all_levels = Vec::new();
             let mut ent_levels = Vec::new();
             for level in 0..h.height() {
-                let sh: Vec<f64> =
-                    (0..h.level_size(level) as u32).map(|c| f64::from(h.leaves_under(level, c)) / d).collect();
+                let lv: Vec<u64> = (0..h.level_size(level) as u32)
+                    .map(|c| u64::from(h.leaves_under(level, c)))
+                    .collect();
                 let mut cl = vec![0u64; h.level_size(level)];
                 for (leaf, &c) in c0.iter().enumerate() {
                     cl[h.code(level, leaf as u32) as usize] += c;
                 }
-                let mut all = 0.0;
+                let mut all = 0u64;
                 let mut e = 0.0;
                 for (leaf, &c) in c0.iter().enumerate() {
                     if c == 0 {
                         continue;
                     }
                     let g = h.code(level, leaf as u32) as usize;
-                    all += c as f64 * sh[g];
+                    all += c * lv[g];
                     e += c as f64 * (cl[g] as f64 / c as f64).log2();
                 }
-                sh_levels.push(sh);
+                sh_levels.push(lv);
                 all_levels.push(all);
                 ent_levels.push(e);
             }
-            share.push(sh_levels);
-            share_all.push(all_levels);
+            leaves.push(sh_levels);
+            leaves_all.push(all_levels);
             entropy.push(ent_levels);
         }
-        MetricTables { metric, n, heights, domain, share, share_all, entropy }
+        MetricTables {
+            metric,
+            n,
+            heights,
+            domain,
+            leaves,
+            leaves_all,
+            entropy,
+        }
     }
 
     /// The metric.
@@ -130,12 +140,18 @@ impl MetricTables {
         self.metric == Metric::Entropy
     }
 
-    fn loss_from_raw(&self, raw: impl Iterator<Item = f64>) -> f64 {
+    /// Loss from, per attribute, Σ leaves over kept records and the suppressed count.
+    fn loss(&self, leaf_sums: impl Iterator<Item = u64>, suppressed: u64) -> f64 {
         let n_attr = self.heights.len() as f64;
         let mut prod = 1.0;
-        for (j, r) in raw.enumerate() {
+        for (j, l) in leaf_sums.enumerate() {
+            let r = l as f64 / self.domain[j] + suppressed as f64;
             let min = self.n / self.domain[j];
-            let x = if self.n - min > 0.0 { trunc10(((r - min) / (self.n - min)).max(0.0)) } else { 0.0 };
+            let x = if self.n - min > 0.0 {
+                trunc10(((r - min) / (self.n - min)).max(0.0))
+            } else {
+                0.0
+            };
             prod *= (1.0 + x).powf(1.0 / n_attr);
         }
         prod - 1.0
@@ -145,10 +161,18 @@ impl MetricTables {
     /// that depend on levels only). Monotone along the lattice: it never decreases when a level rises.
     pub fn lower_bound(&self, levels: &[u8]) -> f64 {
         match self.metric {
-            Metric::Loss => self.loss_from_raw(levels.iter().enumerate().map(|(j, &l)| self.share_all[j][l as usize])),
-            Metric::Entropy | Metric::EntropyMonotonic => {
-                levels.iter().enumerate().map(|(j, &l)| trunc10(self.entropy[j][l as usize])).sum()
-            }
+            Metric::Loss => self.loss(
+                levels
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &l)| self.leaves_all[j][l as usize]),
+                0,
+            ),
+            Metric::Entropy | Metric::EntropyMonotonic => levels
+                .iter()
+                .enumerate()
+                .map(|(j, &l)| trunc10(self.entropy[j][l as usize]))
+                .sum(),
             Metric::Precision => self.precision(levels, self.n as u64, 0),
             Metric::Height => levels.iter().map(|&l| f64::from(l)).sum(),
             Metric::Discernibility | Metric::Aecs => 0.0,
@@ -158,7 +182,11 @@ impl MetricTables {
     fn precision(&self, levels: &[u8], kept: u64, suppressed: u64) -> f64 {
         let mut s = 0.0;
         for (j, &l) in levels.iter().enumerate() {
-            let frac = if self.heights[j] > 1 { f64::from(l) / (self.heights[j] - 1) as f64 } else { 0.0 };
+            let frac = if self.heights[j] > 1 {
+                f64::from(l) / (self.heights[j] - 1) as f64
+            } else {
+                0.0
+            };
             s += (kept as f64 * frac + suppressed as f64) / self.n;
         }
         s / levels.len() as f64
@@ -167,7 +195,7 @@ impl MetricTables {
     /// The score of `levels` given its class summary.
     pub fn score(&self, levels: &[u8], sum: &ClassSummary) -> f64 {
         match self.metric {
-            Metric::Loss => self.loss_from_raw(sum.share_sums.iter().map(|s| s + sum.suppressed as f64)),
+            Metric::Loss => self.loss(sum.leaf_sums.iter().copied(), sum.suppressed),
             Metric::EntropyMonotonic => self.lower_bound(levels),
             Metric::Entropy => levels
                 .iter()
@@ -181,15 +209,28 @@ impl MetricTables {
             Metric::Precision => self.precision(levels, sum.kept, sum.suppressed),
             Metric::Aecs => {
                 let classes = sum.kept_classes + u64::from(sum.suppressed > 0);
-                if classes == 0 { 0.0 } else { self.n / classes as f64 }
+                if classes == 0 {
+                    0.0
+                } else {
+                    self.n / classes as f64
+                }
             }
             Metric::Height => self.lower_bound(levels),
         }
     }
 
-    /// Σ_g s(g) log2(S / s(g)) for one attribute from the suppressed counts per generalized value.
+    /// Σ_g s(g) log2(S / s(g)) for one attribute from the suppressed counts per generalized value, summed in
+    /// code order so that the result does not depend on hashing.
     pub fn suppressed_term(counts: &HashMap<u32, u64>, total: u64) -> f64 {
         let s = total as f64;
-        counts.values().filter(|&&c| c > 0).map(|&c| c as f64 * (s / c as f64).log2()).sum()
+        let mut v: Vec<(u32, u64)> = counts
+            .iter()
+            .map(|(&k, &c)| (k, c))
+            .filter(|e| e.1 > 0)
+            .collect();
+        v.sort_unstable();
+        v.iter()
+            .map(|&(_, c)| c as f64 * (s / c as f64).log2())
+            .sum()
     }
 }

@@ -65,7 +65,12 @@ pub struct PrivacyModels {
 
 impl Default for PrivacyModels {
     fn default() -> Self {
-        PrivacyModels { k: 1, l_diversity: None, t_closeness: None, suppression_limit: 0.0 }
+        PrivacyModels {
+            k: 1,
+            l_diversity: None,
+            t_closeness: None,
+            suppression_limit: 0.0,
+        }
     }
 }
 
@@ -103,7 +108,9 @@ impl Checker {
     /// Validate the models against `data` and prepare them.
     pub fn new(data: &Dataset, models: &PrivacyModels) -> Result<Self, AnonError> {
         if !(0.0..=1.0).contains(&models.suppression_limit) || models.suppression_limit.is_nan() {
-            return Err(AnonError::Config("the suppression limit must be between 0 and 1".into()));
+            return Err(AnonError::Config(
+                "the suppression limit must be between 0 and 1".into(),
+            ));
         }
         if models.k == 0 {
             return Err(AnonError::Config("k must be at least 1".into()));
@@ -111,7 +118,9 @@ impl Checker {
         let needs_sensitive = models.l_diversity.is_some() || models.t_closeness.is_some();
         let sens = data.sensitive();
         if needs_sensitive && sens.is_none() {
-            return Err(AnonError::Config("l-diversity and t-closeness need a sensitive attribute".into()));
+            return Err(AnonError::Config(
+                "l-diversity and t-closeness need a sensitive attribute".into(),
+            ));
         }
         match models.l_diversity {
             Some(LDiversity::Distinct { l }) | Some(LDiversity::Recursive { l, .. }) if l < 1 => {
@@ -148,7 +157,11 @@ impl Checker {
                     for level in 0..h.height() {
                         tree_sizes.push(h.level_size(level));
                         if level + 1 < h.height() {
-                            tree.push((0..h.level_size(level) as u32).map(|c| h.parent(level, c)).collect());
+                            tree.push(
+                                (0..h.level_size(level) as u32)
+                                    .map(|c| h.parent(level, c))
+                                    .collect(),
+                            );
                         }
                     }
                 }
@@ -173,15 +186,17 @@ impl Checker {
         if count < self.k {
             return false;
         }
-        if let Some(l) = self.l {
-            if !l_diverse(l, count, hist) {
-                return false;
-            }
+        if let Some(l) = self.l
+            && !l_diverse(l, count, hist)
+        {
+            return false;
         }
         if let Some(t) = self.t {
             let d = match t.distance {
                 TDistance::Equal => emd_equal(&self.global, count, hist),
-                TDistance::Hierarchical => emd_hierarchical(&self.global, &self.tree, &self.tree_sizes, count, hist),
+                TDistance::Hierarchical => {
+                    emd_hierarchical(&self.global, &self.tree, &self.tree_sizes, count, hist)
+                }
             };
             // tolerance for floating-point summation order
             if d > t.t + 1e-12 {
@@ -213,10 +228,13 @@ pub fn l_diverse(l: LDiversity, count: u32, hist: &[(u32, u32)]) -> bool {
 /// Shannon entropy (bits) of a class's sensitive values.
 pub fn entropy(count: u32, hist: &[(u32, u32)]) -> f64 {
     let n = f64::from(count);
-    -hist.iter().map(|&(_, c)| {
-        let p = f64::from(c) / n;
-        p * p.log2()
-    }).sum::<f64>()
+    -hist
+        .iter()
+        .map(|&(_, c)| {
+            let p = f64::from(c) / n;
+            p * p.log2()
+        })
+        .sum::<f64>()
 }
 
 /// EMD with equal ground distance: ½ Σ |p − q|.
@@ -233,7 +251,13 @@ pub fn emd_equal(global: &[f64], count: u32, hist: &[(u32, u32)]) -> f64 {
 
 /// EMD with hierarchical ground distance (Li, Li & Venkatasubramanian 2007): the cost of moving mass between
 /// two leaves is the level of their lowest common ancestor over the hierarchy's height.
-pub fn emd_hierarchical(global: &[f64], tree: &[Vec<u32>], sizes: &[usize], count: u32, hist: &[(u32, u32)]) -> f64 {
+pub fn emd_hierarchical(
+    global: &[f64],
+    tree: &[Vec<u32>],
+    sizes: &[usize],
+    count: u32,
+    hist: &[(u32, u32)],
+) -> f64 {
     let n = f64::from(count);
     let height = sizes.len();
     if height < 2 {
@@ -299,6 +323,9 @@ mod tests {
         // Moving 0.25 to leaf 1 costs 1/2 each; 0.5 to the other subtree costs 1.
         let d = emd_hierarchical(&global, &tree, &sizes, 4, &[(0, 4)]);
         assert!((d - (0.25 * 0.5 + 0.5 * 1.0)).abs() < 1e-12, "{d}");
-        assert!(emd_hierarchical(&global, &tree, &sizes, 4, &[(0, 1), (1, 1), (2, 1), (3, 1)]).abs() < 1e-12);
+        assert!(
+            emd_hierarchical(&global, &tree, &sizes, 4, &[(0, 1), (1, 1), (2, 1), (3, 1)]).abs()
+                < 1e-12
+        );
     }
 }

@@ -89,11 +89,20 @@ pub fn class_sizes<S: AsRef<str>>(records: usize, columns: &[Vec<S>]) -> Vec<u32
 /// Compute the report from class sizes. `population_size` ≥ records (equal: the table is the population);
 /// `threshold` is the per-record risk above which a record counts as at risk; `combinations` is the number of
 /// possible value combinations of the quasi-identifiers (product of their domain sizes), used by SNB.
-pub fn assess(sizes: &[u32], population_size: f64, threshold: f64, combinations: f64) -> RiskReport {
+pub fn assess(
+    sizes: &[u32],
+    population_size: f64,
+    threshold: f64,
+    combinations: f64,
+) -> RiskReport {
     let n: u64 = sizes.iter().map(|&s| u64::from(s)).sum();
     let nf = n as f64;
     let classes = sizes.len() as u64;
-    let pi = if population_size > 0.0 { (nf / population_size).min(1.0) } else { 1.0 };
+    let pi = if population_size > 0.0 {
+        (nf / population_size).min(1.0)
+    } else {
+        1.0
+    };
     let uniques = sizes.iter().filter(|&&s| s == 1).count() as u64;
     let attacker = |f_of: &dyn Fn(u32) -> f64| {
         let mut highest: f64 = 0.0;
@@ -118,7 +127,11 @@ pub fn assess(sizes: &[u32], population_size: f64, threshold: f64, combinations:
     let marketer = if n == 0 {
         0.0
     } else {
-        sizes.iter().map(|&s| f64::from(s) / (f64::from(s) / pi).max(f64::from(s))).sum::<f64>() / nf
+        sizes
+            .iter()
+            .map(|&s| f64::from(s) / (f64::from(s) / pi).max(f64::from(s)))
+            .sum::<f64>()
+            / nf
     };
     let population = population_uniqueness(sizes, population_size.max(nf), combinations);
     RiskReport {
@@ -146,9 +159,17 @@ fn size_frequencies(sizes: &[u32]) -> Vec<(u32, u64)> {
 }
 
 /// Population uniqueness with every model and Dankar's choice.
-pub fn population_uniqueness(sizes: &[u32], population: f64, combinations: f64) -> PopulationUniqueness {
+pub fn population_uniqueness(
+    sizes: &[u32],
+    population: f64,
+    combinations: f64,
+) -> PopulationUniqueness {
     let n: f64 = sizes.iter().map(|&s| f64::from(s)).sum();
-    let pi = if population > 0.0 { (n / population).min(1.0) } else { 1.0 };
+    let pi = if population > 0.0 {
+        (n / population).min(1.0)
+    } else {
+        1.0
+    };
     let freq = size_frequencies(sizes);
     let f1 = freq.iter().find(|e| e.0 == 1).map_or(0.0, |e| e.1 as f64);
     let (zayatz, pitman, snb) = if pi >= 1.0 {
@@ -173,7 +194,15 @@ pub fn population_uniqueness(sizes: &[u32], population: f64, combinations: f64) 
             None => (zayatz.map(|_| "zayatz".to_owned()), zayatz),
         }
     };
-    PopulationUniqueness { sampling_fraction: pi, population_size: population, zayatz, pitman, snb, dankar_model, dankar }
+    PopulationUniqueness {
+        sampling_fraction: pi,
+        population_size: population,
+        zayatz,
+        pitman,
+        snb,
+        dankar_model,
+        dankar,
+    }
 }
 
 /// Probability that exactly one of the `i` members of a population class is drawn in a sample of `n` out of `big_n`
@@ -293,7 +322,10 @@ fn pitman(freq: &[(u32, u64)], n: f64, population: f64) -> Option<f64> {
         let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
         // Newton step for a maximum; fall back to gradient ascent when the Hessian is not negative definite.
         let (mut dt, mut da) = if det > 0.0 && h[0][0] < 0.0 {
-            (-(h[1][1] * g[0] - h[0][1] * g[1]) / det, -(-h[1][0] * g[0] + h[0][0] * g[1]) / det)
+            (
+                -(h[1][1] * g[0] - h[0][1] * g[1]) / det,
+                -(-h[1][0] * g[0] + h[0][0] * g[1]) / det,
+            )
         } else {
             (g[0] * 1e-3, g[1] * 1e-3)
         };
@@ -303,13 +335,15 @@ fn pitman(freq: &[(u32, u64)], n: f64, population: f64) -> Option<f64> {
             if feasible(t2, a2) {
                 let l2 = loglik(t2, a2);
                 if l2 >= l {
-                    let conv = (t2 - theta).abs() < 1e-9 * (1.0 + theta.abs()) && (a2 - alpha).abs() < 1e-12;
+                    let conv = (t2 - theta).abs() < 1e-9 * (1.0 + theta.abs())
+                        && (a2 - alpha).abs() < 1e-12;
                     theta = t2;
                     alpha = a2;
                     l = l2;
                     improved = true;
                     if conv {
-                        let u = (ln_gamma(theta + 1.0) - ln_gamma(theta + alpha)).exp() * population.powf(alpha);
+                        let u = (ln_gamma(theta + 1.0) - ln_gamma(theta + alpha)).exp()
+                            * population.powf(alpha);
                         return u.is_finite().then_some(u);
                     }
                     break;
@@ -319,7 +353,8 @@ fn pitman(freq: &[(u32, u64)], n: f64, population: f64) -> Option<f64> {
             da /= 2.0;
         }
         if !improved {
-            let u = (ln_gamma(theta + 1.0) - ln_gamma(theta + alpha)).exp() * population.powf(alpha);
+            let u =
+                (ln_gamma(theta + 1.0) - ln_gamma(theta + alpha)).exp() * population.powf(alpha);
             let (g, _) = derivs(theta, alpha);
             // Accept a stationary point only.
             return (g[0].abs() < 1e-6 * k && g[1].abs() < 1e-6 * k && u.is_finite()).then_some(u);
@@ -361,7 +396,10 @@ fn snb(freq: &[(u32, u64)], pi: f64, combinations: f64) -> Option<f64> {
         let hp = 1e-7 * p.max(1e-3);
         let fr = model(r + hr, p);
         let fp = model(r, p + hp);
-        let j = [[(fr[0] - f[0]) / hr, (fp[0] - f[0]) / hp], [(fr[1] - f[1]) / hr, (fp[1] - f[1]) / hp]];
+        let j = [
+            [(fr[0] - f[0]) / hr, (fp[0] - f[0]) / hp],
+            [(fr[1] - f[1]) / hr, (fp[1] - f[1]) / hp],
+        ];
         let det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
         if det == 0.0 || !det.is_finite() {
             return None;

@@ -60,7 +60,13 @@ pub struct SearchConfig {
 impl SearchConfig {
     /// Optimal search for `metric`.
     pub fn optimal(metric: Metric) -> Self {
-        SearchConfig { strategy: Strategy::Optimal, metric, time_limit: None, max_evaluations: None, seed: 0 }
+        SearchConfig {
+            strategy: Strategy::Optimal,
+            metric,
+            time_limit: None,
+            max_evaluations: None,
+            seed: 0,
+        }
     }
 }
 
@@ -103,9 +109,13 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
     let shares = tables.needs_shares();
     let supp_entropy = tables.needs_suppressed_entropy();
     if shares {
-        sum.share_sums = vec![0.0; n_attr];
+        sum.leaf_sums = vec![0; n_attr];
     }
-    let mut supp_counts: Vec<HashMap<u32, u64>> = if supp_entropy { vec![HashMap::new(); n_attr] } else { Vec::new() };
+    let mut supp_counts: Vec<HashMap<u32, u64>> = if supp_entropy {
+        vec![HashMap::new(); n_attr]
+    } else {
+        Vec::new()
+    };
     let mut codes = vec![0u32; n_attr];
     let mut min_class = u32::MAX;
     let empty: [(u32, u32); 0] = [];
@@ -120,8 +130,9 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
             min_class = min_class.min(count);
             if shares {
                 classes.codes(c, &mut codes);
-                for (j, s) in sum.share_sums.iter_mut().enumerate() {
-                    *s += f64::from(count) * tables.share[j][classes.levels[j] as usize][codes[j] as usize];
+                for (j, s) in sum.leaf_sums.iter_mut().enumerate() {
+                    *s += u64::from(count)
+                        * tables.leaves[j][classes.levels[j] as usize][codes[j] as usize];
                 }
             }
         } else {
@@ -145,8 +156,10 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
         }
     }
     if supp_entropy && sum.suppressed > 0 {
-        sum.suppressed_entropy =
-            supp_counts.iter().map(|m| MetricTables::suppressed_term(m, sum.suppressed)).collect();
+        sum.suppressed_entropy = supp_counts
+            .iter()
+            .map(|m| MetricTables::suppressed_term(m, sum.suppressed))
+            .collect();
     }
     let score = tables.score(&classes.levels, &sum);
     Evaluation {
@@ -176,7 +189,11 @@ impl Lattice {
             strides[j] = s.min(u128::from(u64::MAX)) as u64;
             s = s.saturating_mul(heights[j] as u128);
         }
-        Lattice { heights: heights.to_vec(), strides, size: s }
+        Lattice {
+            heights: heights.to_vec(),
+            strides,
+            size: s,
+        }
     }
 
     /// Number of transformations.
@@ -186,17 +203,23 @@ impl Lattice {
 
     /// Index of a node.
     pub fn index(&self, levels: &[u8]) -> u64 {
-        levels.iter().zip(&self.strides).map(|(&l, &s)| u64::from(l) * s).sum()
+        levels
+            .iter()
+            .zip(&self.strides)
+            .map(|(&l, &s)| u64::from(l) * s)
+            .sum()
     }
 
     /// Levels of a node index.
     pub fn levels(&self, mut index: u64) -> Vec<u8> {
-        let mut out = vec![0u8; self.heights.len()];
-        for j in 0..self.heights.len() {
-            out[j] = (index / self.strides[j]) as u8;
-            index %= self.strides[j];
-        }
-        out
+        self.strides
+            .iter()
+            .map(|&s| {
+                let l = (index / s) as u8;
+                index %= s;
+                l
+            })
+            .collect()
     }
 
     /// The top node (every attribute at its root).
@@ -209,14 +232,24 @@ fn validate(data: &Dataset) -> Result<(), AnonError> {
     if data.quasi_identifiers().is_empty() {
         return Err(AnonError::NoQuasiIdentifier);
     }
-    if data.quasi_identifiers().iter().any(|q| q.hierarchy.height() > 255) {
-        return Err(AnonError::Config("a hierarchy has more than 255 levels".into()));
+    if data
+        .quasi_identifiers()
+        .iter()
+        .any(|q| q.hierarchy.height() > 255)
+    {
+        return Err(AnonError::Config(
+            "a hierarchy has more than 255 levels".into(),
+        ));
     }
     Ok(())
 }
 
 /// Find the best transformation of `data` under `models`.
-pub fn search(data: &Dataset, models: &PrivacyModels, config: &SearchConfig) -> Result<SearchOutcome, AnonError> {
+pub fn search(
+    data: &Dataset,
+    models: &PrivacyModels,
+    config: &SearchConfig,
+) -> Result<SearchOutcome, AnonError> {
     validate(data)?;
     let checker = Checker::new(data, models)?;
     let tables = MetricTables::new(data, config.metric);
@@ -239,13 +272,22 @@ fn better(a: &Evaluation, a_idx: u64, b: &Evaluation, b_idx: u64) -> bool {
 fn may_beat(lb: f64, levels: &[u8], idx: u64, best: Option<&(u64, Evaluation)>) -> bool {
     match best {
         None => true,
-        Some((bi, b)) => lb < b.score || (lb == b.score && (height_of(levels), idx) < (height_of(&b.levels), *bi)),
+        Some((bi, b)) => {
+            lb < b.score
+                || (lb == b.score && (height_of(levels), idx) < (height_of(&b.levels), *bi))
+        }
     }
 }
 
 /// Evaluate the direct predecessors of `node` in parallel: the classes of their meet (every attribute one level
 /// lower) are counted once from the records, and each predecessor is rolled up from them.
-fn eval_predecessors(g: &Grouping, checker: &Checker, tables: &MetricTables, node: &[u8], skip: &dyn Fn(&[u8]) -> bool) -> Vec<Evaluation> {
+fn eval_predecessors(
+    g: &Grouping,
+    checker: &Checker,
+    tables: &MetricTables,
+    node: &[u8],
+    skip: &dyn Fn(&[u8]) -> bool,
+) -> Vec<Evaluation> {
     let preds: Vec<Vec<u8>> = (0..node.len())
         .filter(|&j| node[j] > 0)
         .map(|j| {
@@ -259,13 +301,17 @@ fn eval_predecessors(g: &Grouping, checker: &Checker, tables: &MetricTables, nod
         return Vec::new();
     }
     let meet: Vec<u8> = node.iter().map(|&l| l.saturating_sub(1)).collect();
-    let base = if preds.len() > 1 { Some(g.from_records(&meet)) } else { None };
+    let base = if preds.len() > 1 {
+        Some(g.classes(&meet))
+    } else {
+        None
+    };
     preds
         .into_par_iter()
         .map(|p| {
             let cls = match &base {
                 Some(b) => g.roll_up(b, &p),
-                None => g.from_records(&p),
+                None => g.classes(&p),
             };
             evaluate(&cls, checker, tables)
         })
@@ -285,7 +331,9 @@ fn descend(
     let mut current = start;
     while !stop(seen.len()) {
         let cur_score = seen.get(&current).map_or(f64::INFINITY, |e| e.score);
-        let fresh = eval_predecessors(g, checker, tables, &current, &|p| seen.contains_key(p));
+        let fresh = eval_predecessors(g, checker, tables, &current, &|p| {
+            seen.contains_key(p) || tables.lower_bound(p) >= cur_score
+        });
         for e in fresh {
             seen.insert(e.levels.clone(), e);
         }
@@ -297,7 +345,11 @@ fn descend(
                 seen.get(&p)
             })
             .filter(|e| e.solution && e.score < cur_score)
-            .min_by(|a, b| a.score.total_cmp(&b.score).then_with(|| a.levels.cmp(&b.levels)));
+            .min_by(|a, b| {
+                a.score
+                    .total_cmp(&b.score)
+                    .then_with(|| a.levels.cmp(&b.levels))
+            });
         match step {
             Some(e) => current = e.levels.clone(),
             None => break,
@@ -306,12 +358,20 @@ fn descend(
     current
 }
 
-fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &SearchConfig) -> Result<SearchOutcome, AnonError> {
+fn optimal(
+    data: &Dataset,
+    checker: &Checker,
+    tables: &MetricTables,
+    config: &SearchConfig,
+) -> Result<SearchOutcome, AnonError> {
     let start = Instant::now();
     let heights = data.heights();
     let lattice = Lattice::new(&heights);
     if lattice.size() > MAX_OPTIMAL_LATTICE {
-        return Err(AnonError::LatticeTooLarge { nodes: lattice.size(), max: MAX_OPTIMAL_LATTICE });
+        return Err(AnonError::LatticeTooLarge {
+            nodes: lattice.size(),
+            max: MAX_OPTIMAL_LATTICE,
+        });
     }
     let g = Grouping::new(data);
     let max_height: usize = heights.iter().map(|h| h - 1).sum();
@@ -326,7 +386,7 @@ fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &Se
     // An upper bound first: one steepest descent from the top, so that the bound prunes from the start.
     let mut seen: HashMap<Vec<u8>, Evaluation> = HashMap::new();
     let top = lattice.top();
-    let top_eval = evaluate(&g.from_records(&top), checker, tables);
+    let top_eval = evaluate(&g.classes(&top), checker, tables);
     seen.insert(top.clone(), top_eval.clone());
     if !top_eval.solution && checker.monotonic {
         return Err(AnonError::NoSolution);
@@ -345,9 +405,6 @@ fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &Se
     }
     let mut checked = seen.len() as u64;
     let mut stopped = false;
-    if std::env::var_os("TSUNAGU_ANON_TRACE").is_some() {
-        eprintln!("descent: {} evaluations, best {:?}, {:?}", seen.len(), best.as_ref().map(|b| b.1.score), start.elapsed());
-    }
 
     if checker.monotonic {
         // Top-down with predictive tagging: a non-solution makes every node below it a non-solution.
@@ -359,8 +416,8 @@ fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &Se
             let mut stack = vec![idx];
             while let Some(i) = stack.pop() {
                 let lv = lattice.levels(i);
-                for j in 0..lv.len() {
-                    if lv[j] > 0 {
+                for (j, &l) in lv.iter().enumerate() {
+                    if l > 0 {
                         let p = i - lattice.strides[j];
                         if state[p as usize] == UNKNOWN {
                             state[p as usize] = NON_SOLUTION;
@@ -411,7 +468,7 @@ fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &Se
                 }
                 let evals: Vec<(u64, Evaluation)> = batch
                     .into_par_iter()
-                    .map(|(i, lv)| (i, evaluate(&g.from_records(&lv), checker, tables)))
+                    .map(|(i, lv)| (i, evaluate(&g.classes(&lv), checker, tables)))
                     .collect();
                 checked += evals.len() as u64;
                 for (i, e) in evals {
@@ -424,9 +481,6 @@ fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &Se
                         tag_down(&mut state, i);
                     }
                 }
-            }
-            if std::env::var_os("TSUNAGU_ANON_TRACE").is_some() {
-                eprintln!("level done: {checked} checked so far, {:?}", start.elapsed());
             }
         }
     } else {
@@ -454,7 +508,7 @@ fn optimal(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &Se
                         .min_by_key(|c| c.len());
                     let cls = match source {
                         Some(s) => g.roll_up(s, &lv),
-                        None => g.from_records(&lv),
+                        None => g.classes(&lv),
                     };
                     let ev = evaluate(&cls, checker, tables);
                     (idx, cls, ev)
@@ -497,7 +551,12 @@ impl SplitMix {
     }
 }
 
-fn heuristic(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &SearchConfig) -> Result<SearchOutcome, AnonError> {
+fn heuristic(
+    data: &Dataset,
+    checker: &Checker,
+    tables: &MetricTables,
+    config: &SearchConfig,
+) -> Result<SearchOutcome, AnonError> {
     let start = Instant::now();
     let heights = data.heights();
     let lattice = Lattice::new(&heights);
@@ -506,10 +565,10 @@ fn heuristic(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &
     let g = Grouping::new(data);
     let stop = |n: usize| start.elapsed() >= time_limit || n as u64 >= budget;
     let mut seen: HashMap<Vec<u8>, Evaluation> = HashMap::new();
-    let mut rng = SplitMix(config.seed ^ 0x7473_756e_6167_75);
+    let mut rng = SplitMix(config.seed ^ 0x0074_7375_6e61_6775);
 
     let top = lattice.top();
-    let top_eval = evaluate(&g.from_records(&top), checker, tables);
+    let top_eval = evaluate(&g.classes(&top), checker, tables);
     seen.insert(top.clone(), top_eval.clone());
     if !top_eval.solution {
         return Err(AnonError::NoSolution);
@@ -517,11 +576,55 @@ fn heuristic(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &
     let mut best = top_eval;
     let mut start_node = top;
     loop {
-        let end = descend(&g, checker, tables, start_node, &mut seen, &stop);
-        if let Some(e) = seen.get(&end) {
-            if e.solution && (e.score, &e.levels) < (best.score, &best.levels) {
-                best = e.clone();
+        let mut end = descend(&g, checker, tables, start_node, &mut seen, &stop);
+        // Lateral moves from the local optimum: one attribute one level down and another one level up. Only
+        // neighbours whose lower bound could beat the current score are evaluated; the best improving one is
+        // taken, followed by a new descent, until no lateral move improves.
+        while !stop(seen.len()) {
+            let cur = seen.get(&end).map_or(f64::INFINITY, |e| e.score);
+            let mut moves = Vec::new();
+            for a in 0..end.len() {
+                for b in 0..end.len() {
+                    if a != b && end[a] > 0 && (end[b] as usize) < heights[b] - 1 {
+                        let mut n = end.clone();
+                        n[a] -= 1;
+                        n[b] += 1;
+                        if !seen.contains_key(&n) && tables.lower_bound(&n) < cur {
+                            moves.push(n);
+                        }
+                    }
+                }
             }
+            moves.sort_by(|x, y| tables.lower_bound(x).total_cmp(&tables.lower_bound(y)).then_with(|| x.cmp(y)));
+            let mut improved = None;
+            for chunk in moves.chunks(4 * rayon::current_num_threads().max(1)) {
+                if stop(seen.len()) {
+                    break;
+                }
+                let evals: Vec<Evaluation> = chunk
+                    .par_iter()
+                    .map(|n| evaluate(&g.classes(n), checker, tables))
+                    .collect();
+                for e in evals {
+                    if e.solution && e.score < cur && improved.as_ref().is_none_or(|b: &Evaluation| e.score < b.score) {
+                        improved = Some(e.clone());
+                    }
+                    seen.insert(e.levels.clone(), e);
+                }
+                if improved.is_some() {
+                    break;
+                }
+            }
+            match improved {
+                Some(e) => end = descend(&g, checker, tables, e.levels, &mut seen, &stop),
+                None => break,
+            }
+        }
+        if let Some(e) = seen.get(&end)
+            && e.solution
+            && (e.score, &e.levels) < (best.score, &best.levels)
+        {
+            best = e.clone();
         }
         if stop(seen.len()) {
             break;
@@ -536,13 +639,15 @@ fn heuristic(data: &Dataset, checker: &Checker, tables: &MetricTables, config: &
         }
         loop {
             if !seen.contains_key(&node) {
-                let e = evaluate(&g.from_records(&node), checker, tables);
+                let e = evaluate(&g.classes(&node), checker, tables);
                 seen.insert(node.clone(), e);
             }
             if seen.get(&node).is_some_and(|e| e.solution) || stop(seen.len()) {
                 break;
             }
-            let raisable: Vec<usize> = (0..node.len()).filter(|&j| (node[j] as usize) < heights[j] - 1).collect();
+            let raisable: Vec<usize> = (0..node.len())
+                .filter(|&j| (node[j] as usize) < heights[j] - 1)
+                .collect();
             if raisable.is_empty() {
                 break;
             }

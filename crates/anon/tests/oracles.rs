@@ -7,15 +7,30 @@ use tsunagu_anon::{Metric, PrivacyModels, SearchConfig, search};
 
 fn run(k: u32, limit: f64, metric: Metric) -> tsunagu_anon::SearchOutcome {
     let (ds, _, _) = common::load("adult", None);
-    let models = PrivacyModels { k, suppression_limit: limit, ..Default::default() };
+    let models = PrivacyModels {
+        k,
+        suppression_limit: limit,
+        ..Default::default()
+    };
     search(&ds, &models, &SearchConfig::optimal(metric)).unwrap()
 }
 
 fn check(out: &tsunagu_anon::SearchOutcome, levels: [u8; 9], score: f64, suppressed: u64) {
-    eprintln!("{:?} score {} suppressed {} checked {} in {:?}", out.best.levels, out.best.score, out.best.suppressed, out.transformations_checked, out.elapsed);
+    eprintln!(
+        "{:?} score {} suppressed {} checked {} in {:?}",
+        out.best.levels,
+        out.best.score,
+        out.best.suppressed,
+        out.transformations_checked,
+        out.elapsed
+    );
     assert!(out.optimal);
     assert_eq!(out.best.levels, levels.to_vec());
-    assert!(((out.best.score - score) / score).abs() < 1e-12, "score {} vs {score}", out.best.score);
+    assert!(
+        ((out.best.score - score) / score).abs() < 1e-12,
+        "score {} vs {score}",
+        out.best.score
+    );
     assert_eq!(out.best.suppressed, suppressed);
     assert!(out.best.min_class_size >= 5);
 }

@@ -13,9 +13,12 @@
 //! `Type/id`. Resource types not mapped here come back as [`Reason::Unsupported`] with their raw
 //! JSON, so the quarantine keeps them: counted, not lost.
 //!
-//! Hostile input: serde_json stops at 128 levels of nesting ([`Reason::TooDeep`]); files,
-//! NDJSON lines and every kept string are capped ([`Limits`]); error messages are built from
-//! serde_json's category, line and column only — its own messages can quote input values.
+//! Hostile input: elements we do not read are skipped by serde_json without recursion, so deep
+//! nesting there costs no stack; the elements we do read have fixed shapes, so nesting there is
+//! a shape error; serde_json's recursion limit (128, reported as [`Reason::TooDeep`]) backs both
+//! up. Files, NDJSON lines and every kept string are capped ([`Limits`]). Error messages are
+//! built from serde_json's category, line and column only — its own messages can quote input
+//! values.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -388,7 +391,9 @@ impl Index {
     }
 
     fn add(&mut self, item: &Item<'_>) {
-        let Some((key, ty)) = Self::key(item) else { return };
+        let Some((key, ty)) = Self::key(item) else {
+            return;
+        };
         if let Some(url) = &item.full_url {
             self.by_ref.insert(url.clone(), (key.clone(), ty.clone()));
             // An absolute fullUrl ("http://server/fhir/Patient/1") also answers "Patient/1".
@@ -404,20 +409,20 @@ impl Index {
         }
         match ty.as_str() {
             "Medication" => {
-                if let Ok(m) = serde_json::from_str::<FhirMedication>(item.raw) {
-                    if let Some(c) = m.code {
-                        self.medications.insert(key, c);
-                    }
+                if let Ok(m) = serde_json::from_str::<FhirMedication>(item.raw)
+                    && let Some(c) = m.code
+                {
+                    self.medications.insert(key, c);
                 }
             }
             "Organization" => {
-                if let Ok(o) = serde_json::from_str::<FhirOrganization>(item.raw) {
-                    if let Some(n) = o.identifier.iter().find_map(|i| {
+                if let Ok(o) = serde_json::from_str::<FhirOrganization>(item.raw)
+                    && let Some(n) = o.identifier.iter().find_map(|i| {
                         let sys = i.system.as_deref().unwrap_or("");
-                        (sys == "urn:oid:1.2.392.100495.20.3.61").then(|| i.value.clone()).flatten()
-                    }) {
-                        self.insurers.insert(key, n);
-                    }
+                        (sys == JP_INSURER_OID).then(|| i.value.clone()).flatten()
+                    })
+                {
+                    self.insurers.insert(key, n);
                 }
             }
             _ => {}
@@ -443,8 +448,15 @@ pub fn read_json(file: &Arc<SourceFile>, bytes: &[u8], limits: &Limits) -> Batch
     if bytes.len() > limits.max_bundle_bytes {
         batch.read = 1;
         batch.rejected.push(
-            Rejected::new(pos, "file", Reason::TooLarge { limit: limits.max_bundle_bytes as u64, unit: "bytes" })
-                .with_raw(bytes),
+            Rejected::new(
+                pos,
+                "file",
+                Reason::TooLarge {
+                    limit: limits.max_bundle_bytes as u64,
+                    unit: "bytes",
+                },
+            )
+            .with_raw(bytes),
         );
         return batch;
     }
@@ -452,7 +464,9 @@ pub fn read_json(file: &Arc<SourceFile>, bytes: &[u8], limits: &Limits) -> Batch
         Ok(t) => t,
         Err(_) => {
             batch.read = 1;
-            batch.rejected.push(Rejected::new(pos, "file", Reason::Encoding("UTF-8")).with_raw(bytes));
+            batch
+                .rejected
+                .push(Rejected::new(pos, "file", Reason::Encoding("UTF-8")).with_raw(bytes));
             return batch;
         }
     };
@@ -460,7 +474,9 @@ pub fn read_json(file: &Arc<SourceFile>, bytes: &[u8], limits: &Limits) -> Batch
         Ok(h) => h,
         Err(e) => {
             batch.read = 1;
-            batch.rejected.push(Rejected::new(pos, "file", json_reason(&e)).with_raw(bytes));
+            batch
+                .rejected
+                .push(Rejected::new(pos, "file", json_reason(&e)).with_raw(bytes));
             return batch;
         }
     };
@@ -469,7 +485,9 @@ pub fn read_json(file: &Arc<SourceFile>, bytes: &[u8], limits: &Limits) -> Batch
             Ok(b) => b,
             Err(e) => {
                 batch.read = 1;
-                batch.rejected.push(Rejected::new(pos, "file", json_reason(&e)).with_raw(bytes));
+                batch
+                    .rejected
+                    .push(Rejected::new(pos, "file", json_reason(&e)).with_raw(bytes));
                 return batch;
             }
         };
@@ -478,20 +496,33 @@ pub fn read_json(file: &Arc<SourceFile>, bytes: &[u8], limits: &Limits) -> Batch
             batch.read += 1;
             let p = Position::entry(file, EntryKind::BundleEntry, i as u64);
             let Some(raw) = &e.resource else {
-                batch.rejected.push(Rejected::new(p, "entry.resource", Reason::Missing));
+                batch
+                    .rejected
+                    .push(Rejected::new(p, "entry.resource", Reason::Missing));
                 continue;
             };
             match serde_json::from_str::<Head>(raw.get()) {
-                Ok(head) => items.push(Item { position: p, full_url: e.full_url.clone(), raw: raw.get(), head }),
-                Err(err) => batch
-                    .rejected
-                    .push(Rejected::new(p, "entry.resource", json_reason(&err)).with_raw(raw.get().as_bytes())),
+                Ok(head) => items.push(Item {
+                    position: p,
+                    full_url: e.full_url.clone(),
+                    raw: raw.get(),
+                    head,
+                }),
+                Err(err) => batch.rejected.push(
+                    Rejected::new(p, "entry.resource", json_reason(&err))
+                        .with_raw(raw.get().as_bytes()),
+                ),
             }
         }
         resolve_and_map(&items, limits, &mut batch);
     } else {
         batch.read = 1;
-        let item = Item { position: Position::entry(file, EntryKind::BundleEntry, 0), full_url: None, raw: text, head };
+        let item = Item {
+            position: Position::entry(file, EntryKind::BundleEntry, 0),
+            full_url: None,
+            raw: text,
+            head,
+        };
         resolve_and_map(std::slice::from_ref(&item), limits, &mut batch);
     }
     batch
@@ -523,18 +554,34 @@ pub fn read_ndjson(files: &[(Arc<SourceFile>, &[u8])], limits: &Limits) -> Batch
             let p = Position::entry(file, EntryKind::Line, n as u64 + 1);
             if line.len() > limits.max_line_bytes {
                 batch.rejected.push(
-                    Rejected::new(p, "line", Reason::TooLarge { limit: limits.max_line_bytes as u64, unit: "bytes" })
-                        .with_raw(line),
+                    Rejected::new(
+                        p,
+                        "line",
+                        Reason::TooLarge {
+                            limit: limits.max_line_bytes as u64,
+                            unit: "bytes",
+                        },
+                    )
+                    .with_raw(line),
                 );
                 continue;
             }
             let Ok(text) = std::str::from_utf8(line) else {
-                batch.rejected.push(Rejected::new(p, "line", Reason::Encoding("UTF-8")).with_raw(line));
+                batch
+                    .rejected
+                    .push(Rejected::new(p, "line", Reason::Encoding("UTF-8")).with_raw(line));
                 continue;
             };
             match serde_json::from_str::<Head>(text) {
-                Ok(head) => items.push(Item { position: p, full_url: None, raw: text, head }),
-                Err(e) => batch.rejected.push(Rejected::new(p, "line", json_reason(&e)).with_raw(line)),
+                Ok(head) => items.push(Item {
+                    position: p,
+                    full_url: None,
+                    raw: text,
+                    head,
+                }),
+                Err(e) => batch
+                    .rejected
+                    .push(Rejected::new(p, "line", json_reason(&e)).with_raw(line)),
             }
         }
     }
@@ -557,7 +604,13 @@ impl Ctx<'_> {
     fn text(&mut self, field: &'static str, s: Option<&str>) -> Built<Option<String>> {
         let Some(s) = s else { return Ok(None) };
         if s.chars().count() > self.limits.max_string_chars {
-            return Err((field, Reason::TooLarge { limit: self.limits.max_string_chars as u64, unit: "characters" }));
+            return Err((
+                field,
+                Reason::TooLarge {
+                    limit: self.limits.max_string_chars as u64,
+                    unit: "characters",
+                },
+            ));
         }
         Ok(self.flags.text(field, s))
     }
@@ -578,16 +631,29 @@ impl Ctx<'_> {
             return Ok(None);
         }
         let system = CodeSystem::from_name(c.system.as_deref().unwrap_or(""));
-        Ok(Some(Coded { system, code: code.unwrap_or_default(), display }))
+        Ok(Some(Coded {
+            system,
+            code: code.unwrap_or_default(),
+            display,
+        }))
     }
 
     /// The coding from the most preferred system, else the first; the concept's text stands in
     /// for a missing display.
-    fn concept(&mut self, field: &'static str, cc: Option<&CodeableConcept>, prefer: &[CodeSystem]) -> Built<Option<Coded>> {
+    fn concept(
+        &mut self,
+        field: &'static str,
+        cc: Option<&CodeableConcept>,
+        prefer: &[CodeSystem],
+    ) -> Built<Option<Coded>> {
         let Some(cc) = cc else { return Ok(None) };
         let pick = prefer
             .iter()
-            .find_map(|p| cc.coding.iter().find(|c| &CodeSystem::from_name(c.system.as_deref().unwrap_or("")) == p))
+            .find_map(|p| {
+                cc.coding
+                    .iter()
+                    .find(|c| &CodeSystem::from_name(c.system.as_deref().unwrap_or("")) == p)
+            })
             .or_else(|| cc.coding.first());
         let mut coded = match pick {
             Some(c) => self.coding(field, c)?,
@@ -598,16 +664,25 @@ impl Ctx<'_> {
             Some(c) if c.display.is_none() => c.display = text,
             Some(_) => {}
             None => {
-                coded = text.map(|t| Coded { system: CodeSystem::Other("text".into()), code: String::new(), display: Some(t) })
+                coded = text.map(|t| Coded {
+                    system: CodeSystem::Other("text".into()),
+                    code: String::new(),
+                    display: Some(t),
+                })
             }
         }
         Ok(coded)
     }
 
-    fn quantity(&mut self, field: &'static str, q: Option<&FhirQuantity>) -> Built<Option<Quantity>> {
+    fn quantity(
+        &mut self,
+        field: &'static str,
+        q: Option<&FhirQuantity>,
+    ) -> Built<Option<Quantity>> {
         let Some(q) = q else { return Ok(None) };
         let Some(v) = &q.value else { return Ok(None) };
-        let value = Decimal::parse(v.get()).ok_or((field, Reason::Invalid("quantity value is not a number")))?;
+        let value = Decimal::parse(v.get())
+            .ok_or((field, Reason::Invalid("quantity value is not a number")))?;
         let unit = match self.text(field, q.unit.as_deref())? {
             Some(u) => Some(u),
             None => self.text(field, q.code.as_deref())?,
@@ -617,8 +692,13 @@ impl Ctx<'_> {
 
     /// Resolve a reference that must point at a Patient.
     fn subject(&self, field: &'static str, r: Option<&Reference>) -> Built<SubjectKey> {
-        let s = r.and_then(|r| r.reference.as_deref()).ok_or((field, Reason::Missing))?;
-        let (key, ty) = self.index.resolve(s).ok_or((field, Reason::UnresolvedReference))?;
+        let s = r
+            .and_then(|r| r.reference.as_deref())
+            .ok_or((field, Reason::Missing))?;
+        let (key, ty) = self
+            .index
+            .resolve(s)
+            .ok_or((field, Reason::UnresolvedReference))?;
         if ty != "Patient" {
             return Err((field, Reason::WrongReferenceTarget(Reason::type_name(ty))));
         }
@@ -649,38 +729,59 @@ fn status_of(head: &Head) -> RecordStatus {
 
 fn map_item(it: &Item<'_>, index: &Index, limits: &Limits, batch: &mut Batch) {
     let Some(ty) = it.head.resource_type.as_deref() else {
-        batch
-            .rejected
-            .push(Rejected::new(it.position.clone(), "resourceType", Reason::Missing).with_raw(it.raw.as_bytes()));
+        batch.rejected.push(
+            Rejected::new(it.position.clone(), "resourceType", Reason::Missing)
+                .with_raw(it.raw.as_bytes()),
+        );
         return;
     };
-    let mut ctx = Ctx { index, limits, flags: Flags::default() };
+    let mut ctx = Ctx {
+        index,
+        limits,
+        flags: Flags::default(),
+    };
     let key = Index::key(it).map(|(k, _)| k);
     let built: Result<Vec<Body>, (&'static str, Reason)> = match ty {
         "Patient" => parse::<Patient>(it).and_then(|r| patient(&mut ctx, key, r)),
         "Encounter" => parse::<FhirEncounter>(it).and_then(|r| encounter(&mut ctx, key, r)),
         "Condition" => parse::<FhirCondition>(it).and_then(|r| condition(&mut ctx, key, r)),
-        "MedicationRequest" => parse::<FhirMedicationRequest>(it).and_then(|r| medication_request(&mut ctx, key, r)),
-        "MedicationStatement" => parse::<FhirMedicationStatement>(it).and_then(|r| medication_statement(&mut ctx, key, r)),
+        "MedicationRequest" => {
+            parse::<FhirMedicationRequest>(it).and_then(|r| medication_request(&mut ctx, key, r))
+        }
+        "MedicationStatement" => parse::<FhirMedicationStatement>(it)
+            .and_then(|r| medication_statement(&mut ctx, key, r)),
         "Observation" => parse::<FhirObservation>(it).and_then(|r| observation(&mut ctx, key, r)),
         "Procedure" => parse::<FhirProcedure>(it).and_then(|r| procedure(&mut ctx, key, r)),
         "AllergyIntolerance" => parse::<FhirAllergy>(it).and_then(|r| allergy(&mut ctx, key, r)),
         "Coverage" => parse::<FhirCoverage>(it).and_then(|r| coverage(&mut ctx, key, r)),
-        "Organization" => parse::<FhirOrganization>(it).and_then(|r| organization(&mut ctx, key, r)),
+        "Organization" => {
+            parse::<FhirOrganization>(it).and_then(|r| organization(&mut ctx, key, r))
+        }
         // Medication resources are read through the references that use them (Index).
         "Medication" => Ok(Vec::new()),
-        other => Err(("resourceType", Reason::Unsupported { kind: "resource type", name: Reason::type_name(other) })),
+        other => Err((
+            "resourceType",
+            Reason::Unsupported {
+                kind: "resource type",
+                name: Reason::type_name(other),
+            },
+        )),
     };
     match built {
         Ok(bodies) => {
             let status = status_of(&it.head);
             for body in bodies {
-                batch.records.push(Record { position: it.position.clone(), status, flags: ctx.flags.0.clone(), body });
+                batch.records.push(Record {
+                    position: it.position.clone(),
+                    status,
+                    flags: ctx.flags.0.clone(),
+                    body,
+                });
             }
         }
-        Err((field, reason)) => {
-            batch.rejected.push(Rejected::new(it.position.clone(), field, reason).with_raw(it.raw.as_bytes()))
-        }
+        Err((field, reason)) => batch
+            .rejected
+            .push(Rejected::new(it.position.clone(), field, reason).with_raw(it.raw.as_bytes())),
     }
 }
 
@@ -688,9 +789,22 @@ fn parse<T: for<'de> Deserialize<'de>>(it: &Item<'_>) -> Built<T> {
     serde_json::from_str(it.raw).map_err(|e| ("resource", json_reason(&e)))
 }
 
-fn clinical(subject: Option<SubjectKey>, key: Option<String>, encounter: Option<String>, data: ClinicalData) -> Body {
-    Body::Clinical(Clinical { subject, source_id: key, encounter, data })
+fn clinical(
+    subject: Option<SubjectKey>,
+    key: Option<String>,
+    encounter: Option<String>,
+    data: ClinicalData,
+) -> Body {
+    Body::Clinical(Clinical {
+        subject,
+        source_id: key,
+        encounter,
+        data,
+    })
 }
+
+/// The 保険者番号 identifier system of JP Core Organization.
+const JP_INSURER_OID: &str = "urn:oid:1.2.392.100495.20.3.61";
 
 /// JP Core's patient id identifier: `urn:oid:1.2.392.100495.20.3.51.1<医療機関コード>`.
 const JP_PATIENT_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.";
@@ -699,7 +813,9 @@ fn patient(ctx: &mut Ctx<'_>, key: Option<String>, p: Patient) -> Built<Vec<Body
     let key = key.ok_or(("id", Reason::Missing))?;
     let mut id = Identity::new(SubjectKey::fhir(&key));
     for ident in &p.identifier {
-        let Some(value) = ctx.text("Patient.identifier", ident.value.as_deref())? else { continue };
+        let Some(value) = ctx.text("Patient.identifier", ident.value.as_deref())? else {
+            continue;
+        };
         let system = ident.system.clone().unwrap_or_default();
         let is_mr = ident
             .kind
@@ -707,14 +823,21 @@ fn patient(ctx: &mut Ctx<'_>, key: Option<String>, p: Patient) -> Built<Vec<Body
             .is_some_and(|k| k.coding.iter().any(|c| c.code.as_deref() == Some("MR")));
         if id.local_patient_id.is_none() && (system.starts_with(JP_PATIENT_ID_OID) || is_mr) {
             id.local_patient_id = Some(
-                LocalPatientId::parse(&value).map_err(|e| ("Patient.identifier", Reason::Invalid(e.why)))?,
+                LocalPatientId::parse(&value)
+                    .map_err(|e| ("Patient.identifier", Reason::Invalid(e.why)))?,
             );
         } else {
-            let label = match ident.kind.as_ref().and_then(|k| k.coding.first()).and_then(|c| c.code.clone()) {
+            let label = match ident
+                .kind
+                .as_ref()
+                .and_then(|k| k.coding.first())
+                .and_then(|c| c.code.clone())
+            {
                 Some(code) if system.is_empty() => code,
                 _ => system,
             };
-            id.other_identifiers.push((Reason::type_name(&label).replace('?', ""), value));
+            id.other_identifiers
+                .push((Reason::type_name(&label).replace('?', ""), value));
         }
     }
     for n in &p.name {
@@ -729,15 +852,26 @@ fn patient(ctx: &mut Ctx<'_>, key: Option<String>, p: Patient) -> Built<Vec<Body
             Some("ABC") => NameKind::Alphabetic,
             _ => NameKind::Unspecified,
         };
-        let given = if n.given.is_empty() { None } else { ctx.text("Patient.name", Some(&n.given.join(" ")))? };
+        let given = if n.given.is_empty() {
+            None
+        } else {
+            ctx.text("Patient.name", Some(&n.given.join(" ")))?
+        };
         let family = ctx.text("Patient.name", n.family.as_deref())?;
         let full = ctx.text("Patient.name", n.text.as_deref())?;
         if family.is_some() || given.is_some() || full.is_some() {
-            id.names.push(PersonName { kind, family, given, full });
+            id.names.push(PersonName {
+                kind,
+                family,
+                given,
+                full,
+            });
         }
     }
     for t in &p.telecom {
-        let Some(v) = ctx.text("Patient.telecom", t.value.as_deref())? else { continue };
+        let Some(v) = ctx.text("Patient.telecom", t.value.as_deref())? else {
+            continue;
+        };
         match t.system.as_deref() {
             Some("phone") | Some("sms") | Some("fax") | None => id.phones.push(v),
             Some(other) => id.other_identifiers.push((Reason::type_name(other), v)),
@@ -754,7 +888,8 @@ fn patient(ctx: &mut Ctx<'_>, key: Option<String>, p: Patient) -> Built<Vec<Body
             Some(pc) => match PostalCode::parse(pc) {
                 Ok(pc) => Some(pc),
                 Err(_) => {
-                    ctx.flags.push("Patient.address.postalCode", FlagKind::InvalidValueDropped);
+                    ctx.flags
+                        .push("Patient.address.postalCode", FlagKind::InvalidValueDropped);
                     None
                 }
             },
@@ -795,13 +930,22 @@ fn encounter(ctx: &mut Ctx<'_>, key: Option<String>, e: FhirEncounter) -> Built<
         department: ctx.concept("Encounter.serviceType", e.service_type.as_ref(), &[])?,
         event: ctx.text("Encounter.status", e.status.as_deref())?,
     };
-    Ok(vec![clinical(Some(subject), key, None, ClinicalData::Encounter(data))])
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        None,
+        ClinicalData::Encounter(data),
+    )])
 }
 
 fn condition(ctx: &mut Ctx<'_>, key: Option<String>, c: FhirCondition) -> Built<Vec<Body>> {
     let subject = ctx.subject("Condition.subject", c.subject.as_ref())?;
     let encounter = ctx.encounter("Condition.encounter", c.encounter.as_ref());
-    let codings = c.code.as_ref().map(|cc| cc.coding.as_slice()).unwrap_or(&[]);
+    let codings = c
+        .code
+        .as_ref()
+        .map(|cc| cc.coding.as_slice())
+        .unwrap_or(&[]);
     let icd10 = match codings
         .iter()
         .find(|k| CodeSystem::from_name(k.system.as_deref().unwrap_or("")) == CodeSystem::Icd10)
@@ -816,64 +960,128 @@ fn condition(ctx: &mut Ctx<'_>, key: Option<String>, c: FhirCondition) -> Built<
     let code = ctx.concept(
         "Condition.code",
         c.code.as_ref(),
-        &[CodeSystem::MedisDisease, CodeSystem::Snomed, CodeSystem::Icd10],
+        &[
+            CodeSystem::MedisDisease,
+            CodeSystem::Snomed,
+            CodeSystem::Icd10,
+        ],
     )?;
     if code.is_none() && icd10.is_none() {
         return Err(("Condition.code", Reason::Missing));
     }
-    let first_code = |cc: Option<&CodeableConcept>| cc.and_then(|cc| cc.coding.first()).and_then(|c| c.code.clone());
+    let first_code = |cc: Option<&CodeableConcept>| {
+        cc.and_then(|cc| cc.coding.first())
+            .and_then(|c| c.code.clone())
+    };
     let verification = first_code(c.verification_status.as_ref());
     let onset = match ctx.when("Condition.onsetDateTime", c.onset_date_time.as_deref())? {
         Some(w) => Some(w),
-        None => ctx.when("Condition.onsetPeriod.start", c.onset_period.as_ref().and_then(|p| p.start.as_deref()))?,
+        None => ctx.when(
+            "Condition.onsetPeriod.start",
+            c.onset_period.as_ref().and_then(|p| p.start.as_deref()),
+        )?,
     };
     let data = Condition {
         code,
         icd10,
         onset,
         recorded: ctx.when("Condition.recordedDate", c.recorded_date.as_deref())?,
-        abated: ctx.when("Condition.abatementDateTime", c.abatement_date_time.as_deref())?,
-        status: ctx.text("Condition.clinicalStatus", first_code(c.clinical_status.as_ref()).as_deref())?,
+        abated: ctx.when(
+            "Condition.abatementDateTime",
+            c.abatement_date_time.as_deref(),
+        )?,
+        status: ctx.text(
+            "Condition.clinicalStatus",
+            first_code(c.clinical_status.as_ref()).as_deref(),
+        )?,
         primary: false,
-        suspected: matches!(verification.as_deref(), Some("provisional" | "differential" | "unconfirmed")),
+        suspected: matches!(
+            verification.as_deref(),
+            Some("provisional" | "differential" | "unconfirmed")
+        ),
     };
-    Ok(vec![clinical(Some(subject), key, encounter, ClinicalData::Condition(data))])
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        encounter,
+        ClinicalData::Condition(data),
+    )])
 }
 
 const MEDICINE_SYSTEMS: &[CodeSystem] = &[CodeSystem::Hot, CodeSystem::Yj, CodeSystem::RxNorm];
 
-fn medicine(ctx: &mut Ctx<'_>, field: &'static str, cc: Option<&CodeableConcept>, r: Option<&Reference>) -> Built<Coded> {
+fn medicine(
+    ctx: &mut Ctx<'_>,
+    field: &'static str,
+    cc: Option<&CodeableConcept>,
+    r: Option<&Reference>,
+) -> Built<Coded> {
     let resolved = r
         .and_then(|r| r.reference.as_deref())
         .and_then(|s| ctx.index.resolve(s))
         .and_then(|(k, _)| ctx.index.medications.get(k))
         .cloned();
     let cc = cc.cloned().or(resolved);
-    ctx.concept(field, cc.as_ref(), MEDICINE_SYSTEMS)?.ok_or((field, Reason::Missing))
+    ctx.concept(field, cc.as_ref(), MEDICINE_SYSTEMS)?
+        .ok_or((field, Reason::Missing))
 }
 
-fn dose(ctx: &mut Ctx<'_>, field: &'static str, d: Option<&Dosage>) -> Built<(Option<Quantity>, Option<Coded>)> {
+fn dose(
+    ctx: &mut Ctx<'_>,
+    field: &'static str,
+    d: Option<&Dosage>,
+) -> Built<(Option<Quantity>, Option<Coded>)> {
     let Some(d) = d else { return Ok((None, None)) };
-    let q = ctx.quantity(field, d.dose_and_rate.first().and_then(|x| x.dose_quantity.as_ref()))?;
+    let q = ctx.quantity(
+        field,
+        d.dose_and_rate
+            .first()
+            .and_then(|x| x.dose_quantity.as_ref()),
+    )?;
     let route = ctx.concept(field, d.route.as_ref(), &[])?;
     Ok((q, route))
 }
 
-fn medication_request(ctx: &mut Ctx<'_>, key: Option<String>, m: FhirMedicationRequest) -> Built<Vec<Body>> {
+fn medication_request(
+    ctx: &mut Ctx<'_>,
+    key: Option<String>,
+    m: FhirMedicationRequest,
+) -> Built<Vec<Body>> {
     let subject = ctx.subject("MedicationRequest.subject", m.subject.as_ref())?;
     let encounter = ctx.encounter("MedicationRequest.encounter", m.encounter.as_ref());
-    let code = medicine(ctx, "MedicationRequest.medication", m.medication_codeable_concept.as_ref(), m.medication_reference.as_ref())?;
-    let (dose, route) = dose(ctx, "MedicationRequest.dosageInstruction", m.dosage_instruction.first())?;
+    let code = medicine(
+        ctx,
+        "MedicationRequest.medication",
+        m.medication_codeable_concept.as_ref(),
+        m.medication_reference.as_ref(),
+    )?;
+    let (dose, route) = dose(
+        ctx,
+        "MedicationRequest.dosageInstruction",
+        m.dosage_instruction.first(),
+    )?;
     let disp = m.dispense_request.unwrap_or_default();
-    let total = ctx.quantity("MedicationRequest.dispenseRequest.quantity", disp.quantity.as_ref())?;
+    let total = ctx.quantity(
+        "MedicationRequest.dispenseRequest.quantity",
+        disp.quantity.as_ref(),
+    )?;
     let days = match &disp.expected_supply_duration {
-        Some(q) if matches!(q.code.as_deref().or(q.unit.as_deref()), Some("d" | "day" | "days" | "日")) => q
-            .value
-            .as_ref()
-            .and_then(|v| v.get().parse::<u32>().ok()),
+        Some(q)
+            if matches!(
+                q.code.as_deref().or(q.unit.as_deref()),
+                Some("d" | "day" | "days" | "日")
+            ) =>
+        {
+            q.value.as_ref().and_then(|v| v.get().parse::<u32>().ok())
+        }
         _ => None,
     };
-    let start = match ctx.when("MedicationRequest.dispenseRequest.validityPeriod", disp.validity_period.as_ref().and_then(|p| p.start.as_deref()))? {
+    let start = match ctx.when(
+        "MedicationRequest.dispenseRequest.validityPeriod",
+        disp.validity_period
+            .as_ref()
+            .and_then(|p| p.start.as_deref()),
+    )? {
         Some(w) => Some(w),
         None => ctx.when("MedicationRequest.authoredOn", m.authored_on.as_deref())?,
     };
@@ -883,7 +1091,11 @@ fn medication_request(ctx: &mut Ctx<'_>, key: Option<String>, m: FhirMedicationR
         .flat_map(|c| c.coding.iter())
         .any(|c| matches!(c.code.as_deref(), Some("injection" | "INJ")));
     let data = Medication {
-        kind: if injection { MedicationKind::Injection } else { MedicationKind::Prescription },
+        kind: if injection {
+            MedicationKind::Injection
+        } else {
+            MedicationKind::Prescription
+        },
         code: Some(code),
         dose,
         total,
@@ -893,18 +1105,38 @@ fn medication_request(ctx: &mut Ctx<'_>, key: Option<String>, m: FhirMedicationR
         days,
         status: ctx.text("MedicationRequest.status", m.status.as_deref())?,
     };
-    Ok(vec![clinical(Some(subject), key, encounter, ClinicalData::Medication(data))])
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        encounter,
+        ClinicalData::Medication(data),
+    )])
 }
 
-fn medication_statement(ctx: &mut Ctx<'_>, key: Option<String>, m: FhirMedicationStatement) -> Built<Vec<Body>> {
+fn medication_statement(
+    ctx: &mut Ctx<'_>,
+    key: Option<String>,
+    m: FhirMedicationStatement,
+) -> Built<Vec<Body>> {
     let subject = ctx.subject("MedicationStatement.subject", m.subject.as_ref())?;
     let encounter = ctx.encounter("MedicationStatement.context", m.context.as_ref());
-    let code = medicine(ctx, "MedicationStatement.medication", m.medication_codeable_concept.as_ref(), m.medication_reference.as_ref())?;
+    let code = medicine(
+        ctx,
+        "MedicationStatement.medication",
+        m.medication_codeable_concept.as_ref(),
+        m.medication_reference.as_ref(),
+    )?;
     let (dose, route) = dose(ctx, "MedicationStatement.dosage", m.dosage.first())?;
     let period = m.effective_period.unwrap_or_default();
-    let start = match ctx.when("MedicationStatement.effectiveDateTime", m.effective_date_time.as_deref())? {
+    let start = match ctx.when(
+        "MedicationStatement.effectiveDateTime",
+        m.effective_date_time.as_deref(),
+    )? {
         Some(w) => Some(w),
-        None => ctx.when("MedicationStatement.effectivePeriod.start", period.start.as_deref())?,
+        None => ctx.when(
+            "MedicationStatement.effectivePeriod.start",
+            period.start.as_deref(),
+        )?,
     };
     let data = Medication {
         kind: MedicationKind::Statement,
@@ -913,11 +1145,19 @@ fn medication_statement(ctx: &mut Ctx<'_>, key: Option<String>, m: FhirMedicatio
         total: None,
         route,
         start,
-        end: ctx.when("MedicationStatement.effectivePeriod.end", period.end.as_deref())?,
+        end: ctx.when(
+            "MedicationStatement.effectivePeriod.end",
+            period.end.as_deref(),
+        )?,
         days: None,
         status: ctx.text("MedicationStatement.status", m.status.as_deref())?,
     };
-    Ok(vec![clinical(Some(subject), key, encounter, ClinicalData::Medication(data))])
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        encounter,
+        ClinicalData::Medication(data),
+    )])
 }
 
 const LAB_SYSTEMS: &[CodeSystem] = &[CodeSystem::Jlac10, CodeSystem::Loinc];
@@ -950,9 +1190,15 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
         Some("cancelled" | "entered-in-error") => ObservationStatus::Cancelled,
         _ => ObservationStatus::Unknown,
     };
-    let effective = match ctx.when("Observation.effectiveDateTime", o.effective_date_time.as_deref())? {
+    let effective = match ctx.when(
+        "Observation.effectiveDateTime",
+        o.effective_date_time.as_deref(),
+    )? {
         Some(w) => Some(w),
-        None => match ctx.when("Observation.effectivePeriod.start", o.effective_period.as_ref().and_then(|p| p.start.as_deref()))? {
+        None => match ctx.when(
+            "Observation.effectivePeriod.start",
+            o.effective_period.as_ref().and_then(|p| p.start.as_deref()),
+        )? {
             Some(w) => Some(w),
             None => ctx.when("Observation.issued", o.issued.as_deref())?,
         },
@@ -963,24 +1209,37 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
         .and_then(|c| c.coding.first())
         .and_then(|c| c.code.as_deref())
         .map(Reason::type_name);
-    let value = if let Some(q) = ctx.quantity("Observation.valueQuantity", o.value_quantity.as_ref())? {
-        Some(ObservationValue::Quantity(q))
-    } else if let Some(c) = ctx.concept("Observation.valueCodeableConcept", o.value_codeable_concept.as_ref(), &[])? {
-        Some(ObservationValue::Coded(c))
-    } else if let Some(s) = ctx.text("Observation.valueString", o.value_string.as_deref())? {
-        Some(ObservationValue::Text(s))
-    } else if let Some(b) = o.value_boolean {
-        Some(ObservationValue::Text(b.to_string()))
-    } else if let Some(i) = &o.value_integer {
-        Some(ObservationValue::Quantity(Quantity {
-            value: Decimal::parse(i.get()).ok_or(("Observation.valueInteger", Reason::Invalid("not an integer")))?,
-            unit: None,
-        }))
-    } else {
-        None
-    };
+    let value =
+        if let Some(q) = ctx.quantity("Observation.valueQuantity", o.value_quantity.as_ref())? {
+            Some(ObservationValue::Quantity(q))
+        } else if let Some(c) = ctx.concept(
+            "Observation.valueCodeableConcept",
+            o.value_codeable_concept.as_ref(),
+            &[],
+        )? {
+            Some(ObservationValue::Coded(c))
+        } else if let Some(s) = ctx.text("Observation.valueString", o.value_string.as_deref())? {
+            Some(ObservationValue::Text(s))
+        } else if let Some(b) = o.value_boolean {
+            Some(ObservationValue::Text(b.to_string()))
+        } else if let Some(i) = &o.value_integer {
+            Some(ObservationValue::Quantity(Quantity {
+                value: Decimal::parse(i.get()).ok_or((
+                    "Observation.valueInteger",
+                    Reason::Invalid("not an integer"),
+                ))?,
+                unit: None,
+            }))
+        } else {
+            None
+        };
     let interp = |ctx: &mut Ctx<'_>, cs: &[CodeableConcept]| -> Built<Option<String>> {
-        ctx.text("Observation.interpretation", cs.first().and_then(|c| c.coding.first()).and_then(|c| c.code.as_deref()))
+        ctx.text(
+            "Observation.interpretation",
+            cs.first()
+                .and_then(|c| c.coding.first())
+                .and_then(|c| c.code.as_deref()),
+        )
     };
     let mut out = Vec::new();
     let code = ctx.concept("Observation.code", o.code.as_ref(), LAB_SYSTEMS)?;
@@ -1005,12 +1264,23 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
         if code.is_none() {
             return Err(("Observation.component.code", Reason::Missing));
         }
-        let value = if let Some(q) = ctx.quantity("Observation.component.valueQuantity", c.value_quantity.as_ref())? {
+        let value = if let Some(q) = ctx.quantity(
+            "Observation.component.valueQuantity",
+            c.value_quantity.as_ref(),
+        )? {
             Some(ObservationValue::Quantity(q))
-        } else if let Some(cc) = ctx.concept("Observation.component.valueCodeableConcept", c.value_codeable_concept.as_ref(), &[])? {
+        } else if let Some(cc) = ctx.concept(
+            "Observation.component.valueCodeableConcept",
+            c.value_codeable_concept.as_ref(),
+            &[],
+        )? {
             Some(ObservationValue::Coded(cc))
         } else {
-            ctx.text("Observation.component.valueString", c.value_string.as_deref())?.map(ObservationValue::Text)
+            ctx.text(
+                "Observation.component.valueString",
+                c.value_string.as_deref(),
+            )?
+            .map(ObservationValue::Text)
         };
         out.push(Observation {
             code,
@@ -1025,23 +1295,49 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
     }
     Ok(out
         .into_iter()
-        .map(|ob| clinical(Some(subject.clone()), key.clone(), encounter.clone(), ClinicalData::Observation(ob)))
+        .map(|ob| {
+            clinical(
+                Some(subject.clone()),
+                key.clone(),
+                encounter.clone(),
+                ClinicalData::Observation(ob),
+            )
+        })
         .collect())
 }
 
 fn procedure(ctx: &mut Ctx<'_>, key: Option<String>, p: FhirProcedure) -> Built<Vec<Body>> {
     let subject = ctx.subject("Procedure.subject", p.subject.as_ref())?;
     let encounter = ctx.encounter("Procedure.encounter", p.encounter.as_ref());
-    let code = ctx.concept("Procedure.code", p.code.as_ref(), &[CodeSystem::Jj1017, CodeSystem::Snomed])?;
+    let code = ctx.concept(
+        "Procedure.code",
+        p.code.as_ref(),
+        &[CodeSystem::Jj1017, CodeSystem::Snomed],
+    )?;
     if code.is_none() {
         return Err(("Procedure.code", Reason::Missing));
     }
-    let performed = match ctx.when("Procedure.performedDateTime", p.performed_date_time.as_deref())? {
+    let performed = match ctx.when(
+        "Procedure.performedDateTime",
+        p.performed_date_time.as_deref(),
+    )? {
         Some(w) => Some(w),
-        None => ctx.when("Procedure.performedPeriod.start", p.performed_period.as_ref().and_then(|x| x.start.as_deref()))?,
+        None => ctx.when(
+            "Procedure.performedPeriod.start",
+            p.performed_period.as_ref().and_then(|x| x.start.as_deref()),
+        )?,
     };
-    let data = Procedure { code, performed, status: ctx.text("Procedure.status", p.status.as_deref())? };
-    Ok(vec![clinical(Some(subject), key, encounter, ClinicalData::Procedure(data))])
+    let data = Procedure {
+        code,
+        performed,
+        status: ctx.text("Procedure.status", p.status.as_deref())?,
+    };
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        encounter,
+        ClinicalData::Procedure(data),
+    )])
 }
 
 fn allergy(ctx: &mut Ctx<'_>, key: Option<String>, a: FhirAllergy) -> Built<Vec<Body>> {
@@ -1051,35 +1347,71 @@ fn allergy(ctx: &mut Ctx<'_>, key: Option<String>, a: FhirAllergy) -> Built<Vec<
     if code.is_none() {
         return Err(("AllergyIntolerance.code", Reason::Missing));
     }
-    let fhir_code = |ctx: &mut Ctx<'_>, field: &'static str, s: Option<&str>| -> Built<Option<Coded>> {
-        Ok(ctx.text(field, s)?.map(|c| Coded { system: CodeSystem::Other("fhir".into()), code: c, display: None }))
-    };
-    let identified = match ctx.when("AllergyIntolerance.onsetDateTime", a.onset_date_time.as_deref())? {
+    let fhir_code =
+        |ctx: &mut Ctx<'_>, field: &'static str, s: Option<&str>| -> Built<Option<Coded>> {
+            Ok(ctx.text(field, s)?.map(|c| Coded {
+                system: CodeSystem::Other("fhir".into()),
+                code: c,
+                display: None,
+            }))
+        };
+    let identified = match ctx.when(
+        "AllergyIntolerance.onsetDateTime",
+        a.onset_date_time.as_deref(),
+    )? {
         Some(w) => Some(w),
-        None => ctx.when("AllergyIntolerance.recordedDate", a.recorded_date.as_deref())?,
+        None => ctx.when(
+            "AllergyIntolerance.recordedDate",
+            a.recorded_date.as_deref(),
+        )?,
     };
     let reaction = a
         .reaction
         .first()
         .and_then(|r| r.manifestation.first())
-        .and_then(|m| m.text.clone().or_else(|| m.coding.first().and_then(|c| c.display.clone())));
+        .and_then(|m| {
+            m.text
+                .clone()
+                .or_else(|| m.coding.first().and_then(|c| c.display.clone()))
+        });
     let data = Allergy {
-        category: fhir_code(ctx, "AllergyIntolerance.category", a.category.first().map(String::as_str))?,
+        category: fhir_code(
+            ctx,
+            "AllergyIntolerance.category",
+            a.category.first().map(String::as_str),
+        )?,
         code,
-        severity: fhir_code(ctx, "AllergyIntolerance.criticality", a.criticality.as_deref())?,
+        severity: fhir_code(
+            ctx,
+            "AllergyIntolerance.criticality",
+            a.criticality.as_deref(),
+        )?,
         reaction: ctx.text("AllergyIntolerance.reaction", reaction.as_deref())?,
         identified,
     };
-    Ok(vec![clinical(Some(subject), key, encounter, ClinicalData::Allergy(data))])
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        encounter,
+        ClinicalData::Allergy(data),
+    )])
 }
 
-const JP_SYMBOL: &str = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSymbol";
-const JP_NUMBER: &str = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonNumber";
-const JP_SUBNUMBER: &str = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSubNumber";
+const JP_SYMBOL: &str =
+    "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSymbol";
+const JP_NUMBER: &str =
+    "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonNumber";
+const JP_SUBNUMBER: &str =
+    "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSubNumber";
 
 fn coverage(ctx: &mut Ctx<'_>, key: Option<String>, c: FhirCoverage) -> Built<Vec<Body>> {
     let subject = ctx.subject("Coverage.beneficiary", c.beneficiary.as_ref())?;
-    let ext = |url: &str| c.extension.iter().find(|e| e.url == url).and_then(|e| e.value_string.clone());
+    let ext = |url: &str| {
+        c.extension
+            .iter()
+            .find(|e| e.url == url)
+            .and_then(|e| e.value_string.clone())
+    };
     let insurer = c
         .payor
         .iter()
@@ -1095,7 +1427,10 @@ fn coverage(ctx: &mut Ctx<'_>, key: Option<String>, c: FhirCoverage) -> Built<Ve
         end: ctx.when("Coverage.period.end", period.end.as_deref())?,
         relationship: ctx.text(
             "Coverage.relationship",
-            c.relationship.as_ref().and_then(|r| r.coding.first()).and_then(|k| k.code.as_deref()),
+            c.relationship
+                .as_ref()
+                .and_then(|r| r.coding.first())
+                .and_then(|k| k.code.as_deref()),
         )?,
     };
     let symbol = ctx.text("Coverage.extension", ext(JP_SYMBOL).as_deref())?;
@@ -1108,10 +1443,20 @@ fn coverage(ctx: &mut Ctx<'_>, key: Option<String>, c: FhirCoverage) -> Built<Ve
         None => ctx.text("Coverage.dependent", c.dependent.as_deref())?,
     };
     let _ = &c.status;
-    let mut out = vec![clinical(Some(subject.clone()), key, None, ClinicalData::Coverage(data))];
+    let mut out = vec![clinical(
+        Some(subject.clone()),
+        key,
+        None,
+        ClinicalData::Coverage(data),
+    )];
     if symbol.is_some() || number.is_some() || branch.is_some() {
         let mut id = Identity::new(subject);
-        id.insurance.push(InsuranceCard { insurer_number: insurer, symbol, number, branch });
+        id.insurance.push(InsuranceCard {
+            insurer_number: insurer,
+            symbol,
+            number,
+            branch,
+        });
         out.push(Body::Identity(Box::new(id)));
     }
     Ok(out)
@@ -1121,7 +1466,9 @@ fn organization(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirOrganization) -> 
     let mut identifiers = Vec::new();
     for i in &o.identifier {
         if let Some(v) = ctx.text("Organization.identifier", i.value.as_deref())? {
-            let sys = ctx.text("Organization.identifier", i.system.as_deref())?.unwrap_or_default();
+            let sys = ctx
+                .text("Organization.identifier", i.system.as_deref())?
+                .unwrap_or_default();
             identifiers.push((sys, v));
         }
     }
@@ -1130,7 +1477,12 @@ fn organization(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirOrganization) -> 
         identifiers,
         kind: ctx.concept("Organization.type", o.kind.first(), &[])?,
     };
-    Ok(vec![clinical(None, key, None, ClinicalData::Organization(data))])
+    Ok(vec![clinical(
+        None,
+        key,
+        None,
+        ClinicalData::Organization(data),
+    )])
 }
 
 /// Counts of rejected inputs by unsupported resource or message type.

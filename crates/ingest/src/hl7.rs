@@ -1,11 +1,12 @@
 //! HL7 v2 (ER7, pipe-and-hat) structural parsing and the character-set step in front of it.
 //!
-//! Why our own parser instead of a crates.io one (checked 2026-11: `hl7-parser` 0.3, `rust-hl7`
-//! 0.5, `hl7-2` 0.2.7):
+//! Why our own parser instead of a crates.io one (looked at in 2026-11 with `cargo info` and by
+//! reading the sources of `hl7-parser` 0.3, `rust-hl7` 0.5 and `hl7-2` 0.2.7):
 //! - `hl7-parser` is nom-based; its errors carry the unparsed rest of the input, i.e. patient
 //!   names and ids, which must never reach an error or a log here, and its MSH parser `expect`s
-//!   on the encoding characters. `rust-hl7` calls itself "experimental only". `hl7-2` is sound but
-//!   large (generic, schema and struct modes), and we need none of the schema machinery.
+//!   on the encoding characters. `rust-hl7` describes itself as "experimental only". `hl7-2`
+//!   declares Rust 1.95 but brings generic, schema and struct modes of which we need none, and
+//!   a dependency we would have to audit for the same error-content problem.
 //! - SS-MIX2 files need handling none of them offer: ISO-2022-JP decoded *before* splitting (a
 //!   JIS X 0208 byte pair may contain 0x7C `|` or 0x5E `^`), the 0x1C trailer, `~ISOIR87`.
 //! - The structural grammar is small (five separators, escapes); a zero-copy splitter over the
@@ -302,7 +303,7 @@ pub fn unescape<'a>(raw: &'a str, seps: &Separators) -> Cow<'a, str> {
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -356,7 +357,12 @@ fn separators_from_msh(line: &str) -> Result<Separators, Hl7Error> {
         escape: enc.get(2).copied(),
         subcomponent: enc.get(3).copied().unwrap_or('&'),
     };
-    let mut all = vec![seps.field, seps.component, seps.repetition, seps.subcomponent];
+    let mut all = vec![
+        seps.field,
+        seps.component,
+        seps.repetition,
+        seps.subcomponent,
+    ];
     all.extend(seps.escape);
     let n = all.len();
     all.sort_unstable();
@@ -386,7 +392,10 @@ pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Vec<Message<'a>>, Hl7
             return Err(Hl7Error::SegmentTooLong(index));
         }
         let id = line.get(..3).ok_or(Hl7Error::BadSegmentId(index))?;
-        if !id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             return Err(Hl7Error::BadSegmentId(index));
         }
         if matches!(id, "FHS" | "BHS" | "BTS" | "FTS") {
@@ -481,7 +490,9 @@ pub fn decode(bytes: &[u8], flags: &mut Flags) -> Result<String, DecodeError> {
         cow.into_owned()
     } else {
         let s = std::str::from_utf8(bytes).map_err(|_| DecodeError::Iso2022Jp)?;
-        let declared_utf8 = msh18(s).iter().any(|c| c == "UNICODEUTF-8" || c == "ISOIR192");
+        let declared_utf8 = msh18(s)
+            .iter()
+            .any(|c| c == "UNICODEUTF-8" || c == "ISOIR192");
         if !declared_utf8 {
             return Err(DecodeError::Iso2022Jp);
         }
@@ -516,7 +527,12 @@ fn msh18(text: &str) -> Vec<String> {
         .nth(16)
         .unwrap_or("");
     f.split(seps.repetition)
-        .map(|r| r.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase())
+        .map(|r| {
+            r.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_uppercase()
+        })
         .collect()
 }
 
@@ -550,7 +566,10 @@ OBX|1|TX|9A100&IMP^所見^JC10||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g\\X41\\h\
         let obx = m.first("OBX").unwrap();
         assert_eq!(obx.field(3).comp(1).sub(2).text(), "IMP");
         assert_eq!(obx.field(3).comp(1).sub(1).text(), "9A100");
-        assert_eq!(obx.field(5).text(), "a|b^c&d~e\\f\ng" .to_owned() + "Ahij\\Q\\");
+        assert_eq!(
+            obx.field(5).text(),
+            "a|b^c&d~e\\f\ng".to_owned() + "Ahij\\Q\\"
+        );
     }
 
     #[test]
@@ -559,10 +578,19 @@ OBX|1|TX|9A100&IMP^所見^JC10||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g\\X41\\h\
         let pid = m[0].first("PID").unwrap();
         assert_eq!(pid.field(3).rep(0).comp(2).text(), "y");
         assert_eq!(pid.field(3).rep(1).comp(2).text(), "w");
-        assert_eq!(parse("PID|1", &Limits::default()).unwrap_err(), Hl7Error::NoMsh);
+        assert_eq!(
+            parse("PID|1", &Limits::default()).unwrap_err(),
+            Hl7Error::NoMsh
+        );
         assert_eq!(parse("", &Limits::default()).unwrap_err(), Hl7Error::NoMsh);
-        assert_eq!(parse("MSH|^^\\&", &Limits::default()).unwrap_err(), Hl7Error::BadSeparators);
-        assert_eq!(parse("MSH", &Limits::default()).unwrap_err(), Hl7Error::BadSeparators);
+        assert_eq!(
+            parse("MSH|^^\\&", &Limits::default()).unwrap_err(),
+            Hl7Error::BadSeparators
+        );
+        assert_eq!(
+            parse("MSH", &Limits::default()).unwrap_err(),
+            Hl7Error::BadSeparators
+        );
         assert_eq!(
             parse("MSH|^~\\&\rpid|1", &Limits::default()).unwrap_err(),
             Hl7Error::BadSegmentId(2)
@@ -571,7 +599,10 @@ OBX|1|TX|9A100&IMP^所見^JC10||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g\\X41\\h\
             parse("MSH|^~\\&\rPIDX|1", &Limits::default()).unwrap_err(),
             Hl7Error::BadSegmentId(2)
         );
-        let lim = Limits { max_segments: 2, max_segment_bytes: 100 };
+        let lim = Limits {
+            max_segments: 2,
+            max_segment_bytes: 100,
+        };
         assert_eq!(
             parse("MSH|^~\\&\rPID|\rPV1|", &lim).unwrap_err(),
             Hl7Error::TooManySegments(2)
@@ -583,7 +614,11 @@ OBX|1|TX|9A100&IMP^所見^JC10||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g\\X41\\h\
 
     #[test]
     fn two_messages_in_one_text() {
-        let m = parse("MSH|^~\\&|A\rPID|1\nMSH|^~\\&|B\r\nPID|2", &Limits::default()).unwrap();
+        let m = parse(
+            "MSH|^~\\&|A\rPID|1\nMSH|^~\\&|B\r\nPID|2",
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].first("PID").unwrap().field(1).text(), "2");
         assert_eq!(m[1].first("PID").unwrap().index, 4);
@@ -591,14 +626,18 @@ OBX|1|TX|9A100&IMP^所見^JC10||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\.br\\g\\X41\\h\
 
     #[test]
     fn iso_2022_jp_decodes_and_rejects_8bit() {
-        let (bytes, _, _) = encoding_rs::ISO_2022_JP.encode("MSH|^~\\&|||||||ADT^A08|1|P|2.5||||||~ISO IR87\rPID|||1||患者^太郎");
+        let (bytes, _, _) = encoding_rs::ISO_2022_JP
+            .encode("MSH|^~\\&|||||||ADT^A08|1|P|2.5||||||~ISO IR87\rPID|||1||患者^太郎");
         let mut f = Flags::default();
         let text = decode(&bytes, &mut f).unwrap();
         assert!(text.contains("患者^太郎"));
         assert!(f.0.is_empty());
         assert_eq!(decode(&[0xFB, 0xFC], &mut f), Err(DecodeError::Iso2022Jp));
         // A broken escape sequence.
-        assert_eq!(decode(b"MSH|^~\\&\x1b$Bxx\x1b", &mut f), Err(DecodeError::Iso2022Jp));
+        assert_eq!(
+            decode(b"MSH|^~\\&\x1b$Bxx\x1b", &mut f),
+            Err(DecodeError::Iso2022Jp)
+        );
         let mut f = Flags::default();
         decode(b"MSH|^~\\&|||||||ADT^A08|1|P|2.5||||||~ISOIR87\r", &mut f).unwrap();
         assert_eq!(f.0[0].kind, FlagKind::NonStandardCharsetDeclaration);

@@ -7,10 +7,13 @@
 //! [`record::Rejected`] inputs with position, field and reason (for the encrypted quarantine).
 //! Nothing here does storage, gating or linkage; see `README.md` for the model and invariants.
 
+pub mod csv_mapped;
 pub mod fhir;
 pub mod hl7;
 pub mod normalise;
 pub mod record;
 pub mod ssmix2;
 
-pub use record::{Batch, Body, Clinical, ClinicalData, Identity, Position, Reason, Record, Rejected};
+pub use record::{
+    Batch, Body, Clinical, ClinicalData, Identity, Position, Reason, Record, Rejected,
+};

@@ -1,4 +1,5 @@
-//! Normalisation every parser applies: dates to ISO (Japanese era dates included), ICD-10 checks,
+//! Normalisation every parser applies: dates to ISO (Japanese era dates through
+//! `tsunagu_model::era`), ICD-10 checks (syntax and WHO list through `tsunagu_model::icd10`),
 //! half-width kana widened, 外字 (private-use characters) replaced by 〓 and flagged.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
@@ -148,139 +149,40 @@ pub fn narrow_digits(s: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
     /// Not a date in any accepted form.
-    #[error("not a date (expected YYYY-MM-DD, YYYYMMDD, YYYY/MM/DD, YYYY年M月D日 or a Japanese era date)")]
+    #[error(
+        "not a date (expected YYYY-MM-DD, YYYYMMDD, YYYY/MM/DD, YYYY年M月D日 or a Japanese era date)"
+    )]
     Syntax,
     /// Looks like a date but does not exist (e.g. 2月30日).
     #[error("no such calendar day")]
     NoSuchDay,
-    /// A Japanese era date outside its era.
+    /// A Japanese era date outside its era (昭和64年1月8日).
     #[error("the date lies outside its Japanese era")]
     OutsideEra,
-    /// A Japanese era date was recognised but no era converter is available.
-    #[error("Japanese era dates cannot be converted yet")]
-    EraConversionUnavailable,
 }
 
-/// The five modern eras (明治 from 1868 for the Gregorian calendar's adoption in 1873).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Era {
-    /// 明治 (M).
-    Meiji,
-    /// 大正 (T).
-    Taisho,
-    /// 昭和 (S).
-    Showa,
-    /// 平成 (H).
-    Heisei,
-    /// 令和 (R).
-    Reiwa,
-}
-
-/// A date written in a Japanese era, parsed but not yet converted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EraDate {
-    /// The era.
-    pub era: Era,
-    /// Year of the era (元年 = 1).
-    pub year: u32,
-    /// Month.
-    pub month: u32,
-    /// Day.
-    pub day: u32,
-}
-
-/// The hook that turns an [`EraDate`] into a Gregorian date.
-///
-/// HOOK: `tsunagu_model::era` (being written in `crates/model/src/era.rs`) is the one converter
-/// of the project, with the exact era boundaries; when it lands, this function calls it. Until
-/// then era dates are recognised and refused with [`DateError::EraConversionUnavailable`] rather
-/// than converted by a second, competing table.
-pub fn era_to_gregorian(_date: &EraDate) -> Result<NaiveDate, DateError> {
-    Err(DateError::EraConversionUnavailable)
-}
-
-/// Recognise a Japanese era date: `昭和40年4月15日`, `令和元年5月1日`, `S40.04.15`,
-/// `H23/12/20`, `R1-5-1` (JIS X 0301 style letters).
-pub fn parse_era_date(s: &str) -> Option<EraDate> {
+/// Whether a date is written in a Japanese era: era name or letter first (昭和, S, ㍼), or the
+/// 7-digit receipt form (era digit + YYMMDD).
+pub fn is_era_form(s: &str) -> bool {
     let t = narrow_digits(s);
-    let (era, rest) = [
-        ("明治", Era::Meiji),
-        ("大正", Era::Taisho),
-        ("昭和", Era::Showa),
-        ("平成", Era::Heisei),
-        ("令和", Era::Reiwa),
-        ("M", Era::Meiji),
-        ("T", Era::Taisho),
-        ("S", Era::Showa),
-        ("H", Era::Heisei),
-        ("R", Era::Reiwa),
-        ("m", Era::Meiji),
-        ("t", Era::Taisho),
-        ("s", Era::Showa),
-        ("h", Era::Heisei),
-        ("r", Era::Reiwa),
-    ]
-    .iter()
-    .find_map(|(p, e)| t.strip_prefix(p).map(|r| (*e, r)))?;
-    let rest = rest.trim();
-    let rest = rest.replacen("元", "1", 1);
-    let parts: Vec<&str> = if rest.contains('年') {
-        let r = rest.strip_suffix('日')?;
-        let (y, r) = r.split_once('年')?;
-        let (m, d) = r.split_once('月')?;
-        vec![y, m, d]
-    } else {
-        rest.split(['.', '/', '-']).collect()
-    };
-    let [y, m, d] = parts.as_slice() else {
-        return None;
-    };
-    let num = |p: &str| -> Option<u32> {
-        let p = p.trim();
-        if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        p.parse().ok()
-    };
-    Some(EraDate {
-        era,
-        year: num(y)?,
-        month: num(m)?,
-        day: num(d)?,
-    })
+    match t.chars().next() {
+        None => false,
+        Some(c) if c.is_ascii_digit() => t.len() == 7 && t.bytes().all(|b| b.is_ascii_digit()),
+        Some(_) => true,
+    }
 }
 
-/// Parse a calendar date in the forms Japanese systems write.
+/// Parse a calendar date in the forms Japanese systems write: ISO, `yyyyMMdd`, `yyyy/M/d`,
+/// `yyyy年M月d日`, and era dates (`昭和45年3月12日`, `S45.03.12`, `平成元年1月8日`, kanji
+/// numerals, the receipt form `3450312`). The one converter of the project,
+/// [`tsunagu_model::era::parse_date`], does the work, era boundaries included.
 pub fn parse_date(s: &str) -> Result<NaiveDate, DateError> {
-    let t = narrow_digits(s);
-    if let Some(era) = parse_era_date(&t) {
-        return era_to_gregorian(&era);
-    }
-    let (y, m, d) = if let Some(r) = t.strip_suffix('日') {
-        let (y, r) = r.split_once('年').ok_or(DateError::Syntax)?;
-        let (m, d) = r.split_once('月').ok_or(DateError::Syntax)?;
-        (y, m, d)
-    } else if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
-        (&t[..4], &t[4..6], &t[6..])
-    } else {
-        let mut it = t.split(['-', '/', '.']);
-        match (it.next(), it.next(), it.next(), it.next()) {
-            (Some(y), Some(m), Some(d), None) => (y, m, d),
-            _ => return Err(DateError::Syntax),
-        }
-    };
-    let digits = |p: &str, max: usize| {
-        !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
-    };
-    if y.len() != 4 || !digits(y, 4) || !digits(m, 2) || !digits(d, 2) {
-        return Err(DateError::Syntax);
-    }
-    let (y, m, d) = (
-        y.parse::<i32>().map_err(|_| DateError::Syntax)?,
-        m.parse::<u32>().map_err(|_| DateError::Syntax)?,
-        d.parse::<u32>().map_err(|_| DateError::Syntax)?,
-    );
-    NaiveDate::from_ymd_opt(y, m, d).ok_or(DateError::NoSuchDay)
+    use tsunagu_model::era::DateError as E;
+    tsunagu_model::era::parse_date(s).map_err(|e| match e {
+        E::Format => DateError::Syntax,
+        E::NoSuchDate => DateError::NoSuchDay,
+        E::OutsideEra => DateError::OutsideEra,
+    })
 }
 
 /// Parse a FHIR `date` / `dateTime` / `instant` (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`,
@@ -303,7 +205,12 @@ pub fn parse_fhir_datetime(s: &str) -> Result<When, DateError> {
             return Ok(When::Month(y, m));
         }
         10 => {
-            if !(all_digits(0..4) && b[4] == b'-' && all_digits(5..7) && b[7] == b'-' && all_digits(8..10)) {
+            if !(all_digits(0..4)
+                && b[4] == b'-'
+                && all_digits(5..7)
+                && b[7] == b'-'
+                && all_digits(8..10))
+            {
                 return Err(DateError::Syntax);
             }
             return NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -319,7 +226,11 @@ pub fn parse_fhir_datetime(s: &str) -> Result<When, DateError> {
         return Ok(When::Zoned(t));
     }
     // FHIR requires a zone when time is given, but many exporters omit it.
-    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return Ok(When::Local(t));
         }
@@ -343,7 +254,8 @@ pub fn parse_hl7_ts(s: &str) -> Result<When, DateError> {
         None => (main, None),
     };
     if !digits.bytes().all(|b| b.is_ascii_digit())
-        || frac.is_some_and(|f| f.is_empty() || f.len() > 4 || !f.bytes().all(|b| b.is_ascii_digit()))
+        || frac
+            .is_some_and(|f| f.is_empty() || f.len() > 4 || !f.bytes().all(|b| b.is_ascii_digit()))
     {
         return Err(DateError::Syntax);
     }
@@ -359,7 +271,13 @@ pub fn parse_hl7_ts(s: &str) -> Result<When, DateError> {
         return Err(DateError::Syntax);
     }
     let naive = match digits.len() {
-        4 => return if zone.is_none() { Ok(When::Year(year)) } else { Err(DateError::Syntax) },
+        4 => {
+            return if zone.is_none() {
+                Ok(When::Year(year))
+            } else {
+                Err(DateError::Syntax)
+            };
+        }
         6 => {
             let m = n(4..6)?;
             if !(1..=12).contains(&m) || zone.is_some() {
@@ -368,14 +286,16 @@ pub fn parse_hl7_ts(s: &str) -> Result<When, DateError> {
             return Ok(When::Month(year, m));
         }
         8 => {
-            let d = NaiveDate::from_ymd_opt(year, n(4..6)?, n(6..8)?).ok_or(DateError::NoSuchDay)?;
+            let d =
+                NaiveDate::from_ymd_opt(year, n(4..6)?, n(6..8)?).ok_or(DateError::NoSuchDay)?;
             if zone.is_some() {
                 return Err(DateError::Syntax);
             }
             return Ok(When::Date(d));
         }
         10 | 12 | 14 => {
-            let d = NaiveDate::from_ymd_opt(year, n(4..6)?, n(6..8)?).ok_or(DateError::NoSuchDay)?;
+            let d =
+                NaiveDate::from_ymd_opt(year, n(4..6)?, n(6..8)?).ok_or(DateError::NoSuchDay)?;
             let h = n(8..10)?;
             let mi = if digits.len() >= 12 { n(10..12)? } else { 0 };
             let sec = if digits.len() == 14 { n(12..14)? } else { 0 };
@@ -446,47 +366,66 @@ mod tests {
         assert_eq!(n.text, "髙〓橋〓");
         assert!(n.gaiji);
         let mut f = Flags::default();
-        assert_eq!(f.text("family_name", " \u{100000}田 ").as_deref(), Some("〓田"));
-        assert_eq!(f.0, vec![Flag { field: "family_name", kind: FlagKind::Gaiji }]);
+        assert_eq!(
+            f.text("family_name", " \u{100000}田 ").as_deref(),
+            Some("〓田")
+        );
+        assert_eq!(
+            f.0,
+            vec![Flag {
+                field: "family_name",
+                kind: FlagKind::Gaiji
+            }]
+        );
         assert_eq!(f.text("x", "   "), None);
     }
 
     #[test]
     fn dates_in_common_forms() {
         let d = NaiveDate::from_ymd_opt(1965, 4, 15).unwrap();
-        for s in ["1965-04-15", "19650415", "1965/4/15", "1965年4月15日", "１９６５－０４－１５"] {
+        for s in [
+            "1965-04-15",
+            "19650415",
+            "1965/4/15",
+            "1965年4月15日",
+            "１９６５－０４－１５",
+        ] {
             assert_eq!(parse_date(s), Ok(d), "{s}");
+            assert!(!is_era_form(s));
         }
         assert_eq!(parse_date("2023-02-29"), Err(DateError::NoSuchDay));
-        assert_eq!(parse_date("65-4-15"), Err(DateError::Syntax));
         assert_eq!(parse_date("April 1"), Err(DateError::Syntax));
     }
 
     #[test]
-    fn era_dates_are_recognised_and_wait_for_the_converter() {
+    fn era_dates_convert_through_the_model() {
+        let d = NaiveDate::from_ymd_opt(1965, 4, 15).unwrap();
+        for s in ["昭和40年4月15日", "S40.04.15", "3400415"] {
+            assert_eq!(parse_date(s), Ok(d), "{s}");
+            assert!(is_era_form(s), "{s}");
+        }
         assert_eq!(
-            parse_era_date("昭和40年4月15日"),
-            Some(EraDate { era: Era::Showa, year: 40, month: 4, day: 15 })
+            parse_date("令和元年5月1日"),
+            Ok(NaiveDate::from_ymd_opt(2019, 5, 1).unwrap())
         );
-        assert_eq!(
-            parse_era_date("令和元年5月1日"),
-            Some(EraDate { era: Era::Reiwa, year: 1, month: 5, day: 1 })
-        );
-        assert_eq!(
-            parse_era_date("H23.12.20"),
-            Some(EraDate { era: Era::Heisei, year: 23, month: 12, day: 20 })
-        );
-        assert_eq!(parse_era_date("1965-04-15"), None);
-        assert_eq!(parse_date("S40.04.15"), Err(DateError::EraConversionUnavailable));
+        assert_eq!(parse_date("昭和64年1月8日"), Err(DateError::OutsideEra));
     }
 
     #[test]
     fn hl7_timestamps() {
-        assert_eq!(parse_hl7_ts("19480405"), Ok(When::Date(NaiveDate::from_ymd_opt(1948, 4, 5).unwrap())));
-        let When::Local(t) = parse_hl7_ts("20111220224447.3399").unwrap() else { panic!() };
+        assert_eq!(
+            parse_hl7_ts("19480405"),
+            Ok(When::Date(NaiveDate::from_ymd_opt(1948, 4, 5).unwrap()))
+        );
+        let When::Local(t) = parse_hl7_ts("20111220224447.3399").unwrap() else {
+            panic!()
+        };
         assert_eq!(t.to_string(), "2011-12-20 22:44:47.339900");
         assert!(matches!(parse_hl7_ts("201112202100"), Ok(When::Local(_))));
-        assert!(matches!(parse_hl7_ts("20111220224447+0900"), Ok(When::Zoned(_))));
+        assert!(matches!(
+            parse_hl7_ts("20111220224447+0900"),
+            Ok(When::Zoned(_))
+        ));
         assert_eq!(parse_hl7_ts("201107"), Ok(When::Month(2011, 7)));
         assert_eq!(parse_hl7_ts("M"), Err(DateError::Syntax));
         assert_eq!(parse_hl7_ts("20111320"), Err(DateError::NoSuchDay));
@@ -497,8 +436,14 @@ mod tests {
     fn fhir_datetimes() {
         assert_eq!(parse_fhir_datetime("2017"), Ok(When::Year(2017)));
         assert_eq!(parse_fhir_datetime("2017-02"), Ok(When::Month(2017, 2)));
-        assert!(matches!(parse_fhir_datetime("2021-10-19T17:39:00+09:00"), Ok(When::Zoned(_))));
-        assert!(matches!(parse_fhir_datetime("2021-10-19T17:39:00"), Ok(When::Local(_))));
+        assert!(matches!(
+            parse_fhir_datetime("2021-10-19T17:39:00+09:00"),
+            Ok(When::Zoned(_))
+        ));
+        assert!(matches!(
+            parse_fhir_datetime("2021-10-19T17:39:00"),
+            Ok(When::Local(_))
+        ));
         assert_eq!(parse_fhir_datetime("2017-02-30"), Err(DateError::NoSuchDay));
         assert_eq!(parse_fhir_datetime("yesterday"), Err(DateError::Syntax));
     }
@@ -506,12 +451,24 @@ mod tests {
     #[test]
     fn icd10_checked_against_the_list() {
         let mut f = Flags::default();
-        assert_eq!(check_icd10("K297", "PRB-10", &mut f).unwrap().as_str(), "K29.7");
+        assert_eq!(
+            check_icd10("K297", "PRB-10", &mut f).unwrap().as_str(),
+            "K29.7"
+        );
         assert!(f.0.is_empty());
         assert!(check_icd10("K2", "PRB-10", &mut f).is_err());
         // Well-formed, but U99 is not a WHO code.
-        assert_eq!(check_icd10("U99.9", "PRB-10", &mut f).unwrap().as_str(), "U99.9");
-        assert_eq!(f.0, vec![Flag { field: "PRB-10", kind: FlagKind::Icd10NotInList }]);
+        assert_eq!(
+            check_icd10("U99.9", "PRB-10", &mut f).unwrap().as_str(),
+            "U99.9"
+        );
+        assert_eq!(
+            f.0,
+            vec![Flag {
+                field: "PRB-10",
+                kind: FlagKind::Icd10NotInList
+            }]
+        );
     }
 
     proptest! {
@@ -523,7 +480,7 @@ mod tests {
         }
 
         #[test]
-        fn iso_dates_round_trip(y in 1i32..=9999, o in 0u32..366) {
+        fn iso_dates_round_trip(y in 1000i32..=9999, o in 0u32..366) {
             if let Some(d) = NaiveDate::from_yo_opt(y, o.max(1)) {
                 prop_assert_eq!(parse_date(&d.format("%Y-%m-%d").to_string()), Ok(d));
                 prop_assert_eq!(parse_date(&d.format("%Y%m%d").to_string()), Ok(d));
@@ -536,7 +493,7 @@ mod tests {
             let _ = parse_date(&s);
             let _ = parse_hl7_ts(&s);
             let _ = parse_fhir_datetime(&s);
-            let _ = parse_era_date(&s);
+            let _ = is_era_form(&s);
         }
     }
 }

@@ -255,7 +255,11 @@ impl Rejected {
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}, field {}: {}", self.position, self.field, self.reason)
+        write!(
+            f,
+            "{}, field {}: {}",
+            self.position, self.field, self.reason
+        )
     }
 }
 
@@ -357,12 +361,19 @@ impl CodeSystem {
     /// Recognise an HL7 v2 coding-system name (CWE-3) or a FHIR system URI.
     pub fn from_name(name: &str) -> Self {
         match name {
-            "I10" | "ICD10" | "http://hl7.org/fhir/sid/icd-10"
+            "I10"
+            | "ICD10"
+            | "http://hl7.org/fhir/sid/icd-10"
             | "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full"
             | "urn:oid:1.2.392.200119.4.201.5" => CodeSystem::Icd10,
             "JC10" | "JC10-1" | "urn:oid:1.2.392.200119.4.504" => CodeSystem::Jlac10,
-            "HOT" | "HOT7" | "HOT9" | "HOT13" | "urn:oid:1.2.392.200119.4.403.1"
-            | "urn:oid:1.2.392.200119.4.402.1" | "urn:oid:1.2.392.100495.20.2.74" => CodeSystem::Hot,
+            "HOT"
+            | "HOT7"
+            | "HOT9"
+            | "HOT13"
+            | "urn:oid:1.2.392.200119.4.403.1"
+            | "urn:oid:1.2.392.200119.4.402.1"
+            | "urn:oid:1.2.392.100495.20.2.74" => CodeSystem::Hot,
             "YJ" | "urn:oid:1.2.392.100495.20.1.73" | "urn:oid:1.2.392.100495.20.2.73" => {
                 CodeSystem::Yj
             }
@@ -464,6 +475,9 @@ pub struct Record {
 }
 
 /// What a record holds: identity or clinical.
+// Clinical records are the many; boxing them would cost an allocation each. Identities are few
+// per person and are boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     /// Who the person is: goes to the vault only.
@@ -839,7 +853,10 @@ impl Batch {
 
     /// Records of one kind (see [`Body::kind`]).
     pub fn count_kind(&self, kind: &str) -> usize {
-        self.records.iter().filter(|r| r.body.kind() == kind).count()
+        self.records
+            .iter()
+            .filter(|r| r.body.kind() == kind)
+            .count()
     }
 }
 
@@ -858,7 +875,10 @@ mod tests {
             full: None,
         });
         let text = format!("{ident:?} {:?}", ident.subject);
-        assert!(!text.contains("9999013") && !text.contains("患者"), "{text}");
+        assert!(
+            !text.contains("9999013") && !text.contains("患者"),
+            "{text}"
+        );
 
         let file = SourceFile::new(3, "/s/999/901/9999013/-/ADT-00/9999013_x");
         let rej = Rejected::new(

@@ -16,7 +16,7 @@ use tsunagu_model::{LocalPatientId, PostalCode, Sex};
 use crate::hl7::{self, Message, Segment, Value};
 use crate::normalise::{self, FlagKind, Flags};
 use crate::record::{
-    Address, Allergy, Batch, Body, Clinical, ClinicalData, Coded, CodeSystem, Condition, Coverage,
+    Address, Allergy, Batch, Body, Clinical, ClinicalData, CodeSystem, Coded, Condition, Coverage,
     Decimal, Encounter, EncounterClass, EntryKind, Identity, InsuranceCard, Medication,
     MedicationKind, NameKind, Observation, ObservationStatus, ObservationValue, PersonName,
     Position, Quantity, Reason, Record, RecordStatus, Rejected, SourceFile, SubjectKey, When,
@@ -85,7 +85,8 @@ fn dash(s: &str) -> Option<&str> {
 fn valid_kind(k: &str) -> bool {
     let b = k.as_bytes();
     let head = b.len() >= 3 && b[..3].iter().all(u8::is_ascii_uppercase);
-    head && (b.len() == 3 || (b.len() == 6 && b[3] == b'-' && b[4..].iter().all(u8::is_ascii_digit)))
+    head && (b.len() == 3
+        || (b.len() == 6 && b[3] == b'-' && b[4..].iter().all(u8::is_ascii_digit)))
 }
 
 impl FileName {
@@ -105,7 +106,9 @@ impl FileName {
             _ => return Err(Reason::BadFileName("condition flag must be 0 or 1")),
         };
         if !valid_kind(kind) {
-            return Err(Reason::BadFileName("data kind must look like ADT-00 or OMD"));
+            return Err(Reason::BadFileName(
+                "data kind must look like ADT-00 or OMD",
+            ));
         }
         let date = match dash(date) {
             None => None,
@@ -172,7 +175,11 @@ pub fn read_storage(root: &Path, opts: &Options) -> Result<Batch, std::io::Error
     Ok(batch)
 }
 
-fn collect(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, usize)>) -> Result<(), std::io::Error> {
+fn collect(
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<(PathBuf, usize)>,
+) -> Result<(), std::io::Error> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
@@ -199,7 +206,10 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, Reason> {
         return Err(Reason::Io("not a regular file".into()));
     }
     if meta.len() > max {
-        return Err(Reason::TooLarge { limit: max, unit: "bytes" });
+        return Err(Reason::TooLarge {
+            limit: max,
+            unit: "bytes",
+        });
     }
     let f = fs::File::open(path).map_err(|e| Reason::Io(e.kind().to_string()))?;
     let mut buf = Vec::with_capacity(meta.len() as usize);
@@ -207,7 +217,10 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, Reason> {
         .read_to_end(&mut buf)
         .map_err(|e| Reason::Io(e.kind().to_string()))?;
     if buf.len() as u64 > max {
-        return Err(Reason::TooLarge { limit: max, unit: "bytes" });
+        return Err(Reason::TooLarge {
+            limit: max,
+            unit: "bytes",
+        });
     }
     Ok(buf)
 }
@@ -225,7 +238,10 @@ pub fn read_file(source: &Arc<SourceFile>, rel: &Path, bytes: &[u8], opts: &Opti
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     let [h1, h2, pid_dir, date_dir, kind_dir, name] = parts.as_slice() else {
-        return reject("path", Reason::BadFileName("not at the depth of a standardized-storage file"));
+        return reject(
+            "path",
+            Reason::BadFileName("not at the depth of a standardized-storage file"),
+        );
     };
     let fname = match FileName::parse(name) {
         Ok(f) => f,
@@ -262,13 +278,13 @@ pub fn read_file(source: &Arc<SourceFile>, rel: &Path, bytes: &[u8], opts: &Opti
 
 /// Which message types a data kind folder may hold.
 fn kind_allows(kind: &str, msg_type: &str) -> bool {
-    match &kind[..3] {
-        "ADT" => msg_type == "ADT",
-        "PPR" => msg_type == "PPR",
-        "OMP" => matches!(msg_type, "RDE" | "RAS" | "OMP"),
-        "OML" => matches!(msg_type, "OML" | "OUL" | "ORU"),
-        "OMG" => matches!(msg_type, "OMG" | "OMI" | "ORU"),
-        "OMD" => msg_type == "OMD",
+    match kind.get(..3) {
+        Some("ADT") => msg_type == "ADT",
+        Some("PPR") => msg_type == "PPR",
+        Some("OMP") => matches!(msg_type, "RDE" | "RAS" | "OMP"),
+        Some("OML") => matches!(msg_type, "OML" | "OUL" | "ORU"),
+        Some("OMG") => matches!(msg_type, "OMG" | "OMI" | "ORU"),
+        Some("OMD") => msg_type == "OMD",
         // Other kinds (extensions, newer spec versions): the message decides.
         _ => true,
     }
@@ -284,7 +300,10 @@ pub fn parse_message_bytes(
     opts: &Options,
 ) -> Batch {
     let file_pos = Position::file(source);
-    let mut batch = Batch { read: 1, ..Batch::default() };
+    let mut batch = Batch {
+        read: 1,
+        ..Batch::default()
+    };
     let mut file_flags = Flags::default();
     let text = match hl7::decode(bytes, &mut file_flags) {
         Ok(t) => t,
@@ -302,7 +321,9 @@ pub fn parse_message_bytes(
                 Rejected::new(
                     file_pos,
                     "file",
-                    Reason::Syntax("no end-of-message mark (0x1C): the file may be truncated".into()),
+                    Reason::Syntax(
+                        "no end-of-message mark (0x1C): the file may be truncated".into(),
+                    ),
                 )
                 .with_raw(bytes),
             );
@@ -319,9 +340,9 @@ pub fn parse_message_bytes(
     let messages = match hl7::parse(&text[..first_end], &opts.hl7) {
         Ok(m) => m,
         Err(e) => {
-            batch
-                .rejected
-                .push(Rejected::new(file_pos, "file", Reason::Syntax(e.to_string())).with_raw(bytes));
+            batch.rejected.push(
+                Rejected::new(file_pos, "file", Reason::Syntax(e.to_string())).with_raw(bytes),
+            );
             return batch;
         }
     };
@@ -352,13 +373,13 @@ pub fn parse_message_bytes(
             return batch;
         }
     };
-    if let Some(exp) = expected {
-        if exp != &patient {
-            batch
-                .rejected
-                .push(Rejected::new(pid_pos, "PID-3", Reason::PatientIdMismatch).with_raw(bytes));
-            return batch;
-        }
+    if let Some(exp) = expected
+        && exp != &patient
+    {
+        batch
+            .rejected
+            .push(Rejected::new(pid_pos, "PID-3", Reason::PatientIdMismatch).with_raw(bytes));
+        return batch;
     }
     if first_end < text.len() || messages.len() > 1 {
         batch.rejected.push(
@@ -372,14 +393,13 @@ pub fn parse_message_bytes(
         return batch;
     }
     let (mtype, trigger) = msg.message_type();
-    if let Some(kind) = data_kind {
-        if !kind_allows(kind, &mtype) {
-            batch.rejected.push(
-                Rejected::new(msg_pos, "MSH-9", Reason::PathMismatch("message type"))
-                    .with_raw(bytes),
-            );
-            return batch;
-        }
+    if let Some(kind) = data_kind
+        && !kind_allows(kind, &mtype)
+    {
+        batch.rejected.push(
+            Rejected::new(msg_pos, "MSH-9", Reason::PathMismatch("message type")).with_raw(bytes),
+        );
+        return batch;
     }
     let subject = SubjectKey::local(&patient);
     let mut m = Mapper {
@@ -414,7 +434,10 @@ pub fn parse_message_bytes(
                 Rejected::new(
                     msg_pos.clone(),
                     "MSH-9",
-                    Reason::Unsupported { kind: "message type", name },
+                    Reason::Unsupported {
+                        kind: "message type",
+                        name,
+                    },
                 )
                 .with_raw(bytes),
             );
@@ -432,7 +455,11 @@ fn patient_id_of(pid: &Segment<'_>) -> Option<String> {
         .unwrap_or_else(|| f.rep(0));
     let id = chosen.comp(1).text();
     let id = id.trim();
-    if id.is_empty() { None } else { Some(id.to_owned()) }
+    if id.is_empty() {
+        None
+    } else {
+        Some(id.to_owned())
+    }
 }
 
 /// A CWE/CE value: code, text, coding system (and the alternate triple when the first is empty).
@@ -447,7 +474,11 @@ fn coded(v: Value<'_>, field: &'static str, flags: &mut Flags) -> Option<Coded> 
         return None;
     }
     let system = CodeSystem::from_name(s.text().trim());
-    Some(Coded { system, code, display })
+    Some(Coded {
+        system,
+        code,
+        display,
+    })
 }
 
 /// JLAC10: 17 characters (analyte 5, identification 4, material 3, method 3, result 2), ASCII
@@ -463,7 +494,12 @@ fn when(v: Value<'_>) -> Result<Option<When>, normalise::DateError> {
     normalise::parse_hl7_ts(&v.text()).map(Some)
 }
 
-fn quantity(amount: Value<'_>, unit: Value<'_>, field: &'static str, flags: &mut Flags) -> Result<Option<Quantity>, ()> {
+fn quantity(
+    amount: Value<'_>,
+    unit: Value<'_>,
+    field: &'static str,
+    flags: &mut Flags,
+) -> Result<Option<Quantity>, ()> {
     if amount.is_empty() {
         return Ok(None);
     }
@@ -536,7 +572,12 @@ impl<'a> Mapper<'_, 'a> {
                 let family = rep.comp(1).norm("PID-5", &mut flags);
                 let given = rep.comp(2).norm("PID-5", &mut flags);
                 if family.is_some() || given.is_some() {
-                    id.names.push(PersonName { kind, family, given, full: None });
+                    id.names.push(PersonName {
+                        kind,
+                        family,
+                        given,
+                        full: None,
+                    });
                 }
             }
             let dob = pid.field(7);
@@ -581,7 +622,11 @@ impl<'a> Mapper<'_, 'a> {
             for f in [13, 14] {
                 for rep in pid.field(f).repetitions() {
                     // XTN-12 unformatted number, else XTN-1 (the older free-form place).
-                    let n = if rep.comp(12).is_empty() { rep.comp(1) } else { rep.comp(12) };
+                    let n = if rep.comp(12).is_empty() {
+                        rep.comp(1)
+                    } else {
+                        rep.comp(12)
+                    };
                     if let Some(p) = n.norm("PID-13", &mut flags) {
                         id.phones.push(p);
                     }
@@ -589,10 +634,13 @@ impl<'a> Mapper<'_, 'a> {
             }
             let death = pid.field(29);
             if !death.is_empty() {
-                id.deceased = Some(
-                    normalise::parse_hl7_ts(&death.comp(1).text())
-                        .map_err(|_| ("PID-29", Reason::Invalid("date of death is not a timestamp")))?,
-                );
+                id.deceased =
+                    Some(normalise::parse_hl7_ts(&death.comp(1).text()).map_err(|_| {
+                        (
+                            "PID-29",
+                            Reason::Invalid("date of death is not a timestamp"),
+                        )
+                    })?);
             }
             Ok(Body::Identity(Box::new(id)))
         })();
@@ -611,10 +659,18 @@ impl<'a> Mapper<'_, 'a> {
                     "E" => Some(EncounterClass::Emergency),
                     other => Some(EncounterClass::Other(Reason::type_name(other))),
                 };
-                let start = when(pv1.field(44).comp(1))
-                    .map_err(|_| ("PV1-44", Reason::Invalid("admission time is not a timestamp")))?;
-                let end = when(pv1.field(45).comp(1))
-                    .map_err(|_| ("PV1-45", Reason::Invalid("discharge time is not a timestamp")))?;
+                let start = when(pv1.field(44).comp(1)).map_err(|_| {
+                    (
+                        "PV1-44",
+                        Reason::Invalid("admission time is not a timestamp"),
+                    )
+                })?;
+                let end = when(pv1.field(45).comp(1)).map_err(|_| {
+                    (
+                        "PV1-45",
+                        Reason::Invalid("discharge time is not a timestamp"),
+                    )
+                })?;
                 let dept = pv1.field(10);
                 let department = if dept.comp(1).is_empty() {
                     None
@@ -650,10 +706,16 @@ impl<'a> Mapper<'_, 'a> {
             let built = (|| -> Built<Body> {
                 let code = coded(s.field(3), seg_id, &mut flags);
                 if code.is_none() {
-                    return Err((if seg_id == "IAM" { "IAM-3" } else { "AL1-3" }, Reason::Missing));
+                    return Err((
+                        if seg_id == "IAM" { "IAM-3" } else { "AL1-3" },
+                        Reason::Missing,
+                    ));
                 }
                 let identified = when(s.field(date_field).comp(1)).map_err(|_| {
-                    (if seg_id == "IAM" { "IAM-11" } else { "AL1-6" }, Reason::Invalid("not a date"))
+                    (
+                        if seg_id == "IAM" { "IAM-11" } else { "AL1-6" },
+                        Reason::Invalid("not a date"),
+                    )
                 })?;
                 Ok(self.clinical(
                     None,
@@ -678,8 +740,10 @@ impl<'a> Mapper<'_, 'a> {
             let mut flags = Flags::default();
             let built = (|| -> Built<(Body, Body)> {
                 let insurer = s.field(3).comp(1).norm(seg_id, &mut flags);
-                let start = when(s.field(12).comp(1)).map_err(|_| (seg_id, Reason::Invalid("validity start is not a date")))?;
-                let end = when(s.field(13).comp(1)).map_err(|_| (seg_id, Reason::Invalid("validity end is not a date")))?;
+                let start = when(s.field(12).comp(1))
+                    .map_err(|_| (seg_id, Reason::Invalid("validity start is not a date")))?;
+                let end = when(s.field(13).comp(1))
+                    .map_err(|_| (seg_id, Reason::Invalid("validity end is not a date")))?;
                 let coverage = self.clinical(
                     None,
                     ClinicalData::Coverage(Coverage {
@@ -704,7 +768,8 @@ impl<'a> Mapper<'_, 'a> {
             })();
             match built {
                 Ok((coverage, identity)) => {
-                    let has_card = matches!(&identity, Body::Identity(i) if !i.insurance.is_empty());
+                    let has_card =
+                        matches!(&identity, Body::Identity(i) if !i.insurance.is_empty());
                     self.push(s, flags.clone(), Ok(coverage));
                     if has_card {
                         self.push(s, flags, Ok(identity));
@@ -736,7 +801,8 @@ impl<'a> Mapper<'_, 'a> {
                     return Err(("PRB-3", Reason::Missing));
                 }
                 let date = |n: usize, field: &'static str| {
-                    when(prb.field(n).comp(1)).map_err(|_| (field, Reason::Invalid("not a timestamp")))
+                    when(prb.field(n).comp(1))
+                        .map_err(|_| (field, Reason::Invalid("not a timestamp")))
                 };
                 let onset = match date(16, "PRB-16")? {
                     Some(w) => Some(w),
@@ -798,14 +864,20 @@ impl<'a> Mapper<'_, 'a> {
             let mut flags = Flags::default();
             let route = Self::route(&group, &mut flags);
             let timing = (|| -> Built<(Option<When>, Option<When>, Option<u32>)> {
-                let Some(t) = &tq1 else { return Ok((None, None, None)) };
-                let start = when(t.field(7).comp(1)).map_err(|_| ("TQ1-7", Reason::Invalid("not a timestamp")))?;
-                let end = when(t.field(8).comp(1)).map_err(|_| ("TQ1-8", Reason::Invalid("not a timestamp")))?;
+                let Some(t) = &tq1 else {
+                    return Ok((None, None, None));
+                };
+                let start = when(t.field(7).comp(1))
+                    .map_err(|_| ("TQ1-7", Reason::Invalid("not a timestamp")))?;
+                let end = when(t.field(8).comp(1))
+                    .map_err(|_| ("TQ1-8", Reason::Invalid("not a timestamp")))?;
                 let dur = t.field(6);
                 let days = if dur.is_empty() {
                     None
                 } else if dur.comp(2).text() == "d" {
-                    Some(dur.comp(1).text().trim().parse::<u32>().map_err(|_| ("TQ1-6", Reason::Invalid("duration is not a whole number")))?)
+                    Some(dur.comp(1).text().trim().parse::<u32>().map_err(|_| {
+                        ("TQ1-6", Reason::Invalid("duration is not a whole number"))
+                    })?)
                 } else {
                     None
                 };
@@ -826,7 +898,11 @@ impl<'a> Mapper<'_, 'a> {
                     Ok(self.clinical(
                         order.clone(),
                         ClinicalData::Medication(Medication {
-                            kind: if injection { MedicationKind::Injection } else { MedicationKind::Prescription },
+                            kind: if injection {
+                                MedicationKind::Injection
+                            } else {
+                                MedicationKind::Prescription
+                            },
                             code,
                             dose,
                             total,
@@ -886,8 +962,10 @@ impl<'a> Mapper<'_, 'a> {
                 if code.is_none() {
                     return Err(("RXA-5", Reason::Missing));
                 }
-                let start = when(rxa.field(3).comp(1)).map_err(|_| ("RXA-3", Reason::Invalid("not a timestamp")))?;
-                let end = when(rxa.field(4).comp(1)).map_err(|_| ("RXA-4", Reason::Invalid("not a timestamp")))?;
+                let start = when(rxa.field(3).comp(1))
+                    .map_err(|_| ("RXA-3", Reason::Invalid("not a timestamp")))?;
+                let end = when(rxa.field(4).comp(1))
+                    .map_err(|_| ("RXA-4", Reason::Invalid("not a timestamp")))?;
                 let dose = quantity(rxa.field(6), rxa.field(7), "RXA-7", &mut flags)
                     .map_err(|()| ("RXA-6", Reason::Invalid("amount is not a number")))?;
                 Ok(self.clinical(
@@ -952,8 +1030,9 @@ impl<'a> Mapper<'_, 'a> {
         } else {
             Some(match vt.as_ref() {
                 "NM" => {
-                    let q = quantity(v, obx.field(6), "OBX-6", flags)
-                        .map_err(|()| ("OBX-5", Reason::Invalid("value of type NM is not a number")))?;
+                    let q = quantity(v, obx.field(6), "OBX-6", flags).map_err(|()| {
+                        ("OBX-5", Reason::Invalid("value of type NM is not a number"))
+                    })?;
                     match q {
                         Some(q) => ObservationValue::Quantity(q),
                         None => return Err(("OBX-5", Reason::Missing)),
@@ -965,7 +1044,13 @@ impl<'a> Mapper<'_, 'a> {
                 },
                 // A person's name (XCN, XPN) in a result: not clinical data for the lake.
                 "XCN" | "XPN" | "XAD" | "XTN" => {
-                    return Err(("OBX-2", Reason::Unsupported { kind: "value type", name: vt.into_owned() }))
+                    return Err((
+                        "OBX-2",
+                        Reason::Unsupported {
+                            kind: "value type",
+                            name: vt.into_owned(),
+                        },
+                    ));
                 }
                 _ => match v.norm("OBX-5", flags) {
                     Some(t) => ObservationValue::Text(t),
@@ -982,12 +1067,14 @@ impl<'a> Mapper<'_, 'a> {
             "" => default_status,
             _ => ObservationStatus::Unknown,
         };
-        let ts = |seg: Option<&Segment<'_>>, n: usize, field: &'static str| -> Built<Option<When>> {
-            match seg {
-                Some(s) => when(s.field(n).comp(1)).map_err(|_| (field, Reason::Invalid("not a timestamp"))),
-                None => Ok(None),
-            }
-        };
+        let ts =
+            |seg: Option<&Segment<'_>>, n: usize, field: &'static str| -> Built<Option<When>> {
+                match seg {
+                    Some(s) => when(s.field(n).comp(1))
+                        .map_err(|_| (field, Reason::Invalid("not a timestamp"))),
+                    None => Ok(None),
+                }
+            };
         let effective = match ts(Some(obx), 14, "OBX-14")? {
             Some(w) => Some(w),
             None => match ts(obr, 7, "OBR-7")? {
@@ -1021,7 +1108,8 @@ mod tests {
 
     #[test]
     fn file_names_parse() {
-        let f = FileName::parse("9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1").unwrap();
+        let f = FileName::parse("9999013_20110701_OMP-01_000000011000185_20110701224603984_01_1")
+            .unwrap();
         assert_eq!(f.patient_id, "9999013");
         assert_eq!(f.date.unwrap().to_string(), "2011-07-01");
         assert_eq!(f.data_kind, "OMP-01");
@@ -1032,12 +1120,31 @@ mod tests {
         assert!(!format!("{f:?}").contains("9999013"));
         let f = FileName::parse("A_B_-_ADT-00_-_20111220224447339_-_0").unwrap();
         assert_eq!(f.patient_id, "A_B");
-        assert!(f.date.is_none() && f.order_number.is_none() && f.department.is_none() && !f.current);
-        assert_eq!(FileName::parse("x_-_ADT-00_-_2011_-_1"), Err(Reason::BadFileName("timestamp must be 17 digits")));
-        assert_eq!(FileName::parse("x_-_ADT-00_-_20111220224447339_-_2"), Err(Reason::BadFileName("condition flag must be 0 or 1")));
-        assert_eq!(FileName::parse("x_20111301_ADT-00_-_20111220224447339_-_1"), Err(Reason::BadFileName("date is not a calendar day")));
-        assert_eq!(FileName::parse("x_-_adt_-_20111220224447339_-_1"), Err(Reason::BadFileName("data kind must look like ADT-00 or OMD")));
-        assert_eq!(FileName::parse("x_1"), Err(Reason::BadFileName("too few fields")));
+        assert!(
+            f.date.is_none() && f.order_number.is_none() && f.department.is_none() && !f.current
+        );
+        assert_eq!(
+            FileName::parse("x_-_ADT-00_-_2011_-_1"),
+            Err(Reason::BadFileName("timestamp must be 17 digits"))
+        );
+        assert_eq!(
+            FileName::parse("x_-_ADT-00_-_20111220224447339_-_2"),
+            Err(Reason::BadFileName("condition flag must be 0 or 1"))
+        );
+        assert_eq!(
+            FileName::parse("x_20111301_ADT-00_-_20111220224447339_-_1"),
+            Err(Reason::BadFileName("date is not a calendar day"))
+        );
+        assert_eq!(
+            FileName::parse("x_-_adt_-_20111220224447339_-_1"),
+            Err(Reason::BadFileName(
+                "data kind must look like ADT-00 or OMD"
+            ))
+        );
+        assert_eq!(
+            FileName::parse("x_1"),
+            Err(Reason::BadFileName("too few fields"))
+        );
     }
 
     fn enc(s: &str) -> Vec<u8> {
@@ -1051,7 +1158,10 @@ mod tests {
     fn parse_bytes(bytes: &[u8], expected: Option<&str>) -> Batch {
         let src = SourceFile::new(1, "t");
         let exp = expected.map(|e| LocalPatientId::parse(e).unwrap());
-        let opts = Options { require_end_mark: false, ..Options::default() };
+        let opts = Options {
+            require_end_mark: false,
+            ..Options::default()
+        };
         parse_message_bytes(&src, bytes, exp.as_ref(), None, &opts)
     }
 
@@ -1071,7 +1181,12 @@ mod tests {
 
     #[test]
     fn pid_mismatch_rejects_the_file() {
-        let b = parse(&format!("{MSH}ADT^A08^ADT_A01|1|P|2.5||||||~ISO IR87\rPID|1||12345678^^^^PI||患者^太郎"), Some("9999013"));
+        let b = parse(
+            &format!(
+                "{MSH}ADT^A08^ADT_A01|1|P|2.5||||||~ISO IR87\rPID|1||12345678^^^^PI||患者^太郎"
+            ),
+            Some("9999013"),
+        );
         assert!(b.records.is_empty());
         assert_eq!(b.rejected.len(), 1);
         assert_eq!(b.rejected[0].reason, Reason::PatientIdMismatch);
@@ -1083,19 +1198,31 @@ mod tests {
     fn pid_picks_the_pi_repetition() {
         // ISO-2022-JP cannot carry half-width kana (the encoder widens them), so this message
         // declares UTF-8.
-        let text = format!("{MSH}ADT^A08|1|P|2.5||||||UNICODE UTF-8\rPID|1||X^^^^MR~9999013^^^^PI||ｶﾝｼﾞｬ^ﾀﾛｳ^^^^^L^P||19650415|F");
+        let text = format!(
+            "{MSH}ADT^A08|1|P|2.5||||||UNICODE UTF-8\rPID|1||X^^^^MR~9999013^^^^PI||ｶﾝｼﾞｬ^ﾀﾛｳ^^^^^L^P||19650415|F"
+        );
         let b = parse_bytes(text.as_bytes(), Some("9999013"));
         assert!(b.rejected.is_empty(), "{:?}", b.rejected);
-        let Body::Identity(id) = &b.records[0].body else { panic!() };
+        let Body::Identity(id) = &b.records[0].body else {
+            panic!()
+        };
         assert_eq!(id.names[0].family.as_deref(), Some("カンジャ"));
         assert_eq!(id.names[0].kind, NameKind::Kana);
         assert_eq!(id.sex, Some(Sex::Female));
-        assert!(b.records[0].flags.iter().any(|f| f.kind == FlagKind::HalfWidthKanaWidened));
+        assert!(
+            b.records[0]
+                .flags
+                .iter()
+                .any(|f| f.kind == FlagKind::HalfWidthKanaWidened)
+        );
     }
 
     #[test]
     fn bad_birth_date_rejects_identity_only() {
-        let b = parse(&format!("{MSH}ADT^A01|1|P|2.5\rPID|1||1||A^B||M|19470515\rPV1|1|O"), Some("1"));
+        let b = parse(
+            &format!("{MSH}ADT^A01|1|P|2.5\rPID|1||1||A^B||M|19470515\rPV1|1|O"),
+            Some("1"),
+        );
         assert_eq!(b.rejected.len(), 1);
         // Shifted fields: PID-7 holds the sex.
         assert_eq!(b.rejected[0].field, "PID-7");
@@ -1105,15 +1232,32 @@ mod tests {
 
     #[test]
     fn prb_maps_icd10_and_rejects_bad_codes() {
-        let b = parse(&format!("{MSH}PPR^ZD1|1|P|2.5\rPID|1||1\rPRB|AD|20110915|20054174^胃炎^MDCDX2|123|||20110831||20110915|K297^^I10||||N^回復せず^HL70241|20110915|20110831|胃炎|1^主診断^JHSD0007\rPRB|AD|20110915|x^y^MDCDX2|124|||||| K2^^I10"), None);
+        let b = parse(
+            &format!(
+                "{MSH}PPR^ZD1|1|P|2.5\rPID|1||1\rPRB|AD|20110915|20054174^胃炎^MDCDX2|123|||20110831||20110915|K297^^I10||||N^回復せず^HL70241|20110915|20110831|胃炎|1^主診断^JHSD0007\rPRB|AD|20110915|x^y^MDCDX2|124|||||| K2^^I10"
+            ),
+            None,
+        );
         assert_eq!(b.count_kind("condition"), 1);
-        let c = b.records.iter().find_map(|r| match &r.body {
-            Body::Clinical(Clinical { data: ClinicalData::Condition(c), .. }) => Some(c),
-            _ => None,
-        }).unwrap();
+        let c = b
+            .records
+            .iter()
+            .find_map(|r| match &r.body {
+                Body::Clinical(Clinical {
+                    data: ClinicalData::Condition(c),
+                    ..
+                }) => Some(c),
+                _ => None,
+            })
+            .unwrap();
         assert_eq!(c.icd10.as_ref().unwrap().as_str(), "K29.7");
         assert!(c.primary);
-        assert_eq!(c.onset, Some(When::Date(chrono::NaiveDate::from_ymd_opt(2011, 8, 31).unwrap())));
+        assert_eq!(
+            c.onset,
+            Some(When::Date(
+                chrono::NaiveDate::from_ymd_opt(2011, 8, 31).unwrap()
+            ))
+        );
         assert_eq!(b.rejected.len(), 1);
         assert_eq!(b.rejected[0].field, "PRB-10");
         assert_eq!(b.rejected[0].position.segment.unwrap().index, 4);
@@ -1124,19 +1268,42 @@ mod tests {
         let b = parse(&format!("{MSH}OMD^O03|1|P|2.5\rPID|1||1"), None);
         assert_eq!(b.count_kind("identity"), 1);
         assert_eq!(b.rejected.len(), 1);
-        assert_eq!(b.rejected[0].reason, Reason::Unsupported { kind: "message type", name: "OMD^O03".into() });
+        assert_eq!(
+            b.rejected[0].reason,
+            Reason::Unsupported {
+                kind: "message type",
+                name: "OMD^O03".into()
+            }
+        );
     }
 
     #[test]
     fn escaped_values_and_numbers() {
-        let b = parse(&format!("{MSH}ORU^R01|1|P|2.5\rPID|1||1\rOBR|1|55||X^Y^JC10|||20111220\rOBX|1|NM|3A010000002327101^総蛋白^JC10||7.20|g/dl^g/dl^99XYZ|6.7-8.3|H|||F\rOBX|2|NM|3A010000002327101^総蛋白^JC10||abc\rOBX|3|TX|9A100^所見^JC10||A\\F\\B\rOBX|4|XCN|DR^医師^JSHR||1^大江戸^信吉"), None);
-        let obs: Vec<&Observation> = b.records.iter().filter_map(|r| match &r.body {
-            Body::Clinical(Clinical { data: ClinicalData::Observation(o), .. }) => Some(o),
-            _ => None,
-        }).collect();
+        let b = parse(
+            &format!(
+                "{MSH}ORU^R01|1|P|2.5\rPID|1||1\rOBR|1|55||X^Y^JC10|||20111220\rOBX|1|NM|3A010000002327101^総蛋白^JC10||7.20|g/dl^g/dl^99XYZ|6.7-8.3|H|||F\rOBX|2|NM|3A010000002327101^総蛋白^JC10||abc\rOBX|3|TX|9A100^所見^JC10||A\\F\\B\rOBX|4|XCN|DR^医師^JSHR||1^大江戸^信吉"
+            ),
+            None,
+        );
+        let obs: Vec<&Observation> = b
+            .records
+            .iter()
+            .filter_map(|r| match &r.body {
+                Body::Clinical(Clinical {
+                    data: ClinicalData::Observation(o),
+                    ..
+                }) => Some(o),
+                _ => None,
+            })
+            .collect();
         assert_eq!(obs.len(), 2);
-        let ObservationValue::Quantity(q) = obs[0].value.as_ref().unwrap() else { panic!() };
-        assert_eq!((q.value.as_str(), q.unit.as_deref()), ("7.20", Some("g/dl")));
+        let ObservationValue::Quantity(q) = obs[0].value.as_ref().unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (q.value.as_str(), q.unit.as_deref()),
+            ("7.20", Some("g/dl"))
+        );
         assert_eq!(obs[0].interpretation.as_deref(), Some("H"));
         assert!(matches!(obs[0].effective, Some(When::Date(_))));
         assert_eq!(obs[1].value, Some(ObservationValue::Text("A|B".into())));

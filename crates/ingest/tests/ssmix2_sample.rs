@@ -1,6 +1,9 @@
 //! The public SS-MIX2 sample tree (tests/data/ssmix2, Apache-2.0), broken files included: every
 //! file is accounted for, and the broken ones yield the reasons their README describes.
 
+// Test helpers outside #[test] functions unwrap too: a failure there is a failing test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,12 +29,20 @@ fn outcomes(b: &Batch) -> BTreeMap<String, Vec<String>> {
     let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &b.records {
         let p = r.position.file.expose_path().to_string_lossy().into_owned();
-        let status = if r.status == RecordStatus::Cancelled { " (cancelled)" } else { "" };
-        m.entry(p).or_default().push(format!("{}{status}", r.body.kind()));
+        let status = if r.status == RecordStatus::Cancelled {
+            " (cancelled)"
+        } else {
+            ""
+        };
+        m.entry(p)
+            .or_default()
+            .push(format!("{}{status}", r.body.kind()));
     }
     for r in &b.rejected {
         let p = r.position.file.expose_path().to_string_lossy().into_owned();
-        m.entry(p).or_default().push(format!("REJECT {}: {:?}", r.field, r.reason));
+        m.entry(p)
+            .or_default()
+            .push(format!("REJECT {}: {:?}", r.field, r.reason));
     }
     m
 }
@@ -48,7 +59,12 @@ fn every_file_is_accounted_for() {
     assert_eq!(b.read, 22);
     let got: BTreeMap<String, String> = outcomes(&b)
         .into_iter()
-        .map(|(k, v)| (format!("{}{}", short(&k), if k.ends_with("_0") { "#0" } else { "" }), v.join(", ")))
+        .map(|(k, v)| {
+            (
+                format!("{}{}", short(&k), if k.ends_with("_0") { "#0" } else { "" }),
+                v.join(", "),
+            )
+        })
         .collect();
     let mismatch = "REJECT PID-3: PatientIdMismatch";
     let expected: BTreeMap<String, String> = [
@@ -83,7 +99,11 @@ fn every_file_is_accounted_for() {
     .collect();
     assert_eq!(got, expected);
     // Every rejected whole file keeps its bytes for the quarantine.
-    assert!(b.rejected.iter().all(|r| r.raw.as_ref().is_some_and(|raw| !raw.0.is_empty())));
+    assert!(
+        b.rejected
+            .iter()
+            .all(|r| r.raw.as_ref().is_some_and(|raw| !raw.0.is_empty()))
+    );
 }
 
 #[test]
@@ -91,13 +111,23 @@ fn rejections_never_show_personal_values() {
     let b = storage();
     for r in &b.rejected {
         let shown = format!("{r} {r:?}");
-        for bad in ["9999013", "0000001", "患者", "太郎", "静岡", "19650415", "054-"] {
+        for bad in [
+            "9999013", "0000001", "患者", "太郎", "静岡", "19650415", "054-",
+        ] {
             assert!(!shown.contains(bad), "{shown}");
         }
     }
     for r in &b.records {
         let shown = format!("{r:?}");
-        for bad in ["9999013", "患者", "カンジャ", "登呂", "054-000-0000", "19480405", "1948-04-05"] {
+        for bad in [
+            "9999013",
+            "患者",
+            "カンジャ",
+            "登呂",
+            "054-000-0000",
+            "19480405",
+            "1948-04-05",
+        ] {
             assert!(!shown.contains(bad), "{bad} in {shown}");
         }
     }
@@ -109,19 +139,43 @@ fn adt_identity_and_clinical_parts() {
     let from = |kind: &str| -> Vec<&tsunagu_ingest::Record> {
         b.records
             .iter()
-            .filter(|r| r.position.file.expose_path().to_string_lossy().contains(kind))
+            .filter(|r| {
+                r.position
+                    .file
+                    .expose_path()
+                    .to_string_lossy()
+                    .contains(kind)
+            })
             .collect()
     };
     let adt = from("ADT-00");
-    let Body::Identity(id) = &adt[0].body else { panic!("identity first") };
+    let Body::Identity(id) = &adt[0].body else {
+        panic!("identity first")
+    };
     assert_eq!(id.local_patient_id.as_ref().unwrap().expose(), "9999013");
     assert_eq!(id.names.len(), 2);
-    assert_eq!((id.names[0].kind, id.names[0].family.as_deref(), id.names[0].given.as_deref()), (NameKind::Kanji, Some("患者"), Some("太郎")));
-    assert_eq!((id.names[1].kind, id.names[1].family.as_deref()), (NameKind::Kana, Some("カンジャ")));
-    assert_eq!(id.birth_date.unwrap().date().unwrap().to_string(), "1948-04-05");
+    assert_eq!(
+        (
+            id.names[0].kind,
+            id.names[0].family.as_deref(),
+            id.names[0].given.as_deref()
+        ),
+        (NameKind::Kanji, Some("患者"), Some("太郎"))
+    );
+    assert_eq!(
+        (id.names[1].kind, id.names[1].family.as_deref()),
+        (NameKind::Kana, Some("カンジャ"))
+    );
+    assert_eq!(
+        id.birth_date.unwrap().date().unwrap().to_string(),
+        "1948-04-05"
+    );
     assert_eq!(id.sex, Some(tsunagu_model::Sex::Male));
     assert_eq!(id.addresses[0].postal_code.unwrap().as_str(), "4228033");
-    assert_eq!(id.addresses[0].text.as_deref(), Some("静岡県静岡市登呂１－３－５"));
+    assert_eq!(
+        id.addresses[0].text.as_deref(),
+        Some("静岡県静岡市登呂１－３－５")
+    );
     assert_eq!(id.phones, ["054-000-0000", "03-5999-9999", "03-3599-9993"]);
     let clinical: Vec<&ClinicalData> = adt
         .iter()
@@ -133,25 +187,55 @@ fn adt_identity_and_clinical_parts() {
             _ => None,
         })
         .collect();
-    let ClinicalData::Observation(height) = clinical[1] else { panic!() };
+    let ClinicalData::Observation(height) = clinical[1] else {
+        panic!()
+    };
     let code = height.code.as_ref().unwrap();
-    assert_eq!((&code.system, code.code.as_str()), (&CodeSystem::Jlac10, "9N001000000000001"));
-    let Some(ObservationValue::Quantity(q)) = &height.value else { panic!() };
+    assert_eq!(
+        (&code.system, code.code.as_str()),
+        (&CodeSystem::Jlac10, "9N001000000000001")
+    );
+    let Some(ObservationValue::Quantity(q)) = &height.value else {
+        panic!()
+    };
     assert_eq!((q.value.as_str(), q.unit.as_deref()), ("167.8", Some("cm")));
-    let ClinicalData::Observation(abo) = clinical[3] else { panic!() };
+    let ClinicalData::Observation(abo) = clinical[3] else {
+        panic!()
+    };
     assert!(matches!(&abo.value, Some(ObservationValue::Coded(c)) if c.code == "A"));
-    let ClinicalData::Allergy(al) = clinical[4] else { panic!() };
-    assert_eq!(al.code.as_ref().unwrap().display.as_deref(), Some("ペニシリン"));
-    let ClinicalData::Coverage(cov) = clinical[5] else { panic!() };
+    let ClinicalData::Allergy(al) = clinical[4] else {
+        panic!()
+    };
+    assert_eq!(
+        al.code.as_ref().unwrap().display.as_deref(),
+        Some("ペニシリン")
+    );
+    let ClinicalData::Coverage(cov) = clinical[5] else {
+        panic!()
+    };
     assert_eq!(cov.insurer_number.as_deref(), Some("67999991"));
-    assert_eq!(cov.start, Some(When::Date(chrono::NaiveDate::from_ymd_opt(2009, 12, 1).unwrap())));
+    assert_eq!(
+        cov.start,
+        Some(When::Date(
+            chrono::NaiveDate::from_ymd_opt(2009, 12, 1).unwrap()
+        ))
+    );
 
-    let ClinicalData::Encounter(e) = clinical[0] else { panic!() };
+    let ClinicalData::Encounter(e) = clinical[0] else {
+        panic!()
+    };
     assert_eq!(e.event.as_deref(), Some("A08"));
     let discharge = from("ADT-52");
-    let Body::Clinical(c) = &discharge[1].body else { panic!() };
-    let ClinicalData::Encounter(e) = &c.data else { panic!() };
-    assert_eq!(e.end.and_then(|w| w.date()).unwrap().to_string(), "2011-12-20");
+    let Body::Clinical(c) = &discharge[1].body else {
+        panic!()
+    };
+    let ClinicalData::Encounter(e) = &c.data else {
+        panic!()
+    };
+    assert_eq!(
+        e.end.and_then(|w| w.date()).unwrap().to_string(),
+        "2011-12-20"
+    );
     assert_eq!(e.department.as_ref().unwrap().code, "08");
 }
 
@@ -161,7 +245,13 @@ fn prescriptions_injections_and_administrations() {
     let meds = |kind: &str| -> Vec<tsunagu_ingest::record::Medication> {
         b.records
             .iter()
-            .filter(|r| r.position.file.expose_path().to_string_lossy().contains(kind))
+            .filter(|r| {
+                r.position
+                    .file
+                    .expose_path()
+                    .to_string_lossy()
+                    .contains(kind)
+            })
             .filter_map(|r| match &r.body {
                 Body::Clinical(c) => match &c.data {
                     ClinicalData::Medication(m) => Some(m.clone()),
@@ -184,12 +274,29 @@ fn prescriptions_injections_and_administrations() {
 
     let inj = meds("OMP-02");
     assert!(inj.iter().all(|m| m.kind == MedicationKind::Injection));
-    let codes: Vec<&str> = inj.iter().map(|m| m.code.as_ref().unwrap().code.as_str()).collect();
-    assert_eq!(codes, ["620007329", "620002559", "620007329", "620002559", "620007329", "620002559"]);
+    let codes: Vec<&str> = inj
+        .iter()
+        .map(|m| m.code.as_ref().unwrap().code.as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "620007329",
+            "620002559",
+            "620007329",
+            "620002559",
+            "620007329",
+            "620002559"
+        ]
+    );
     assert_eq!(inj[0].route.as_ref().unwrap().code, "IV");
 
     let given = meds("OMP-12");
-    assert!(given.iter().all(|m| m.kind == MedicationKind::Administration));
+    assert!(
+        given
+            .iter()
+            .all(|m| m.kind == MedicationKind::Administration)
+    );
     assert_eq!(given[0].status.as_deref(), Some("CP"));
     assert!(matches!(given[0].end, Some(When::Local(_))));
 }
@@ -200,7 +307,13 @@ fn lab_orders_keep_jlac10_and_flag_malformed_codes() {
     let orders: Vec<_> = b
         .records
         .iter()
-        .filter(|r| r.position.file.expose_path().to_string_lossy().contains("OML-01"))
+        .filter(|r| {
+            r.position
+                .file
+                .expose_path()
+                .to_string_lossy()
+                .contains("OML-01")
+        })
         .filter_map(|r| match &r.body {
             Body::Clinical(c) => match &c.data {
                 ClinicalData::Observation(o) => Some((r, o)),
@@ -210,13 +323,27 @@ fn lab_orders_keep_jlac10_and_flag_malformed_codes() {
         })
         .collect();
     assert_eq!(orders.len(), 7);
-    assert!(orders.iter().all(|(_, o)| o.status == ObservationStatus::Ordered && o.value.is_none()));
+    assert!(
+        orders
+            .iter()
+            .all(|(_, o)| o.status == ObservationStatus::Ordered && o.value.is_none())
+    );
     assert_eq!(orders[0].1.specimen.as_ref().unwrap().code, "023");
     // 2B0300000022311 has 15 characters, not JLAC10's 17: kept, flagged.
     let (r, o) = &orders[4];
     assert_eq!(o.code.as_ref().unwrap().code, "2B0300000022311");
-    assert!(r.flags.iter().any(|f| f.kind == FlagKind::CodeNotWellFormed && f.field == "OBX-3"));
-    assert!(!orders[0].0.flags.iter().any(|f| f.kind == FlagKind::CodeNotWellFormed));
+    assert!(
+        r.flags
+            .iter()
+            .any(|f| f.kind == FlagKind::CodeNotWellFormed && f.field == "OBX-3")
+    );
+    assert!(
+        !orders[0]
+            .0
+            .flags
+            .iter()
+            .any(|f| f.kind == FlagKind::CodeNotWellFormed)
+    );
 }
 
 fn sample(rel: &str) -> Vec<u8> {
@@ -232,52 +359,92 @@ fn direct(rel: &str) -> Batch {
 
 #[test]
 fn diagnoses_results_and_allergies_from_the_samples() {
-    let ppr = direct("999/901/9999013/-/PPR-01/9999013_-_PPR-01_999999999999999_20111209163030000_01_1");
+    let ppr =
+        direct("999/901/9999013/-/PPR-01/9999013_-_PPR-01_999999999999999_20111209163030000_01_1");
     assert!(ppr.rejected.is_empty(), "{:?}", ppr.rejected);
-    let cond = ppr.records.iter().find_map(|r| match &r.body {
-        Body::Clinical(c) => match &c.data {
-            ClinicalData::Condition(c) => Some(c.clone()),
+    let cond = ppr
+        .records
+        .iter()
+        .find_map(|r| match &r.body {
+            Body::Clinical(c) => match &c.data {
+                ClinicalData::Condition(c) => Some(c.clone()),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
-    }).unwrap();
+        })
+        .unwrap();
     assert_eq!(cond.icd10.unwrap().as_str(), "K29.7");
     assert_eq!(cond.code.unwrap().system, CodeSystem::MedisDisease);
     assert!(cond.primary);
     // ZI1 gives a coverage and the card numbers (identity).
     assert_eq!(ppr.count_kind("coverage"), 1);
-    let cards: Vec<_> = ppr.records.iter().filter_map(|r| match &r.body {
-        Body::Identity(i) if !i.insurance.is_empty() => Some(i.insurance[0].clone()),
-        _ => None,
-    }).collect();
+    let cards: Vec<_> = ppr
+        .records
+        .iter()
+        .filter_map(|r| match &r.body {
+            Body::Identity(i) if !i.insurance.is_empty() => Some(i.insurance[0].clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(cards.len(), 1);
-    assert_eq!((cards[0].insurer_number.as_deref(), cards[0].symbol.as_deref(), cards[0].number.as_deref()), (Some("1130012"), Some("123456"), Some("11010203")));
+    assert_eq!(
+        (
+            cards[0].insurer_number.as_deref(),
+            cards[0].symbol.as_deref(),
+            cards[0].number.as_deref()
+        ),
+        (Some("1130012"), Some("123456"), Some("11010203"))
+    );
 
-    let oul = direct("999/901/9999013/20111220/OML-11/9999013_20111220_OML-11_000000011000354_20111220103059000_01_1");
+    let oul = direct(
+        "999/901/9999013/20111220/OML-11/9999013_20111220_OML-11_000000011000354_20111220103059000_01_1",
+    );
     assert!(oul.rejected.is_empty(), "{:?}", oul.rejected);
-    let vals: Vec<(String, String, Option<String>)> = oul.records.iter().filter_map(|r| match &r.body {
-        Body::Clinical(c) => match &c.data {
-            ClinicalData::Observation(o) => match &o.value {
-                Some(ObservationValue::Quantity(q)) => Some((o.code.clone().unwrap().code, q.value.as_str().to_owned(), q.unit.clone())),
+    let vals: Vec<(String, String, Option<String>)> = oul
+        .records
+        .iter()
+        .filter_map(|r| match &r.body {
+            Body::Clinical(c) => match &c.data {
+                ClinicalData::Observation(o) => match &o.value {
+                    Some(ObservationValue::Quantity(q)) => Some((
+                        o.code.clone().unwrap().code,
+                        q.value.as_str().to_owned(),
+                        q.unit.clone(),
+                    )),
+                    _ => None,
+                },
                 _ => None,
             },
             _ => None,
-        },
-        _ => None,
-    }).collect();
-    assert_eq!(vals, [
-        ("3A016000002327102".to_owned(), "1.7".to_owned(), None),
-        ("3A010000002327101".to_owned(), "7.2".to_owned(), Some("g/dl".to_owned())),
-        ("3A015000002327101".to_owned(), "4.9".to_owned(), Some("g/dl".to_owned())),
-    ]);
+        })
+        .collect();
+    assert_eq!(
+        vals,
+        [
+            ("3A016000002327102".to_owned(), "1.7".to_owned(), None),
+            (
+                "3A010000002327101".to_owned(),
+                "7.2".to_owned(),
+                Some("g/dl".to_owned())
+            ),
+            (
+                "3A015000002327101".to_owned(),
+                "4.9".to_owned(),
+                Some("g/dl".to_owned())
+            ),
+        ]
+    );
 
     // ORU: the ECG file has its sex and birth date shifted by one field (PID-8 = M in PID-7's
     // place is fine, PID-9 holds the date): the identity stands, 12 results are read.
-    let oru = direct("999/901/9999013/20111220/OMG-13/9999013_20111220_OMG-13_999999999999999_20111220224447339_01_1");
+    let oru = direct(
+        "999/901/9999013/20111220/OMG-13/9999013_20111220_OMG-13_999999999999999_20111220224447339_01_1",
+    );
     assert!(oru.rejected.is_empty(), "{:?}", oru.rejected);
     assert_eq!(oru.count_kind("observation"), 12);
 
-    let iam = direct("999/901/9999013/-/ADT-61/9999013_-_ADT-61_999999999999999_20111014232213000_-_1");
+    let iam =
+        direct("999/901/9999013/-/ADT-61/9999013_-_ADT-61_999999999999999_20111014232213000_-_1");
     assert_eq!(iam.count_kind("allergy"), 4);
     assert!(iam.rejected.is_empty());
 }
@@ -295,29 +462,58 @@ fn tree(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 
 #[test]
 fn condition_flag_zero_marks_records_cancelled() {
-    let bytes = sample("999/901/9999013/20110630/OMP-11/9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1");
-    let dir = tree(&[("999/901/9999013/20110630/OMP-11/9999013_20110630_OMP-11_123456789012345_20110701113813225_01_0", &bytes)]);
+    let bytes = sample(
+        "999/901/9999013/20110630/OMP-11/9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1",
+    );
+    let dir = tree(&[(
+        "999/901/9999013/20110630/OMP-11/9999013_20110630_OMP-11_123456789012345_20110701113813225_01_0",
+        &bytes,
+    )]);
     let b = read_storage(dir.path(), &Options::default()).unwrap();
     assert_eq!(b.records.len(), 3);
-    assert!(b.records.iter().all(|r| r.status == RecordStatus::Cancelled));
+    assert!(
+        b.records
+            .iter()
+            .all(|r| r.status == RecordStatus::Cancelled)
+    );
 }
 
 #[test]
 fn broken_files_in_a_fresh_tree() {
-    let good = sample("999/901/9999013/20110630/OMP-11/9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1");
+    let good = sample(
+        "999/901/9999013/20110630/OMP-11/9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1",
+    );
     let name = "9999013_20110630_OMP-11_123456789012345_20110701113813225_01_1";
     let truncated = &good[..good.len() / 3];
     let dir = tree(&[
         // Not JIS at all (the sample's 2-byte file, at a correct path).
-        (&format!("999/901/9999013/20110630/OMP-11/{}", name.replace("_01_1", "_02_1")), &[0xFB, 0xFC]),
+        (
+            &format!(
+                "999/901/9999013/20110630/OMP-11/{}",
+                name.replace("_01_1", "_02_1")
+            ),
+            &[0xFB, 0xFC],
+        ),
         // Wrong hash folders.
         (&format!("999/999/9999013/20110630/OMP-11/{name}"), &good),
         // Wrong date folder.
         (&format!("999/901/9999013/20110701/OMP-11/{name}"), &good),
         // A RAS message in an ADT folder.
-        (&format!("999/901/9999013/20110630/ADT-00/{}", name.replace("OMP-11", "ADT-00")), &good),
+        (
+            &format!(
+                "999/901/9999013/20110630/ADT-00/{}",
+                name.replace("OMP-11", "ADT-00")
+            ),
+            &good,
+        ),
         // Cut in the middle of a JIS sequence or a segment.
-        (&format!("999/901/9999013/20110630/OMP-11/{}", name.replace("_01_1", "_03_1")), truncated),
+        (
+            &format!(
+                "999/901/9999013/20110630/OMP-11/{}",
+                name.replace("_01_1", "_03_1")
+            ),
+            truncated,
+        ),
         // Not a storage file name.
         ("999/901/9999013/20110630/OMP-11/notes.txt", b"x"),
         // Too shallow.
@@ -325,7 +521,11 @@ fn broken_files_in_a_fresh_tree() {
     ]);
     let b = read_storage(dir.path(), &Options::default()).unwrap();
     assert_eq!(b.read, 7);
-    let mut reasons: Vec<String> = b.rejected.iter().map(|r| format!("{:?}", r.reason)).collect();
+    let mut reasons: Vec<String> = b
+        .rejected
+        .iter()
+        .map(|r| format!("{:?}", r.reason))
+        .collect();
     reasons.sort();
     let mut expected = vec![
         "BadFileName(\"not at the depth of a standardized-storage file\")",
@@ -339,7 +539,14 @@ fn broken_files_in_a_fresh_tree() {
     expected.sort();
     assert!(b.records.is_empty());
     assert_eq!(reasons, expected);
-    let small = Options { max_file_bytes: 10, ..Options::default() };
+    let small = Options {
+        max_file_bytes: 10,
+        ..Options::default()
+    };
     let b = read_storage(dir.path(), &small).unwrap();
-    assert!(b.rejected.iter().any(|r| matches!(r.reason, Reason::TooLarge { limit: 10, .. })));
+    assert!(
+        b.rejected
+            .iter()
+            .any(|r| matches!(r.reason, Reason::TooLarge { limit: 10, .. }))
+    );
 }

@@ -84,28 +84,13 @@ pub(crate) async fn head(tx: &mut Transaction<'static, Any>) -> Result<Head> {
     })
 }
 
-fn event_hash(
-    prev: &str,
-    seq: i64,
-    at: &str,
-    actor: &str,
-    role: &str,
-    action: &str,
-    object_type: &str,
-    object_id: &str,
-    details: &str,
-) -> String {
-    sha256_hex(&[
-        prev.as_bytes(),
-        seq.to_string().as_bytes(),
-        at.as_bytes(),
-        actor.as_bytes(),
-        role.as_bytes(),
-        action.as_bytes(),
-        object_type.as_bytes(),
-        object_id.as_bytes(),
-        details.as_bytes(),
-    ])
+/// The hash of an event: its predecessor's hash, its sequence number and its fields (at, actor,
+/// role, action, object type, object id, details), each length-prefixed.
+fn event_hash(prev: &str, seq: i64, fields: [&str; 7]) -> String {
+    let seq = seq.to_string();
+    let mut parts: Vec<&[u8]> = vec![prev.as_bytes(), seq.as_bytes()];
+    parts.extend(fields.iter().map(|f| f.as_bytes()));
+    sha256_hex(&parts)
 }
 
 fn seal(key: &[u8; 32], seq: i64, hash: &str) -> String {
@@ -136,13 +121,15 @@ impl Ledger {
         let hash = event_hash(
             &head.hash,
             seq,
-            &at,
-            &actor.name,
-            &actor.role,
-            ev.action,
-            ev.object_type,
-            ev.object_id,
-            &details,
+            [
+                &at,
+                &actor.name,
+                &actor.role,
+                ev.action,
+                ev.object_type,
+                ev.object_id,
+                &details,
+            ],
         );
         sqlx::query(
             "INSERT INTO audit_events (seq, at, actor, role, action, object_type, object_id, details, prev_hash, hash) \
@@ -225,7 +212,12 @@ impl Ledger {
             .await
             .map_err(Error::backend)?;
         let Some(head_row) = head_row else {
-            return Ok(fail_report(0, GENESIS, None, "the chain head row is missing"));
+            return Ok(fail_report(
+                0,
+                GENESIS,
+                None,
+                "the chain head row is missing",
+            ));
         };
         let head_seq: i64 = head_row.try_get("seq").map_err(Error::backend)?;
         let head_hash: String = head_row.try_get("hash").map_err(Error::backend)?;
@@ -243,7 +235,8 @@ impl Ledger {
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
             let seq: i64 = row.try_get("seq").map_err(Error::backend)?;
-            let get = |c: &str| -> Result<String> { row.try_get::<String, _>(c).map_err(Error::backend) };
+            let get =
+                |c: &str| -> Result<String> { row.try_get::<String, _>(c).map_err(Error::backend) };
             let (at, actor, role, action, ot, oid, details, prev_hash, hash) = (
                 get("at")?,
                 get("actor")?,
@@ -257,9 +250,15 @@ impl Ledger {
             );
             if seq != expected {
                 let msg = if seq > expected {
-                    format!("event {expected} is missing: deleted (the chain jumps from {} to {seq})", expected - 1)
+                    format!(
+                        "event {expected} is missing: deleted (the chain jumps from {} to {seq})",
+                        expected - 1
+                    )
                 } else {
-                    format!("event {seq} appears out of order after event {}", expected - 1)
+                    format!(
+                        "event {seq} appears out of order after event {}",
+                        expected - 1
+                    )
                 };
                 return Ok(fail_report(expected - 1, &prev, Some(expected), &msg));
             }
@@ -268,10 +267,17 @@ impl Ledger {
                     seq - 1,
                     &prev,
                     Some(seq),
-                    &format!("event {seq} does not follow event {}: an event was inserted, deleted or reordered before it", seq - 1),
+                    &format!(
+                        "event {seq} does not follow event {}: an event was inserted, deleted or reordered before it",
+                        seq - 1
+                    ),
                 ));
             }
-            let h = event_hash(&prev, seq, &at, &actor, &role, &action, &ot, &oid, &details);
+            let h = event_hash(
+                &prev,
+                seq,
+                [&at, &actor, &role, &action, &ot, &oid, &details],
+            );
             if h != hash {
                 return Ok(fail_report(
                     seq - 1,
@@ -287,9 +293,15 @@ impl Ledger {
         let last = expected - 1;
         if last != head_seq || prev != head_hash {
             let msg = if last < head_seq {
-                format!("events {} to {head_seq} were deleted from the end of the chain", last + 1)
+                format!(
+                    "events {} to {head_seq} were deleted from the end of the chain",
+                    last + 1
+                )
             } else {
-                format!("event {} was added outside tsunagu (the sealed head is event {head_seq})", head_seq + 1)
+                format!(
+                    "event {} was added outside tsunagu (the sealed head is event {head_seq})",
+                    head_seq + 1
+                )
             };
             return Ok(fail_report(last, &prev, Some(last.min(head_seq) + 1), &msg));
         }
@@ -376,7 +388,10 @@ pub(crate) const AUDITED: &[(&str, &str, bool)] = &[
 fn row_digest(row: &sqlx::any::AnyRow, ncols: usize) -> Result<(String, String)> {
     let mut parts: Vec<Option<String>> = Vec::with_capacity(ncols);
     for i in 0..ncols {
-        parts.push(row.try_get::<Option<String>, _>(i).map_err(Error::backend)?);
+        parts.push(
+            row.try_get::<Option<String>, _>(i)
+                .map_err(Error::backend)?,
+        );
     }
     let id = parts.first().cloned().flatten().unwrap_or_default();
     let bytes: Vec<Vec<u8>> = parts
@@ -415,11 +430,13 @@ pub(crate) async fn rows_digest(
         return Err(Error::conflict("internal: table is not audited"));
     };
     let ncols = cols.split(',').count();
-    let rows = sqlx::query(AssertSqlSafe(format!("SELECT {cols} FROM {table} WHERE audit_seq = $1")))
-        .bind(seq)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(Error::backend)?;
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {cols} FROM {table} WHERE audit_seq = $1"
+    )))
+    .bind(seq)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(Error::backend)?;
     let digests = rows
         .iter()
         .map(|r| row_digest(r, ncols))
@@ -456,8 +473,10 @@ impl Ledger {
                     }
                 }
             }
-            if action == "records.purge" {
-                if let Some(list) = d.get("purged").and_then(|p| p.as_array()) {
+            if action == "records.purge"
+                && let Some(list) = d.get("purged").and_then(|p| p.as_array())
+            {
+                {
                     for p in list {
                         if let (Some(t), Some(s)) = (
                             p.get("table").and_then(|v| v.as_str()),
@@ -471,17 +490,23 @@ impl Ledger {
         }
         for (table, cols, mutable) in AUDITED {
             let ncols = cols.split(',').count();
-            let rows = sqlx::query(AssertSqlSafe(format!("SELECT {cols}, audit_seq FROM {table}")))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(Error::backend)?;
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {cols}, audit_seq FROM {table}"
+            )))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::backend)?;
             let mut groups: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
             for r in &rows {
                 let seq: i64 = r.try_get(ncols).map_err(Error::backend)?;
                 groups.entry(seq).or_default().push(row_digest(r, ncols)?);
             }
             let present_ids: HashSet<String> = if *mutable {
-                groups.values().flatten().map(|(id, _)| id.clone()).collect()
+                groups
+                    .values()
+                    .flatten()
+                    .map(|(id, _)| id.clone())
+                    .collect()
             } else {
                 HashSet::new()
             };
@@ -489,25 +514,34 @@ impl Ledger {
                 let Some((count, digest, _)) = vouched.get(&((*table).to_owned(), *seq)) else {
                     return Ok(Some((
                         *seq,
-                        format!("table {table} has rows that no audit event wrote (they claim event {seq}): inserted outside tsunagu"),
+                        format!(
+                            "table {table} has rows that no audit event wrote (they claim event {seq}): inserted outside tsunagu"
+                        ),
                     )));
                 };
                 if digests.len() != *count {
                     return Ok(Some((
                         *seq,
-                        format!("table {table}: event {seq} wrote {count} rows, {} remain: rows were deleted or inserted outside tsunagu", digests.len()),
+                        format!(
+                            "table {table}: event {seq} wrote {count} rows, {} remain: rows were deleted or inserted outside tsunagu",
+                            digests.len()
+                        ),
                     )));
                 }
                 if combine(digests.clone()) != *digest {
                     return Ok(Some((
                         *seq,
-                        format!("table {table}: rows written by event {seq} were altered outside tsunagu"),
+                        format!(
+                            "table {table}: rows written by event {seq} were altered outside tsunagu"
+                        ),
                     )));
                 }
             }
             // Groups vouched for but gone: legitimate only for records purged after their
             // retention period, or for a provider row that a later event rewrote.
-            for ((t, seq), (count, _, object_id)) in vouched.range(((*table).to_owned(), i64::MIN)..) {
+            for ((t, seq), (count, _, object_id)) in
+                vouched.range(((*table).to_owned(), i64::MIN)..)
+            {
                 if t != table {
                     break;
                 }
@@ -518,7 +552,9 @@ impl Ledger {
                 if !superseded && !purged.contains(&(t.clone(), *seq)) {
                     return Ok(Some((
                         *seq,
-                        format!("table {table}: the {count} rows written by event {seq} were deleted outside tsunagu"),
+                        format!(
+                            "table {table}: the {count} rows written by event {seq} were deleted outside tsunagu"
+                        ),
                     )));
                 }
             }

@@ -31,19 +31,23 @@ pub struct ImportSummary {
 /// One parsed row of a notice CSV.
 pub type NoticeRow = NewNotice;
 
+/// One CSV row: column name → value.
+type Row = HashMap<String, String>;
+
 /// Read a CSV with a header into maps of column → value, checking the required columns.
-fn read_csv(
-    file: &str,
-    input: impl Read,
-    required: &[&str],
-) -> Result<(Vec<HashMap<String, String>>, Vec<String>)> {
+fn read_csv(file: &str, input: impl Read, required: &[&str]) -> Result<Vec<Row>> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(input);
     let headers: Vec<String> = rdr
         .headers()
-        .map_err(|e| Error::input(file.to_owned(), format!("cannot read the header: {}", csv_reason(&e))))?
+        .map_err(|e| {
+            Error::input(
+                file.to_owned(),
+                format!("cannot read the header: {}", csv_reason(&e)),
+            )
+        })?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_owned())
         .collect();
@@ -51,7 +55,10 @@ fn read_csv(
         if !headers.iter().any(|h| h == r) {
             return Err(Error::input(
                 file.to_owned(),
-                format!("missing column {r} (the header must have {})", required.join(",")),
+                format!(
+                    "missing column {r} (the header must have {})",
+                    required.join(",")
+                ),
             ));
         }
     }
@@ -67,13 +74,15 @@ fn read_csv(
                 .collect(),
         );
     }
-    Ok((rows, headers))
+    Ok(rows)
 }
 
 /// The csv crate's messages can quote field contents; say only what kind of fault it is.
 fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("has {len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_owned(),
@@ -98,7 +107,12 @@ fn at(file: &str, line: usize, name: &str) -> impl Fn(Error) -> Error {
     }
 }
 
-fn parse_notice(provider: ProviderId, row: &HashMap<String, String>, file: &str, line: usize) -> Result<NewNotice> {
+fn parse_notice(
+    provider: ProviderId,
+    row: &HashMap<String, String>,
+    file: &str,
+    line: usize,
+) -> Result<NewNotice> {
     let recipient = match field(row, "recipient") {
         "" | "person" => Recipient::Person,
         "guardian" => Recipient::Guardian,
@@ -111,8 +125,10 @@ fn parse_notice(provider: ProviderId, row: &HashMap<String, String>, file: &str,
     };
     let patient = tsunagu_model::LocalPatientId::parse(field(row, "patient"))
         .map_err(|e| Error::model(format!("{file}, line {line}, field patient"), e))?;
-    let date = crate::time::parse_date("date", field(row, "date")).map_err(at(file, line, "date"))?;
-    let channel = crate::Channel::parse(field(row, "channel")).map_err(at(file, line, "channel"))?;
+    let date =
+        crate::time::parse_date("date", field(row, "date")).map_err(at(file, line, "date"))?;
+    let channel =
+        crate::Channel::parse(field(row, "channel")).map_err(at(file, line, "channel"))?;
     Ok(NewNotice {
         provider,
         patient,
@@ -132,7 +148,7 @@ impl Ledger {
         file: &str,
         input: impl Read,
     ) -> Result<usize> {
-        let (rows, _) = read_csv(file, input, &["patient", "date", "channel"])?;
+        let rows = read_csv(file, input, &["patient", "date", "channel"])?;
         let notices = rows
             .iter()
             .enumerate()
@@ -142,8 +158,13 @@ impl Ledger {
         self.require_provider(&mut tx, provider).await?;
         let head = head(&mut tx).await?;
         for (i, n) in notices.iter().enumerate() {
-            self.insert_notice(&mut tx, head.next(), n, Some(&format!("{file}, line {}", i + 2)))
-                .await?;
+            self.insert_notice(
+                &mut tx,
+                head.next(),
+                n,
+                Some(&format!("{file}, line {}", i + 2)),
+            )
+            .await?;
         }
         let digest = rows_digest(&mut tx, "notices", head.next()).await?;
         self.append(
@@ -166,7 +187,11 @@ impl Ledger {
     /// (`code,kind,name,address,representative,filing_date,filing_ref`), `notices.csv`
     /// (`provider_code,patient,date,channel`) and `stops.csv`
     /// (`provider_code,patient,requester,relationship,received_at`), in one transaction.
-    pub async fn import_ledger_dir(&self, actor: &Actor, dir: &std::path::Path) -> Result<ImportSummary> {
+    pub async fn import_ledger_dir(
+        &self,
+        actor: &Actor,
+        dir: &std::path::Path,
+    ) -> Result<ImportSummary> {
         let open = |name: &str| -> Result<Option<std::fs::File>> {
             match std::fs::File::open(dir.join(name)) {
                 Ok(f) => Ok(Some(f)),
@@ -180,10 +205,18 @@ impl Ledger {
                 "not found: a ledger directory holds providers.csv, notices.csv and stops.csv",
             ));
         };
-        let (prow, _) = read_csv(
+        let prow = read_csv(
             "providers.csv",
             pf,
-            &["code", "kind", "name", "address", "representative", "filing_date", "filing_ref"],
+            &[
+                "code",
+                "kind",
+                "name",
+                "address",
+                "representative",
+                "filing_date",
+                "filing_ref",
+            ],
         )?;
         let mut providers = Vec::with_capacity(prow.len());
         for (i, r) in prow.iter().enumerate() {
@@ -203,16 +236,25 @@ impl Ledger {
             });
         }
         let notices_csv = match open("notices.csv")? {
-            Some(f) => read_csv("notices.csv", f, &["provider_code", "patient", "date", "channel"])?.0,
+            Some(f) => read_csv(
+                "notices.csv",
+                f,
+                &["provider_code", "patient", "date", "channel"],
+            )?,
             None => Vec::new(),
         };
         let stops_csv = match open("stops.csv")? {
             Some(f) => read_csv(
                 "stops.csv",
                 f,
-                &["provider_code", "patient", "requester", "relationship", "received_at"],
-            )?
-            .0,
+                &[
+                    "provider_code",
+                    "patient",
+                    "requester",
+                    "relationship",
+                    "received_at",
+                ],
+            )?,
             None => Vec::new(),
         };
 
@@ -220,14 +262,19 @@ impl Ledger {
         let mut by_code: HashMap<String, ProviderId> = HashMap::new();
         for (i, p) in providers.iter().enumerate() {
             let line = i + 2;
-            let id = self.insert_provider(&mut tx, p).await.map_err(|e| match e {
-                Error::Input { what, why } => Error::Input {
-                    what: format!("providers.csv, line {line}, field {what}"),
-                    why,
-                },
-                Error::Conflict(m) => Error::Conflict(format!("providers.csv, line {line}: {m}")),
-                other => other,
-            })?;
+            let id = self
+                .insert_provider(&mut tx, p)
+                .await
+                .map_err(|e| match e {
+                    Error::Input { what, why } => Error::Input {
+                        what: format!("providers.csv, line {line}, field {what}"),
+                        why,
+                    },
+                    Error::Conflict(m) => {
+                        Error::Conflict(format!("providers.csv, line {line}: {m}"))
+                    }
+                    other => other,
+                })?;
             let h = head(&mut tx).await?;
             let rows = rows_digest(&mut tx, "providers", h.next()).await?;
             self.append(
@@ -261,8 +308,13 @@ impl Ledger {
             let line = i + 2;
             let provider = resolve(field(r, "provider_code"), "notices.csv", line)?;
             let n = parse_notice(provider, r, "notices.csv", line)?;
-            self.insert_notice(&mut tx, h.next(), &n, Some(&format!("notices.csv, line {line}")))
-                .await?;
+            self.insert_notice(
+                &mut tx,
+                h.next(),
+                &n,
+                Some(&format!("notices.csv, line {line}")),
+            )
+            .await?;
         }
         if !notices_csv.is_empty() {
             let rows = rows_digest(&mut tx, "notices", h.next()).await?;
@@ -287,13 +339,20 @@ impl Ledger {
             let provider = resolve(field(r, "provider_code"), "stops.csv", line)?;
             let patient = tsunagu_model::LocalPatientId::parse(field(r, "patient"))
                 .map_err(|e| Error::model(place("patient"), e))?;
-            let requester = Requester::parse(field(r, "requester")).map_err(at("stops.csv", line, "requester"))?;
+            let requester = Requester::parse(field(r, "requester")).map_err(at(
+                "stops.csv",
+                line,
+                "requester",
+            ))?;
             let relationship = match field(r, "relationship") {
                 "" => None,
                 s => Some(Relationship::parse(s).map_err(at("stops.csv", line, "relationship"))?),
             };
-            let received_at =
-                parse_instant("received_at", field(r, "received_at")).map_err(at("stops.csv", line, "received_at"))?;
+            let received_at = parse_instant("received_at", field(r, "received_at")).map_err(at(
+                "stops.csv",
+                line,
+                "received_at",
+            ))?;
             let s = NewStop {
                 provider,
                 patient,
@@ -303,7 +362,12 @@ impl Ledger {
                 via: Via::Provider,
             };
             let receipt = self
-                .insert_stop(&mut tx, h.next(), &s, Some(&format!("stops.csv, line {line}")))
+                .insert_stop(
+                    &mut tx,
+                    h.next(),
+                    &s,
+                    Some(&format!("stops.csv, line {line}")),
+                )
                 .await?;
             receipts.push((line, receipt.as_str().to_owned()));
         }

@@ -22,7 +22,7 @@ mod template;
 mod time;
 
 pub use audit::{AuditEvent, VerifyReport};
-pub use eligibility::{Decision, Facts, Filing, Reason, decide};
+pub use eligibility::{Decision, Facts, Filing, ProviderFacts, Reason, decide};
 pub use error::{Error, ErrorKind, Result};
 pub use import::{ImportSummary, NoticeRow};
 pub use notices::{Channel, NewNotice, Notice, Recipient};
@@ -80,8 +80,6 @@ pub struct Ledger {
     receipt_key: [u8; 32],
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 const KEY_CHECK: &str = "store_key_check";
 
 impl Ledger {
@@ -105,7 +103,10 @@ impl Ledger {
             .connect(url)
             .await
             .map_err(Error::backend)?;
-        MIGRATOR.run(&pool).await.map_err(Error::migrate)?;
+        // The vault's migrations (numbered from 1001) share `_sqlx_migrations`: ignore them.
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await.map_err(Error::migrate)?;
         let ledger = Ledger {
             pool,
             backend,
@@ -139,11 +140,12 @@ impl Ledger {
     async fn check_key(&self, key: &StoreKey) -> Result<()> {
         let check = hex::encode(key.derive("tsunagu/ledger/key-check/v1"));
         let mut tx = self.begin_write().await?;
-        let found: Option<String> = sqlx::query_scalar("SELECT value FROM store_settings WHERE key = $1")
-            .bind(KEY_CHECK)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(Error::backend)?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT value FROM store_settings WHERE key = $1")
+                .bind(KEY_CHECK)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::backend)?;
         match found {
             Some(v) if v == check => Ok(()),
             Some(_) => Err(Error::conflict(
@@ -199,7 +201,8 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
 /// Random bytes from the operating system.
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(|_| Error::conflict("the operating system's random generator failed"))?;
+    getrandom::fill(&mut b)
+        .map_err(|_| Error::conflict("the operating system's random generator failed"))?;
     Ok(b)
 }
 

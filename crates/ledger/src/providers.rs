@@ -148,7 +148,8 @@ impl Ledger {
         let mut tx = self.begin_write().await?;
         let id = self.insert_provider(&mut tx, &p).await?;
         let head = head(&mut tx).await?;
-        self.finish_provider_write(&mut tx, &head, actor, "provider.add", &id).await?;
+        self.finish_provider_write(&mut tx, &head, actor, "provider.add", &id)
+            .await?;
         tx.commit().await.map_err(Error::backend)?;
         Ok(id)
     }
@@ -237,20 +238,24 @@ impl Ledger {
 
     /// Every provider, by kind and code.
     pub async fn list_providers(&self) -> Result<Vec<Provider>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM providers ORDER BY kind, code")))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(Error::backend)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM providers ORDER BY kind, code"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::backend)?;
         rows.iter().map(provider_from_row).collect()
     }
 
     /// One provider.
     pub async fn provider(&self, id: &ProviderId) -> Result<Provider> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM providers WHERE id = $1")))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(Error::backend)?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM providers WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::backend)?;
         match row {
             Some(r) => provider_from_row(&r),
             None => Err(Error::NotFound {
@@ -262,11 +267,13 @@ impl Ledger {
 
     /// The provider with an official code (for imports that name providers by code).
     pub async fn provider_by_code(&self, code: &str) -> Result<Option<Provider>> {
-        let rows = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM providers WHERE code = $1")))
-            .bind(code.trim())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(Error::backend)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM providers WHERE code = $1"
+        )))
+        .bind(code.trim())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::backend)?;
         match rows.len() {
             0 => Ok(None),
             1 => provider_from_row(&rows[0]).map(Some),
@@ -285,11 +292,13 @@ impl Ledger {
         u: ProviderUpdate,
     ) -> Result<Provider> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM providers WHERE id = $1")))
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(Error::backend)?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLS} FROM providers WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::backend)?;
         let Some(row) = row else {
             return Err(Error::NotFound {
                 what: "provider",
@@ -297,7 +306,12 @@ impl Ledger {
             });
         };
         let cur = provider_from_row(&row)?;
-        let name = u.name.as_deref().map(|s| non_empty("name", s)).transpose()?.unwrap_or(cur.name);
+        let name = u
+            .name
+            .as_deref()
+            .map(|s| non_empty("name", s))
+            .transpose()?
+            .unwrap_or(cur.name);
         let address = u
             .address
             .as_deref()
@@ -337,7 +351,8 @@ impl Ledger {
         .execute(&mut *tx)
         .await
         .map_err(Error::backend)?;
-        self.finish_provider_write(&mut tx, &head, actor, "provider.update", id).await?;
+        self.finish_provider_write(&mut tx, &head, actor, "provider.update", id)
+            .await?;
         tx.commit().await.map_err(Error::backend)?;
         self.provider(id).await
     }
@@ -347,17 +362,23 @@ const COLS: &str = "id, kind, code, name, address, representative, filing_date, 
 
 fn provider_from_row(r: &sqlx::any::AnyRow) -> Result<Provider> {
     let s = |c: &str| -> Result<String> { r.try_get::<String, _>(c).map_err(Error::backend) };
-    let o = |c: &str| -> Result<Option<String>> { r.try_get::<Option<String>, _>(c).map_err(Error::backend) };
-    let kind = ProviderKind::parse(&s("kind")?).map_err(|e| Error::Verify(format!("stored provider kind: {e}")))?;
+    let o = |c: &str| -> Result<Option<String>> {
+        r.try_get::<Option<String>, _>(c).map_err(Error::backend)
+    };
+    let kind = ProviderKind::parse(&s("kind")?)
+        .map_err(|e| Error::Verify(format!("stored provider kind: {e}")))?;
     Ok(Provider {
-        id: ProviderId::parse(&s("id")?).map_err(|e| Error::Verify(format!("stored provider id: {e}")))?,
+        id: ProviderId::parse(&s("id")?)
+            .map_err(|e| Error::Verify(format!("stored provider id: {e}")))?,
         kind,
         code: ProviderCode::parse(kind, &s("code")?)
             .map_err(|e| Error::Verify(format!("stored provider code: {e}")))?,
         name: s("name")?,
         address: s("address")?,
         representative: s("representative")?,
-        filing_date: o("filing_date")?.map(|d| read_date("filing date", &d)).transpose()?,
+        filing_date: o("filing_date")?
+            .map(|d| read_date("filing date", &d))
+            .transpose()?,
         filing_ref: o("filing_ref")?,
         contract_state: ContractState::parse(&s("contract_state")?)?,
         created_at: s("created_at")?,

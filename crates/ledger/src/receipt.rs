@@ -24,7 +24,10 @@ fn value(c: char) -> Option<u32> {
         'I' | 'L' => '1',
         c => c,
     };
-    CROCKFORD.iter().position(|&b| b as char == c).map(|p| p as u32)
+    CROCKFORD
+        .iter()
+        .position(|&b| b as char == c)
+        .map(|p| p as u32)
 }
 
 fn check_char(payload: &[u32]) -> u32 {

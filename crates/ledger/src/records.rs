@@ -158,7 +158,10 @@ fn items(v: &[String]) -> Result<String> {
     if v.is_empty() {
         return Err(Error::input("data items", "name at least one"));
     }
-    let cleaned = v.iter().map(|i| text("data item", i)).collect::<Result<Vec<_>>>()?;
+    let cleaned = v
+        .iter()
+        .map(|i| text("data item", i))
+        .collect::<Result<Vec<_>>>()?;
     serde_json::to_string(&cleaned).map_err(|_| Error::input("data items", "not representable"))
 }
 
@@ -170,6 +173,15 @@ impl Ledger {
     /// Append a reception record. The provider's name, address, representative and 届出
     /// reference are copied as they stand now, as the record must show them.
     pub async fn add_reception(&self, actor: &Actor, r: NewReception) -> Result<String> {
+        self.add_reception_inner(actor, r, None).await
+    }
+
+    async fn add_reception_inner(
+        &self,
+        actor: &Actor,
+        r: NewReception,
+        unit: Option<(&str, serde_json::Value)>,
+    ) -> Result<String> {
         let p = self.provider(&r.provider).await?;
         let Some(filing_ref) = p.filing_ref else {
             return Err(Error::conflict(format!(
@@ -200,6 +212,34 @@ impl Ledger {
         .await
         .map_err(Error::backend)?;
         let rows = rows_digest(&mut tx, "reception_records", head.next()).await?;
+        let mut details = serde_json::json!({ "provider": p.id.as_str(), "rows": [rows] });
+        if let Some((digest, extra)) = unit {
+            let done: Option<String> = sqlx::query_scalar(
+                "SELECT reception_id FROM ingest_units WHERE provider_id = $1 AND digest = $2",
+            )
+            .bind(p.id.as_str())
+            .bind(digest)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::backend)?;
+            if done.is_some() {
+                return Err(Error::conflict(
+                    "this input was already taken in from this provider",
+                ));
+            }
+            sqlx::query(
+                "INSERT INTO ingest_units (provider_id, digest, reception_id, done_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(p.id.as_str())
+            .bind(digest)
+            .bind(&id)
+            .bind(fmt_instant(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::backend)?;
+            details["unit"] = serde_json::Value::String(digest.to_owned());
+            details["intake"] = extra;
+        }
         self.append(
             &mut tx,
             &head,
@@ -208,7 +248,7 @@ impl Ledger {
                 action: "records.reception.add",
                 object_type: "reception_record",
                 object_id: &id,
-                details: serde_json::json!({ "provider": p.id.as_str(), "rows": [rows] }),
+                details,
             },
         )
         .await?;
@@ -220,7 +260,10 @@ impl Ledger {
     pub async fn add_provision(&self, actor: &Actor, r: NewProvision) -> Result<String> {
         let digest = r.package_digest.trim().to_ascii_lowercase();
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::input("package digest", "must be a SHA-256 in hex (64 digits)"));
+            return Err(Error::input(
+                "package digest",
+                "must be a SHA-256 in hex (64 digits)",
+            ));
         }
         let mut tx = self.begin_write().await?;
         let head = head(&mut tx).await?;
@@ -273,8 +316,14 @@ impl Ledger {
             col = kind.date_column()
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(from.map(|d| d.to_string()).unwrap_or_else(|| "0000-01-01".into()))
-            .bind(to.map(|d| d.to_string()).unwrap_or_else(|| "9999-12-31".into()))
+            .bind(
+                from.map(|d| d.to_string())
+                    .unwrap_or_else(|| "0000-01-01".into()),
+            )
+            .bind(
+                to.map(|d| d.to_string())
+                    .unwrap_or_else(|| "9999-12-31".into()),
+            )
             .fetch_all(&self.pool)
             .await
             .map_err(Error::backend)?;
@@ -282,10 +331,12 @@ impl Ledger {
             r.try_get::<String, _>(c).map_err(Error::backend)
         };
         let json_items = |v: String| -> Result<Vec<String>> {
-            serde_json::from_str(&v).map_err(|_| Error::Verify("stored data items are not JSON".into()))
+            serde_json::from_str(&v)
+                .map_err(|_| Error::Verify("stored data items are not JSON".into()))
         };
         let json_counts = |v: String| -> Result<BTreeMap<String, u64>> {
-            serde_json::from_str(&v).map_err(|_| Error::Verify("stored record counts are not JSON".into()))
+            serde_json::from_str(&v)
+                .map_err(|_| Error::Verify("stored record counts are not JSON".into()))
         };
         Ok(match kind {
             RecordKind::Reception => RecordsExport::Reception(
@@ -330,15 +381,26 @@ impl Ledger {
 
     /// Delete records recorded before `before`, which must lie at least the retention period
     /// in the past; otherwise nothing is deleted. Returns how many were deleted.
-    pub async fn purge_records(&self, actor: &Actor, kind: RecordKind, before: NaiveDate) -> Result<u64> {
+    pub async fn purge_records(
+        &self,
+        actor: &Actor,
+        kind: RecordKind,
+        before: NaiveDate,
+    ) -> Result<u64> {
         let settings = self.settings().await?;
         let Some(years) = settings.record_retention_years else {
-            return Err(Error::conflict("records are kept forever in this store: deletion refused"));
+            return Err(Error::conflict(
+                "records are kept forever in this store: deletion refused",
+            ));
         };
         let today = Utc::now().with_timezone(&crate::JST).date_naive();
         let limit = today
             .with_year(today.year() - years as i32)
-            .or_else(|| today.pred_opt().and_then(|d| d.with_year(d.year() - years as i32)))
+            .or_else(|| {
+                today
+                    .pred_opt()
+                    .and_then(|d| d.with_year(d.year() - years as i32))
+            })
             .ok_or_else(|| Error::conflict("retention limit out of range"))?;
         if before > limit {
             return Err(Error::conflict(format!(
@@ -362,12 +424,15 @@ impl Ledger {
             let seq: i64 = v.try_get("audit_seq").map_err(Error::backend)?;
             purged.push(serde_json::json!({ "table": kind.table(), "id": id, "seq": seq }));
         }
-        let n = sqlx::query(AssertSqlSafe(format!("DELETE FROM {} WHERE recorded_at < $1", kind.table())))
-            .bind(&cutoff)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::backend)?
-            .rows_affected();
+        let n = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE recorded_at < $1",
+            kind.table()
+        )))
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::backend)?
+        .rows_affected();
         self.append(
             &mut tx,
             &head,
@@ -382,5 +447,39 @@ impl Ledger {
         .await?;
         tx.commit().await.map_err(Error::backend)?;
         Ok(n)
+    }
+}
+
+impl Ledger {
+    /// Whether a unit of intake (by SHA-256 of its content) was already taken in from a provider.
+    pub async fn unit_done(&self, provider: &ProviderId, digest: &str) -> Result<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT reception_id FROM ingest_units WHERE provider_id = $1 AND digest = $2",
+        )
+        .bind(provider.as_str())
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::backend)?;
+        Ok(found.is_some())
+    }
+
+    /// Record a unit of intake as done, with its reception record, in one transaction: after a
+    /// crash either both exist (re-ingesting skips the unit) or neither (re-ingesting redoes it,
+    /// and every write before this point is idempotent).
+    pub async fn complete_unit(
+        &self,
+        actor: &Actor,
+        digest: &str,
+        r: NewReception,
+        details: serde_json::Value,
+    ) -> Result<String> {
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::input("unit digest", "must be a SHA-256 in hex"));
+        }
+        let id = self
+            .add_reception_inner(actor, r, Some((digest, details)))
+            .await?;
+        Ok(id)
     }
 }

@@ -63,7 +63,10 @@ fn validate(key: &str, value: &str) -> Result<String> {
                 .parse()
                 .map_err(|_| Error::input(key, "must be a whole number of years or 'forever'"))?;
             if n < 3 {
-                return Err(Error::input(key, "the Act's guideline asks for at least 3 years"));
+                return Err(Error::input(
+                    key,
+                    "the Act's guideline asks for at least 3 years",
+                ));
             }
             Ok(n.to_string())
         }
@@ -93,9 +96,9 @@ impl Ledger {
             let v: String = r.try_get("value").map_err(Error::backend)?;
             match k.as_str() {
                 "notice_wait_days" => {
-                    s.notice_wait_days = v
-                        .parse()
-                        .map_err(|_| Error::Verify("stored notice_wait_days is not a number".into()))?;
+                    s.notice_wait_days = v.parse().map_err(|_| {
+                        Error::Verify("stored notice_wait_days is not a number".into())
+                    })?;
                 }
                 "record_retention_years" => {
                     s.record_retention_years = if v == "forever" {

@@ -34,7 +34,12 @@ impl Requester {
             "person" => Requester::Person,
             "bereaved" => Requester::Bereaved,
             "guardian" => Requester::Guardian,
-            _ => return Err(Error::input("requester", "must be person, bereaved or guardian")),
+            _ => {
+                return Err(Error::input(
+                    "requester",
+                    "must be person, bereaved or guardian",
+                ));
+            }
         })
     }
 
@@ -214,7 +219,10 @@ impl Ledger {
         s: &NewStop,
         row: Option<&str>,
     ) -> Result<Receipt> {
-        let at = |f: &str| row.map(|r| format!("{r}, field {f}")).unwrap_or_else(|| f.to_owned());
+        let at = |f: &str| {
+            row.map(|r| format!("{r}, field {f}"))
+                .unwrap_or_else(|| f.to_owned())
+        };
         match (s.requester, s.relationship) {
             (Requester::Bereaved, None) => {
                 return Err(Error::input(

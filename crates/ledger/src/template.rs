@@ -55,7 +55,9 @@ Notice (English summary): {{provider_name}} will provide your medical informatio
 fn data_items(p: &Provider) -> &'static str {
     use tsunagu_model::ProviderKind as K;
     match p.kind {
-        K::Hospital | K::Clinic => "受診歴・入退院歴、病名、処方・注射、検査結果、バイタルサイン、処置・手術",
+        K::Hospital | K::Clinic => {
+            "受診歴・入退院歴、病名、処方・注射、検査結果、バイタルサイン、処置・手術"
+        }
         K::Pharmacy => "調剤の記録（薬剤名・用量・日数）",
         K::CareFacility => "介護サービスの利用記録、要介護度、心身の状態の記録",
         K::Municipality => "乳幼児健診・予防接種・介護保険に関する記録",

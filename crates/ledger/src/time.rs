@@ -15,7 +15,10 @@ pub const JST: FixedOffset = match FixedOffset::east_opt(9 * 3600) {
 
 /// 00:00 JST of a date, as an instant.
 pub fn start_of_day_jst(d: NaiveDate) -> DateTime<Utc> {
-    match JST.from_local_datetime(&d.and_time(NaiveTime::MIN)).single() {
+    match JST
+        .from_local_datetime(&d.and_time(NaiveTime::MIN))
+        .single()
+    {
         Some(t) => t.with_timezone(&Utc),
         // A fixed offset maps every local time to exactly one instant.
         None => DateTime::<Utc>::MIN_UTC,

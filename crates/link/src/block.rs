@@ -56,22 +56,42 @@ fn splitmix(mut z: u64) -> u64 {
 pub fn default_rules(schema: &Schema) -> Vec<BlockingRule> {
     let pos = |k: FieldKind| schema.position(k);
     let mut rules = Vec::new();
-    let mut add = |name: &str, parts: Vec<KeyPart>| rules.push(BlockingRule { name: name.to_owned(), parts });
+    let mut add = |name: &str, parts: Vec<KeyPart>| {
+        rules.push(BlockingRule {
+            name: name.to_owned(),
+            parts,
+        })
+    };
     let fam = pos(FieldKind::FamilyName);
     let giv = pos(FieldKind::GivenName);
     let dob = pos(FieldKind::BirthDate);
     if let (Some(f), Some(g)) = (fam, giv) {
-        add("family_name.phonetic+given_name.phonetic", vec![KeyPart::Alt(f, 1), KeyPart::Alt(g, 1)]);
-        add("family_name+given_name", vec![KeyPart::Whole(f), KeyPart::Whole(g)]);
+        add(
+            "family_name.phonetic+given_name.phonetic",
+            vec![KeyPart::Alt(f, 1), KeyPart::Alt(g, 1)],
+        );
+        add(
+            "family_name+given_name",
+            vec![KeyPart::Whole(f), KeyPart::Whole(g)],
+        );
     }
     if let Some(d) = dob {
         add("birth_date", vec![KeyPart::Whole(d)]);
         if let Some(f) = fam {
-            add("birth_date.year+family_name.phonetic", vec![KeyPart::Alt(d, 1), KeyPart::Alt(f, 1)]);
+            add(
+                "birth_date.year+family_name.phonetic",
+                vec![KeyPart::Alt(d, 1), KeyPart::Alt(f, 1)],
+            );
         }
         if let Some(g) = giv {
-            add("birth_date.year+given_name.phonetic", vec![KeyPart::Alt(d, 1), KeyPart::Alt(g, 1)]);
-            add("birth_date.month_day+given_name.phonetic", vec![KeyPart::Alt(d, 2), KeyPart::Alt(d, 3), KeyPart::Alt(g, 1)]);
+            add(
+                "birth_date.year+given_name.phonetic",
+                vec![KeyPart::Alt(d, 1), KeyPart::Alt(g, 1)],
+            );
+            add(
+                "birth_date.month_day+given_name.phonetic",
+                vec![KeyPart::Alt(d, 2), KeyPart::Alt(d, 3), KeyPart::Alt(g, 1)],
+            );
         }
     }
     if let Some(i) = pos(FieldKind::Insurance) {
@@ -85,19 +105,31 @@ pub fn default_rules(schema: &Schema) -> Vec<BlockingRule> {
     }
     if let Some(name) = fam.or(giv) {
         if let Some(p) = pos(FieldKind::PostalCode) {
-            add("postal_code+name.phonetic", vec![KeyPart::Whole(p), KeyPart::Alt(name, 1)]);
+            add(
+                "postal_code+name.phonetic",
+                vec![KeyPart::Whole(p), KeyPart::Alt(name, 1)],
+            );
         }
         if let Some(a) = pos(FieldKind::JpAddress) {
-            add("address.town+name.phonetic", vec![KeyPart::Alt(a, 0), KeyPart::Alt(name, 1)]);
+            add(
+                "address.town+name.phonetic",
+                vec![KeyPart::Alt(a, 0), KeyPart::Alt(name, 1)],
+            );
         }
         for role in [Role::Suburb, Role::Address1] {
             if let Some(p) = pos(FieldKind::Text(role)) {
-                add(&format!("{}+name.phonetic", role.name()), vec![KeyPart::Whole(p), KeyPart::Alt(name, 1)]);
+                add(
+                    &format!("{}+name.phonetic", role.name()),
+                    vec![KeyPart::Whole(p), KeyPart::Alt(name, 1)],
+                );
             }
         }
     }
     if let (Some(g), Some(p)) = (giv, pos(FieldKind::PostalCode)) {
-        add("postal_code+given_name.phonetic", vec![KeyPart::Whole(p), KeyPart::Alt(g, 1)]);
+        add(
+            "postal_code+given_name.phonetic",
+            vec![KeyPart::Whole(p), KeyPart::Alt(g, 1)],
+        );
     }
     rules
 }
@@ -114,8 +146,10 @@ pub struct Candidates {
 }
 
 fn keys(t: &TokenTable, rule: &BlockingRule) -> Vec<(u64, u32)> {
-    let mut k: Vec<(u64, u32)> =
-        (0..t.len()).into_par_iter().filter_map(|i| rule.key(t, i).map(|h| (h, i as u32))).collect();
+    let mut k: Vec<(u64, u32)> = (0..t.len())
+        .into_par_iter()
+        .filter_map(|i| rule.key(t, i).map(|h| (h, i as u32)))
+        .collect();
     k.par_sort_unstable();
     k
 }
@@ -123,12 +157,22 @@ fn keys(t: &TokenTable, rule: &BlockingRule) -> Vec<(u64, u32)> {
 /// Candidate pairs between two tables (`dedupe = false`) or within one (`right` ignored,
 /// `dedupe = true`). A key group contributing more than `max_block_pairs` pairs is skipped:
 /// a value shared by that many records (a placeholder date, a common name alone) says nothing.
-pub fn candidates(left: &TokenTable, right: &TokenTable, dedupe: bool, rules: &[BlockingRule], max_block_pairs: u64) -> Candidates {
+pub fn candidates(
+    left: &TokenTable,
+    right: &TokenTable,
+    dedupe: bool,
+    rules: &[BlockingRule],
+    max_block_pairs: u64,
+) -> Candidates {
     let per: Vec<(Vec<u64>, u64)> = rules
         .par_iter()
         .map(|rule| {
             let lk = keys(left, rule);
-            let rk = if dedupe { Vec::new() } else { keys(right, rule) };
+            let rk = if dedupe {
+                Vec::new()
+            } else {
+                keys(right, rule)
+            };
             let mut out = Vec::new();
             let mut skipped = 0u64;
             let group_end = |v: &[(u64, u32)], s: usize| {
@@ -187,6 +231,13 @@ pub fn candidates(left: &TokenTable, right: &TokenTable, dedupe: bool, rules: &[
     let mut all: Vec<u64> = per.into_iter().flat_map(|(v, _)| v).collect();
     all.par_sort_unstable();
     all.dedup();
-    let pairs = all.into_iter().map(|p| ((p >> 32) as u32, p as u32)).collect();
-    Candidates { pairs, per_rule, skipped_blocks }
+    let pairs = all
+        .into_iter()
+        .map(|p| ((p >> 32) as u32, p as u32))
+        .collect();
+    Candidates {
+        pairs,
+        per_rule,
+        skipped_blocks,
+    }
 }

@@ -15,7 +15,10 @@ pub struct UnionFind {
 impl UnionFind {
     /// `n` singletons.
     pub fn new(n: usize) -> Self {
-        UnionFind { parent: (0..n as u32).collect(), size: vec![1; n] }
+        UnionFind {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
     }
 
     /// Add one singleton, returning its index.
@@ -84,7 +87,11 @@ pub fn one_to_one(pairs: &[(u32, u32, f64)]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     // Ties broken by ids so the result does not depend on input order.
     order.sort_by(|&x, &y| {
-        pairs[y].2.total_cmp(&pairs[x].2).then(pairs[x].0.cmp(&pairs[y].0)).then(pairs[x].1.cmp(&pairs[y].1))
+        pairs[y]
+            .2
+            .total_cmp(&pairs[x].2)
+            .then(pairs[x].0.cmp(&pairs[y].0))
+            .then(pairs[x].1.cmp(&pairs[y].1))
     });
     let mut used_l = std::collections::HashSet::new();
     let mut used_r = std::collections::HashSet::new();
@@ -191,7 +198,10 @@ impl IncrementalClusters {
     /// Every record with its cluster, ordered by handle.
     pub fn assignments(&mut self) -> BTreeMap<u64, ClusterId> {
         let handles: Vec<u64> = self.index.keys().copied().collect();
-        handles.into_iter().filter_map(|h| self.cluster_of(h).map(|c| (h, c))).collect()
+        handles
+            .into_iter()
+            .filter_map(|h| self.cluster_of(h).map(|c| (h, c)))
+            .collect()
     }
 }
 
@@ -226,7 +236,9 @@ mod tests {
         let mut c: IncrementalClusters = serde_json::from_str(&json).unwrap();
         // A new batch: record 13 joins 12's cluster; 14 is new; ids of old clusters unchanged.
         let ev = c.add_links([(13, 12)]);
-        assert!(ev.contains(&ClusterEvent::Created { cluster: ClusterId(3) }));
+        assert!(ev.contains(&ClusterEvent::Created {
+            cluster: ClusterId(3)
+        }));
         assert_eq!(c.cluster_of(13), Some(b));
         assert_eq!(c.cluster_of(10), Some(a));
         c.add_records([14]);
@@ -234,7 +246,13 @@ mod tests {
         assert!(d > b);
         // Merging two existing clusters keeps the older id and reports the merge.
         let ev = c.add_links([(14, 10), (12, 11)]);
-        assert_eq!(ev, vec![ClusterEvent::Merged { into: a, from: d }, ClusterEvent::Merged { into: a, from: b }]);
+        assert_eq!(
+            ev,
+            vec![
+                ClusterEvent::Merged { into: a, from: d },
+                ClusterEvent::Merged { into: a, from: b }
+            ]
+        );
         assert!(c.assignments().values().all(|x| *x == a));
     }
 }

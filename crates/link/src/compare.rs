@@ -113,7 +113,11 @@ impl<'a> Comparator<'a> {
                 if same(xa[0], xb[0]) || same(xa[1], xb[1]) {
                     return 5;
                 }
-                let other = if kind == FieldKind::FamilyName { self.given } else { self.family };
+                let other = if kind == FieldKind::FamilyName {
+                    self.given
+                } else {
+                    self.family
+                };
                 if let Some(o) = other {
                     // 姓 and 名 share a key, so this field of one record can be compared with the
                     // other name field of the other record.
@@ -121,10 +125,10 @@ impl<'a> Comparator<'a> {
                     let oa = self.left.column(o);
                     let ya = oa.alt(a);
                     let yb = ob.alt(b);
-                    if same(wa, ob.whole(b)) || same(xa[0], yb[0]) || same(xa[1], yb[1]) {
-                        if same(wb, oa.whole(a)) || same(xb[0], ya[0]) || same(xb[1], ya[1]) {
-                            return 4;
-                        }
+                    if (same(wa, ob.whole(b)) || same(xa[0], yb[0]) || same(xa[1], yb[1]))
+                        && (same(wb, oa.whole(a)) || same(xb[0], ya[0]) || same(xb[1], ya[1]))
+                    {
+                        return 4;
                     }
                 }
                 let d = dice(ca.grams(a), cb.grams(b));

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::block::{self, BlockingRule};
 use crate::cluster;
-use crate::compare::{CompareError, Comparator};
+use crate::compare::{Comparator, CompareError};
 use crate::model::{self, FieldWeight, Model, TermFrequencies};
 use crate::record::TokenTable;
 
@@ -40,7 +40,7 @@ impl Default for LinkOptions {
             u_samples: 1_000_000,
             max_em_iterations: 100,
             max_block_pairs: 250_000,
-            seed: 0x7473_756e_6167_75,
+            seed: 0x0074_7375_6e61_6775,
             rules: None,
         }
     }
@@ -103,39 +103,72 @@ pub struct LinkOutcome {
 
 impl LinkOutcome {
     /// Per-field weights of a link.
-    pub fn explain(&self, left: &TokenTable, right: &TokenTable, pair: &ScoredPair) -> Result<Vec<FieldWeight>, CompareError> {
+    pub fn explain(
+        &self,
+        left: &TokenTable,
+        right: &TokenTable,
+        pair: &ScoredPair,
+    ) -> Result<Vec<FieldWeight>, CompareError> {
         let cmp = Comparator::new(left, right)?;
         Ok(self.model.explain(&cmp, pair.left as usize, pair.pattern))
     }
 }
 
 /// Link two sources.
-pub fn link(left: &TokenTable, right: &TokenTable, opts: &LinkOptions) -> Result<LinkOutcome, CompareError> {
+pub fn link(
+    left: &TokenTable,
+    right: &TokenTable,
+    opts: &LinkOptions,
+) -> Result<LinkOutcome, CompareError> {
     run(left, right, false, opts)
 }
 
 /// Deduplicate one source: links within it and a cluster label per record.
-pub fn dedupe(table: &TokenTable, opts: &LinkOptions) -> Result<(LinkOutcome, Vec<u32>), CompareError> {
+pub fn dedupe(
+    table: &TokenTable,
+    opts: &LinkOptions,
+) -> Result<(LinkOutcome, Vec<u32>), CompareError> {
     let out = run(table, table, true, opts)?;
-    let labels = cluster::connected_components(table.len(), out.links.iter().map(|p| (p.left, p.right)));
+    let labels =
+        cluster::connected_components(table.len(), out.links.iter().map(|p| (p.left, p.right)));
     Ok((out, labels))
 }
 
-fn run(left: &TokenTable, right: &TokenTable, dedupe: bool, opts: &LinkOptions) -> Result<LinkOutcome, CompareError> {
+fn run(
+    left: &TokenTable,
+    right: &TokenTable,
+    dedupe: bool,
+    opts: &LinkOptions,
+) -> Result<LinkOutcome, CompareError> {
     let cmp = Comparator::new(left, right)?;
     let kinds = left.schema().fields.clone();
-    let mut stats = LinkStats { left_records: left.len(), right_records: right.len(), ..LinkStats::default() };
+    let mut stats = LinkStats {
+        left_records: left.len(),
+        right_records: right.len(),
+        ..LinkStats::default()
+    };
 
     let t0 = Instant::now();
-    let rules = opts.rules.clone().unwrap_or_else(|| block::default_rules(left.schema()));
+    let rules = opts
+        .rules
+        .clone()
+        .unwrap_or_else(|| block::default_rules(left.schema()));
     let cands = block::candidates(left, right, dedupe, &rules, opts.max_block_pairs);
     stats.candidates = cands.pairs.len();
-    stats.per_rule = rules.iter().map(|r| r.name.clone()).zip(cands.per_rule.iter().copied()).collect();
+    stats.per_rule = rules
+        .iter()
+        .map(|r| r.name.clone())
+        .zip(cands.per_rule.iter().copied())
+        .collect();
     stats.skipped_blocks = cands.skipped_blocks;
     stats.seconds_blocking = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let patterns: Vec<u64> = cands.pairs.par_iter().map(|&(a, b)| cmp.pattern(a as usize, b as usize)).collect();
+    let patterns: Vec<u64> = cands
+        .pairs
+        .par_iter()
+        .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
+        .collect();
     let counts: HashMap<u64, f64> = patterns
         .par_iter()
         .fold(HashMap::new, |mut m: HashMap<u64, f64>, p| {
@@ -157,33 +190,69 @@ fn run(left: &TokenTable, right: &TokenTable, dedupe: bool, opts: &LinkOptions) 
     } else {
         (left.len() as f64) * (right.len() as f64)
     };
-    let expected0 = if dedupe { left.len() as f64 * 0.1 } else { left.len().min(right.len()) as f64 * 0.5 };
-    let lambda0 = if cands.pairs.is_empty() { 0.1 } else { (expected0 / cands.pairs.len() as f64).clamp(1e-4, 0.5) };
+    let expected0 = if dedupe {
+        left.len() as f64 * 0.1
+    } else {
+        left.len().min(right.len()) as f64 * 0.5
+    };
+    let lambda0 = if cands.pairs.is_empty() {
+        0.1
+    } else {
+        (expected0 / cands.pairs.len() as f64).clamp(1e-4, 0.5)
+    };
     let m0 = kinds.iter().map(|k| model::initial_m(*k)).collect();
-    let fit = model::em(&kinds, &distinct, m0, u_sample.clone(), lambda0, opts.max_em_iterations, 1e-6);
+    let fit = model::em(
+        &kinds,
+        true,
+        &distinct,
+        m0,
+        u_sample.clone(),
+        lambda0,
+        opts.max_em_iterations,
+        1e-6,
+    );
     stats.em_iterations = fit.iterations;
     stats.em_converged = fit.converged;
     stats.lambda_candidates = fit.lambda;
     let expected = fit.lambda * cands.pairs.len() as f64;
     stats.expected_matches = expected;
-    let prior = if n_total_pairs > 0.0 { (expected / n_total_pairs).clamp(1e-12, 0.5) } else { 0.5 };
+    let prior = if n_total_pairs > 0.0 {
+        (expected / n_total_pairs).clamp(1e-12, 0.5)
+    } else {
+        0.5
+    };
     // The random sample holds matches too (share `prior`); take them out of u.
     let u: Vec<Vec<f64>> = u_sample
         .iter()
         .zip(&fit.m)
         .map(|(us, ms)| {
             let floor = 1.0 / (opts.u_samples.max(1) as f64 * 10.0);
-            us.iter().zip(ms).map(|(u, m)| ((u - prior * m) / (1.0 - prior)).max(floor.min(*u))).collect()
+            us.iter()
+                .zip(ms)
+                .map(|(u, m)| ((u - prior * m) / (1.0 - prior)).max(floor.min(*u)))
+                .collect()
         })
         .collect();
     let tf = kinds
         .iter()
         .enumerate()
         .map(|(f, k)| {
-            k.term_frequency().then(|| if dedupe { TermFrequencies::count(&[left], f) } else { TermFrequencies::count(&[left, right], f) })
+            k.term_frequency().then(|| {
+                if dedupe {
+                    TermFrequencies::count(&[left], f)
+                } else {
+                    TermFrequencies::count(&[left, right], f)
+                }
+            })
         })
         .collect();
-    let model = Model { kinds, m: fit.m, u, prior, tf };
+    let model = Model {
+        kinds,
+        m: fit.m,
+        u,
+        prior,
+        tf,
+    };
     stats.seconds_training = t1.elapsed().as_secs_f64();
 
     let t2 = Instant::now();
@@ -193,15 +262,27 @@ fn run(left: &TokenTable, right: &TokenTable, dedupe: bool, opts: &LinkOptions) 
         .zip(patterns.par_iter())
         .filter_map(|(&(a, b), &p)| {
             let probability = Model::probability(model.match_weight(&cmp, a as usize, p));
-            (probability >= opts.threshold).then_some(ScoredPair { left: a, right: b, probability, pattern: p })
+            (probability >= opts.threshold).then_some(ScoredPair {
+                left: a,
+                right: b,
+                probability,
+                pattern: p,
+            })
         })
         .collect();
     if opts.one_to_one && !dedupe {
-        let triples: Vec<(u32, u32, f64)> = links.iter().map(|p| (p.left, p.right, p.probability)).collect();
+        let triples: Vec<(u32, u32, f64)> = links
+            .iter()
+            .map(|p| (p.left, p.right, p.probability))
+            .collect();
         let keep = cluster::one_to_one(&triples);
         links = keep.into_iter().map(|i| links[i]).collect();
     }
     stats.links = links.len();
     stats.seconds_scoring = t2.elapsed().as_secs_f64();
-    Ok(LinkOutcome { links, model, stats })
+    Ok(LinkOutcome {
+        links,
+        model,
+        stats,
+    })
 }

@@ -34,7 +34,8 @@ pub fn sample_u(cmp: &Comparator<'_>, dedupe: bool, samples: usize, seed: u64) -
     let counts = (0..chunks)
         .into_par_iter()
         .map(|c| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut counts = vec![[0u64; 16]; nf];
             let n = CHUNK.min(samples - c * CHUNK);
             let mut done = 0;
@@ -105,9 +106,14 @@ fn normalise(v: &mut [f64]) {
 }
 
 /// EM for the two-class mixture under conditional independence, on distinct patterns with their
-/// counts. Missing levels (0) contribute nothing.
+/// counts. Missing levels (0) contribute nothing. With `fix_u`, u stays at `u0` (estimated
+/// elsewhere, from random pairs) and only m and λ are fitted, as Splink does: it keeps the
+/// non-match class from absorbing true matches whose correlated fields (postal code and address
+/// after a move) both disagree.
+#[allow(clippy::too_many_arguments)]
 pub fn em(
     kinds: &[FieldKind],
+    fix_u: bool,
     patterns: &[(u64, f64)],
     m0: Vec<Vec<f64>>,
     u0: Vec<Vec<f64>>,
@@ -124,8 +130,14 @@ pub fn em(
     let mut converged = false;
     while iterations < max_iter {
         iterations += 1;
-        let lm: Vec<Vec<f64>> = m.iter().map(|v| v.iter().map(|x| x.max(FLOOR).ln()).collect()).collect();
-        let lu: Vec<Vec<f64>> = u.iter().map(|v| v.iter().map(|x| x.max(FLOOR).ln()).collect()).collect();
+        let lm: Vec<Vec<f64>> = m
+            .iter()
+            .map(|v| v.iter().map(|x| x.max(FLOOR).ln()).collect())
+            .collect();
+        let lu: Vec<Vec<f64>> = u
+            .iter()
+            .map(|v| v.iter().map(|x| x.max(FLOOR).ln()).collect())
+            .collect();
         let (la, lb) = (lambda.ln(), (1.0 - lambda).ln());
         let mut sm: Vec<Vec<f64>> = m.iter().map(|v| vec![0.0; v.len()]).collect();
         let mut su: Vec<Vec<f64>> = sm.clone();
@@ -154,9 +166,21 @@ pub fn em(
         for v in sm.iter_mut().chain(su.iter_mut()) {
             normalise(v);
         }
-        let new_lambda = if total > 0.0 { (matched / total).clamp(1e-9, 1.0 - 1e-9) } else { lambda };
+        let new_lambda = if total > 0.0 {
+            (matched / total).clamp(1e-9, 1.0 - 1e-9)
+        } else {
+            lambda
+        };
         let mut delta = (new_lambda - lambda).abs();
-        for (old, new) in m.iter().chain(u.iter()).zip(sm.iter().chain(su.iter())) {
+        for (old, new) in m.iter().zip(sm.iter()) {
+            for (x, y) in old.iter().zip(new) {
+                delta = delta.max((x - y).abs());
+            }
+        }
+        if fix_u {
+            su = u.clone();
+        }
+        for (old, new) in u.iter().zip(su.iter()) {
             for (x, y) in old.iter().zip(new) {
                 delta = delta.max((x - y).abs());
             }
@@ -169,7 +193,13 @@ pub fn em(
             break;
         }
     }
-    EmResult { m, u, lambda, iterations, converged }
+    EmResult {
+        m,
+        u,
+        lambda,
+        iterations,
+        converged,
+    }
 }
 
 /// Starting values for m: agreement levels likelier the stronger they are.
@@ -177,7 +207,11 @@ pub fn initial_m(kind: FieldKind) -> Vec<f64> {
     let n = kind.levels().len();
     let mut v = vec![0.0; n];
     for (l, x) in v.iter_mut().enumerate().skip(1) {
-        *x = if l == n - 1 { 0.85 } else { 0.15 * (l as f64) / ((n - 1) * (n - 2) / 2).max(1) as f64 };
+        *x = if l == n - 1 {
+            0.85
+        } else {
+            0.15 * (l as f64) / ((n - 1) * (n - 2) / 2).max(1) as f64
+        };
     }
     normalise(&mut v);
     v
@@ -316,7 +350,11 @@ mod tests {
     #[test]
     fn em_recovers_known_parameters() {
         // Three fields with known m and u (levels 1.. ; level 0 is "missing", unused here).
-        let kinds = [FieldKind::Sex, FieldKind::BirthDate, FieldKind::Text(Role::Suburb)];
+        let kinds = [
+            FieldKind::Sex,
+            FieldKind::BirthDate,
+            FieldKind::Text(Role::Suburb),
+        ];
         let m_true = [
             vec![0.0, 0.05, 0.95],
             vec![0.0, 0.05, 0.05, 0.1, 0.8],
@@ -344,13 +382,39 @@ mod tests {
         // Start far from the truth: flat-ish m, u uniform.
         let m0 = kinds.iter().map(|k| initial_m(*k)).collect();
         let u0 = kinds.iter().map(|k| vec![1.0; k.levels().len()]).collect();
-        let r = em(&kinds, &patterns, m0, u0, 0.5, 500, 1e-7);
+        let r = em(&kinds, false, &patterns, m0, u0, 0.5, 500, 1e-7);
         assert!(r.converged);
         assert!((r.lambda - lambda_true).abs() < 0.01, "lambda {}", r.lambda);
         for f in 0..kinds.len() {
             for l in 1..m_true[f].len() {
-                assert!((r.m[f][l] - m_true[f][l]).abs() < 0.02, "m[{f}][{l}] = {} vs {}", r.m[f][l], m_true[f][l]);
-                assert!((r.u[f][l] - u_true[f][l]).abs() < 0.02, "u[{f}][{l}] = {} vs {}", r.u[f][l], u_true[f][l]);
+                assert!(
+                    (r.m[f][l] - m_true[f][l]).abs() < 0.02,
+                    "m[{f}][{l}] = {} vs {}",
+                    r.m[f][l],
+                    m_true[f][l]
+                );
+                assert!(
+                    (r.u[f][l] - u_true[f][l]).abs() < 0.02,
+                    "u[{f}][{l}] = {} vs {}",
+                    r.u[f][l],
+                    u_true[f][l]
+                );
+            }
+        }
+        // With u known (as from random sampling) only m and λ are fitted, and u stays put.
+        let m0 = kinds.iter().map(|k| initial_m(*k)).collect();
+        let r = em(&kinds, true, &patterns, m0, u_true.to_vec(), 0.5, 500, 1e-7);
+        assert!(r.converged);
+        assert!((r.lambda - lambda_true).abs() < 0.01, "lambda {}", r.lambda);
+        for f in 0..kinds.len() {
+            for l in 1..m_true[f].len() {
+                assert!(
+                    (r.m[f][l] - m_true[f][l]).abs() < 0.02,
+                    "fixed u: m[{f}][{l}] = {} vs {}",
+                    r.m[f][l],
+                    m_true[f][l]
+                );
+                assert!((r.u[f][l] - u_true[f][l]).abs() < 1e-6);
             }
         }
     }

@@ -71,8 +71,15 @@ impl std::fmt::Debug for Identity {
     }
 }
 
-const TEXT_ROLES: [Role; 7] =
-    [Role::StreetNumber, Role::Address1, Role::Address2, Role::Suburb, Role::State, Role::Phone, Role::NationalId];
+const TEXT_ROLES: [Role; 7] = [
+    Role::StreetNumber,
+    Role::Address1,
+    Role::Address2,
+    Role::Suburb,
+    Role::State,
+    Role::Phone,
+    Role::NationalId,
+];
 
 impl Identity {
     /// Normalise a raw record. Values that cannot be parsed (an impossible date, an unknown
@@ -133,7 +140,10 @@ impl Identity {
     }
 
     fn text(&self, role: Role) -> &str {
-        self.texts.iter().find(|(r, _)| *r == role).map_or("", |(_, t)| t.as_str())
+        self.texts
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map_or("", |(_, t)| t.as_str())
     }
 }
 
@@ -190,9 +200,17 @@ impl Encoder {
                 let mut t = FieldTokens::default();
                 match kind {
                     FieldKind::FamilyName | FieldKind::GivenName => {
-                        let n = if *kind == FieldKind::FamilyName { &id.family } else { &id.given };
+                        let n = if *kind == FieldKind::FamilyName {
+                            &id.family
+                        } else {
+                            &id.given
+                        };
                         // A name given only in kana is its own written form.
-                        let written = if n.written.is_empty() { &n.kana } else { &n.written };
+                        let written = if n.written.is_empty() {
+                            &n.kana
+                        } else {
+                            &n.written
+                        };
                         t.whole = key.token(Tag::Whole, written);
                         t.alt[0] = key.token(Tag::Kana, &n.kana);
                         let ph_src = if n.kana.is_empty() { written } else { &n.kana };
@@ -239,14 +257,16 @@ impl Encoder {
                             if !a.municipality.is_empty() {
                                 t.alt[1] = key.token(Tag::Part2, &muni);
                             }
-                            let flat = format!("{}{}{}{}", a.prefecture, a.municipality, a.town, a.block);
+                            let flat =
+                                format!("{}{}{}{}", a.prefecture, a.municipality, a.town, a.block);
                             Self::grams(key, Tag::Gram, &flat, &mut t.grams);
                         }
                     }
                     FieldKind::Insurance => {
                         let [insurer, symbol, number, _branch] = &id.insurance;
                         if !number.is_empty() {
-                            t.whole = key.token(Tag::Whole, &format!("{insurer}|{symbol}|{number}"));
+                            t.whole =
+                                key.token(Tag::Whole, &format!("{insurer}|{symbol}|{number}"));
                             t.alt[1] = key.token(Tag::Part2, &format!("{insurer}|{number}"));
                             if !symbol.is_empty() {
                                 t.alt[2] = key.token(Tag::Part3, &format!("{symbol}|{number}"));
@@ -311,7 +331,8 @@ pub struct TokenTable {
 impl TokenTable {
     /// Encode identities (in parallel).
     pub fn encode(encoder: &Encoder, identities: &[Identity]) -> TokenTable {
-        let rows: Vec<Vec<FieldTokens>> = identities.par_iter().map(|id| encoder.encode(id)).collect();
+        let rows: Vec<Vec<FieldTokens>> =
+            identities.par_iter().map(|id| encoder.encode(id)).collect();
         TokenTable::from_rows(encoder.schema().clone(), rows)
     }
 
@@ -327,14 +348,23 @@ impl TokenTable {
             })
             .collect();
         for row in &rows {
-            for (c, ft) in columns.iter_mut().zip(row.iter().chain(std::iter::repeat(&FieldTokens::default())).take(nf)) {
+            for (c, ft) in columns.iter_mut().zip(
+                row.iter()
+                    .chain(std::iter::repeat(&FieldTokens::default()))
+                    .take(nf),
+            ) {
                 c.whole.push(ft.whole);
                 c.alt.push(ft.alt);
                 c.grams.extend_from_slice(&ft.grams);
-                c.offsets.push(u32::try_from(c.grams.len()).unwrap_or(u32::MAX));
+                c.offsets
+                    .push(u32::try_from(c.grams.len()).unwrap_or(u32::MAX));
             }
         }
-        TokenTable { schema, columns, len: rows.len() }
+        TokenTable {
+            schema,
+            columns,
+            len: rows.len(),
+        }
     }
 
     /// Number of records.

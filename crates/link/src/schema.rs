@@ -151,15 +151,41 @@ impl FieldKind {
     /// (contributes no evidence), level 1 is "disagree".
     pub fn levels(self) -> &'static [&'static str] {
         match self {
-            FieldKind::FamilyName | FieldKind::GivenName => {
-                &["null", "else", "fuzzy_low", "fuzzy_high", "swapped", "phonetic", "exact"]
-            }
-            FieldKind::BirthDate => &["null", "else", "two_of_three", "transposed_day_month", "exact"],
+            FieldKind::FamilyName | FieldKind::GivenName => &[
+                "null",
+                "else",
+                "fuzzy_low",
+                "fuzzy_high",
+                "swapped",
+                "phonetic",
+                "exact",
+            ],
+            FieldKind::BirthDate => &[
+                "null",
+                "else",
+                "two_of_three",
+                "transposed_day_month",
+                "exact",
+            ],
             FieldKind::Sex => &["null", "else", "exact"],
             FieldKind::PostalCode => &["null", "else", "same_area_3", "same_area_5", "exact"],
-            FieldKind::JpAddress => &["null", "else", "same_municipality", "fuzzy", "same_town", "exact"],
+            FieldKind::JpAddress => &[
+                "null",
+                "else",
+                "same_municipality",
+                "fuzzy",
+                "same_town",
+                "exact",
+            ],
             FieldKind::Insurance => &["null", "else", "same_insurer", "same_number", "exact"],
-            FieldKind::Text(_) => &["null", "else", "fuzzy_low", "fuzzy_high", "phonetic", "exact"],
+            FieldKind::Text(_) => &[
+                "null",
+                "else",
+                "fuzzy_low",
+                "fuzzy_high",
+                "phonetic",
+                "exact",
+            ],
         }
     }
 
@@ -173,7 +199,11 @@ impl FieldKind {
     pub fn term_frequency(self) -> bool {
         matches!(
             self,
-            FieldKind::FamilyName | FieldKind::GivenName | FieldKind::BirthDate | FieldKind::PostalCode | FieldKind::Text(_)
+            FieldKind::FamilyName
+                | FieldKind::GivenName
+                | FieldKind::BirthDate
+                | FieldKind::PostalCode
+                | FieldKind::Text(_)
         )
     }
 }
@@ -207,7 +237,15 @@ impl Schema {
         if has(Role::Address) {
             fields.push(FieldKind::JpAddress);
         }
-        for r in [Role::StreetNumber, Role::Address1, Role::Address2, Role::Suburb, Role::State, Role::Phone, Role::NationalId] {
+        for r in [
+            Role::StreetNumber,
+            Role::Address1,
+            Role::Address2,
+            Role::Suburb,
+            Role::State,
+            Role::Phone,
+            Role::NationalId,
+        ] {
             if has(r) {
                 fields.push(FieldKind::Text(r));
             }

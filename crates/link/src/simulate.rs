@@ -121,7 +121,13 @@ fn half_width(kana: &str) -> String {
 
 fn hiragana(kana: &str) -> String {
     kana.chars()
-        .map(|c| if ('\u{30A1}'..='\u{30F6}').contains(&c) { char::from_u32(c as u32 - 0x60).unwrap_or(c) } else { c })
+        .map(|c| {
+            if ('\u{30A1}'..='\u{30F6}').contains(&c) {
+                char::from_u32(c as u32 - 0x60).unwrap_or(c)
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -132,15 +138,27 @@ fn kanji_numeral(n: u32) -> String {
     }
     let tens = n / 10;
     let ones = n % 10;
-    format!("{}十{}", if tens == 1 { "" } else { D[tens as usize] }, D[ones as usize])
+    format!(
+        "{}十{}",
+        if tens == 1 { "" } else { D[tens as usize] },
+        D[ones as usize]
+    )
 }
 
 fn variant_of(rng: &mut ChaCha8Rng, kanji: &str) -> String {
     kanji
         .chars()
         .map(|c| {
-            let vs: Vec<char> = VARIANTS.iter().filter(|(_, k)| *k == c).map(|(v, _)| *v).collect();
-            if !vs.is_empty() && rng.random_bool(0.8) { *vs.choose(rng).unwrap_or(&c) } else { c }
+            let vs: Vec<char> = VARIANTS
+                .iter()
+                .filter(|(_, k)| *k == c)
+                .map(|(v, _)| *v)
+                .collect();
+            if !vs.is_empty() && rng.random_bool(0.8) {
+                *vs.choose(rng).unwrap_or(&c)
+            } else {
+                c
+            }
         })
         .collect()
 }
@@ -172,17 +190,32 @@ fn era_form(rng: &mut ChaCha8Rng, d: chrono::NaiveDate) -> String {
     use chrono::Datelike;
     let (era, y) = Era::of(d).unwrap_or((Era::Showa, 1));
     match rng.random_range(0..4) {
-        0 => format!("{}{}年{}月{}日", era.name(), if y == 1 { "元".to_owned() } else { y.to_string() }, d.month(), d.day()),
+        0 => format!(
+            "{}{}年{}月{}日",
+            era.name(),
+            if y == 1 {
+                "元".to_owned()
+            } else {
+                y.to_string()
+            },
+            d.month(),
+            d.day()
+        ),
         1 => format!("{}{:02}.{:02}.{:02}", era.letter(), y, d.month(), d.day()),
         2 => format!("{}/{}/{}", d.year(), d.month(), d.day()),
         _ => d.format("%Y%m%d").to_string(),
     }
 }
 
-fn make_person(rng: &mut ChaCha8Rng, pools: &NamePools, codes: &[tsunagu_model::PostalCode]) -> Option<Person> {
+fn make_person(
+    rng: &mut ChaCha8Rng,
+    pools: &NamePools,
+    codes: &[tsunagu_model::PostalCode],
+) -> Option<Person> {
     let family = pools.family.choose(rng)?.clone();
     let g = pools.given.choose(rng)?;
-    let birth = chrono::NaiveDate::from_ymd_opt(1930, 1, 1)? + chrono::Duration::days(rng.random_range(0..32_000));
+    let birth = chrono::NaiveDate::from_ymd_opt(1930, 1, 1)?
+        + chrono::Duration::days(rng.random_range(0..32_000));
     let code = *codes.choose(rng)?;
     let place = code.places().first()?;
     let address = format!(
@@ -201,7 +234,12 @@ fn make_person(rng: &mut ChaCha8Rng, pools: &NamePools, codes: &[tsunagu_model::
         birth,
         postal: code.as_str().to_owned(),
         address,
-        phone: format!("0{}-{:04}-{:04}", rng.random_range(30..99), rng.random_range(0..10_000), rng.random_range(0..10_000)),
+        phone: format!(
+            "0{}-{:04}-{:04}",
+            rng.random_range(30..99),
+            rng.random_range(0..10_000),
+            rng.random_range(0..10_000)
+        ),
         insurer: format!("{:08}", rng.random_range(1_000_000..40_000_000)),
         symbol: format!("{}", rng.random_range(1..9999)),
         number: format!("{}", rng.random_range(1..999_999)),
@@ -216,7 +254,10 @@ fn clean_record(p: &Person) -> RawRecord {
     r.set(Role::GivenNameKana, p.given.1.clone());
     r.set(Role::BirthDate, p.birth.format("%Y-%m-%d").to_string());
     r.set(Role::Sex, if p.female { "2" } else { "1" });
-    r.set(Role::PostalCode, format!("{}-{}", &p.postal[..3], &p.postal[3..]));
+    r.set(
+        Role::PostalCode,
+        format!("{}-{}", &p.postal[..3], &p.postal[3..]),
+    );
     r.set(Role::Address, p.address.clone());
     r.set(Role::Phone, p.phone.clone());
     r.set(Role::InsurerNumber, p.insurer.clone());
@@ -226,16 +267,23 @@ fn clean_record(p: &Person) -> RawRecord {
     r
 }
 
-fn messy_record(rng: &mut ChaCha8Rng, p: &Person, pools: &NamePools, codes: &[tsunagu_model::PostalCode], noise: f64) -> RawRecord {
+fn messy_record(
+    rng: &mut ChaCha8Rng,
+    p: &Person,
+    pools: &NamePools,
+    codes: &[tsunagu_model::PostalCode],
+    noise: f64,
+) -> RawRecord {
     use chrono::Datelike;
     let mut r = clean_record(p);
     let hit = |rng: &mut ChaCha8Rng, prob: f64| rng.random_bool((prob * noise).min(1.0));
     // Family name: variant kanji, or a different one after marriage.
     let mut family = p.family.clone();
-    if p.female && hit(rng, 0.08) {
-        if let Some(f) = pools.family.choose(rng) {
-            family = f.clone();
-        }
+    if p.female
+        && hit(rng, 0.08)
+        && let Some(f) = pools.family.choose(rng)
+    {
+        family = f.clone();
     }
     r.set(Role::FamilyName, variant_of(rng, &family.0));
     let kana_style = rng.random_range(0..3);
@@ -263,8 +311,14 @@ fn messy_record(rng: &mut ChaCha8Rng, p: &Person, pools: &NamePools, codes: &[ts
     }
     if hit(rng, 0.03) {
         // Family and given entered the wrong way round.
-        let (a, b) = (r.get(Role::FamilyName).to_owned(), r.get(Role::GivenName).to_owned());
-        let (c, d) = (r.get(Role::FamilyNameKana).to_owned(), r.get(Role::GivenNameKana).to_owned());
+        let (a, b) = (
+            r.get(Role::FamilyName).to_owned(),
+            r.get(Role::GivenName).to_owned(),
+        );
+        let (c, d) = (
+            r.get(Role::FamilyNameKana).to_owned(),
+            r.get(Role::GivenNameKana).to_owned(),
+        );
         r.set(Role::FamilyName, b);
         r.set(Role::GivenName, a);
         r.set(Role::FamilyNameKana, d);
@@ -273,7 +327,8 @@ fn messy_record(rng: &mut ChaCha8Rng, p: &Person, pools: &NamePools, codes: &[ts
     // Birth date: another notation, sometimes a typo or day/month exchanged.
     let mut birth = p.birth;
     if hit(rng, 0.03) && birth.day() <= 12 {
-        birth = chrono::NaiveDate::from_ymd_opt(birth.year(), birth.day(), birth.month()).unwrap_or(birth);
+        birth = chrono::NaiveDate::from_ymd_opt(birth.year(), birth.day(), birth.month())
+            .unwrap_or(birth);
     } else if hit(rng, 0.03) {
         birth = birth.with_day(rng.random_range(1..29)).unwrap_or(birth);
     }
@@ -301,15 +356,31 @@ fn messy_record(rng: &mut ChaCha8Rng, p: &Person, pools: &NamePools, codes: &[ts
         let parts: Vec<&str> = a.rsplitn(3, '-').collect();
         if parts.len() == 3 && rng.random_bool(0.5) {
             let head = parts[2];
-            let (digit_pos, _) = head.char_indices().rev().find(|(_, c)| !c.is_ascii_digit()).unwrap_or((0, ' '));
+            let (digit_pos, _) = head
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !c.is_ascii_digit())
+                .unwrap_or((0, ' '));
             let split = digit_pos + head[digit_pos..].chars().next().map_or(0, char::len_utf8);
             if let Ok(ch) = head[split..].parse::<u32>() {
-                r.set(Role::Address, format!("{}{}丁目{}番{}号", &head[..split], kanji_numeral(ch), parts[1], parts[0]));
+                r.set(
+                    Role::Address,
+                    format!(
+                        "{}{}丁目{}番{}号",
+                        &head[..split],
+                        kanji_numeral(ch),
+                        parts[1],
+                        parts[0]
+                    ),
+                );
             }
         }
         r.set(
             Role::PostalCode,
-            p.postal.chars().map(|c| char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap_or(c)).collect::<String>(),
+            p.postal
+                .chars()
+                .map(|c| char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap_or(c))
+                .collect::<String>(),
         );
     }
     if hit(rng, 0.3) {
@@ -317,9 +388,18 @@ fn messy_record(rng: &mut ChaCha8Rng, p: &Person, pools: &NamePools, codes: &[ts
     }
     if hit(rng, 0.2) {
         // Changed job: another insurer and card.
-        r.set(Role::InsurerNumber, format!("{:08}", rng.random_range(1_000_000..40_000_000)));
-        r.set(Role::InsuredSymbol, format!("{}", rng.random_range(1..9999)));
-        r.set(Role::InsuredNumber, format!("{}", rng.random_range(1..999_999)));
+        r.set(
+            Role::InsurerNumber,
+            format!("{:08}", rng.random_range(1_000_000..40_000_000)),
+        );
+        r.set(
+            Role::InsuredSymbol,
+            format!("{}", rng.random_range(1..9999)),
+        );
+        r.set(
+            Role::InsuredNumber,
+            format!("{}", rng.random_range(1..999_999)),
+        );
     }
     r
 }
@@ -327,21 +407,37 @@ fn messy_record(rng: &mut ChaCha8Rng, p: &Person, pools: &NamePools, codes: &[ts
 /// Two providers' files: `n` people in the left file; `overlap` of them also in the right
 /// file (written messily with `noise` scaling every error rate; 1.0 is realistic), plus
 /// `n - overlap` people only in the right file. Deterministic for a seed.
-pub fn two_sources(pools: &NamePools, n: usize, overlap: usize, noise: f64, seed: u64) -> (Vec<SimRecord>, Vec<SimRecord>) {
+pub fn two_sources(
+    pools: &NamePools,
+    n: usize,
+    overlap: usize,
+    noise: f64,
+    seed: u64,
+) -> (Vec<SimRecord>, Vec<SimRecord>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let codes = postal::table().codes();
-    let people: Vec<Person> = (0..n + (n - overlap.min(n))).filter_map(|_| make_person(&mut rng, pools, codes)).collect();
+    let people: Vec<Person> = (0..n + (n - overlap.min(n)))
+        .filter_map(|_| make_person(&mut rng, pools, codes))
+        .collect();
     let left: Vec<SimRecord> = people
         .iter()
         .take(n)
         .enumerate()
-        .map(|(i, p)| SimRecord { id: format!("L{i:07}"), person: i, record: clean_record(p) })
+        .map(|(i, p)| SimRecord {
+            id: format!("L{i:07}"),
+            person: i,
+            record: clean_record(p),
+        })
         .collect();
     let mut right: Vec<SimRecord> = Vec::new();
     for (i, p) in people.iter().enumerate() {
         if i < overlap.min(n) || i >= n {
             let record = messy_record(&mut rng, p, pools, codes, noise);
-            right.push(SimRecord { id: String::new(), person: i, record });
+            right.push(SimRecord {
+                id: String::new(),
+                person: i,
+                record,
+            });
         }
     }
     // Shuffle the right file so that order carries no signal, then number it.
@@ -362,7 +458,13 @@ pub fn to_csv(records: &[SimRecord], out: impl std::io::Write) -> Result<(), csv
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER.iter().map(|r| r.name()))?;
     for r in records {
-        w.write_record(HEADER.iter().map(|role| if *role == Role::Id { r.id.as_str() } else { r.record.get(*role) }))?;
+        w.write_record(HEADER.iter().map(|role| {
+            if *role == Role::Id {
+                r.id.as_str()
+            } else {
+                r.record.get(*role)
+            }
+        }))?;
     }
     w.flush()?;
     Ok(())
@@ -375,7 +477,15 @@ mod tests {
 
     #[test]
     fn half_width_round_trips_through_nfkc() {
-        for k in ["サトウ", "ガッコウ", "パンダ", "ビョウイン", "ヴァイオリン", "ボブ", "ジョー"] {
+        for k in [
+            "サトウ",
+            "ガッコウ",
+            "パンダ",
+            "ビョウイン",
+            "ヴァイオリン",
+            "ボブ",
+            "ジョー",
+        ] {
             assert_eq!(normalize::text(&half_width(k)), k, "{k}");
         }
         assert_eq!(normalize::text(&hiragana("サトウ")), "サトウ");

@@ -73,14 +73,22 @@ struct MappingFile {
 impl Mapping {
     /// Parse a mapping file's text.
     pub fn parse(text: &str, file: &Path) -> Result<Mapping, SourceError> {
-        let err = |why: String| SourceError::Mapping { file: file.to_owned(), why };
-        let m: MappingFile = toml::from_str(text).map_err(|e| err(format!("not a valid mapping ({})", e.message())))?;
+        let err = |why: String| SourceError::Mapping {
+            file: file.to_owned(),
+            why,
+        };
+        let m: MappingFile = toml::from_str(text)
+            .map_err(|e| err(format!("not a valid mapping ({})", e.message())))?;
         let mut columns = BTreeMap::new();
         for (role, header) in m.columns {
             let r = Role::from_name(&role).ok_or_else(|| {
                 err(format!(
                     "unknown role `{role}`; roles are {}",
-                    Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+                    Role::ALL
+                        .iter()
+                        .map(|r| r.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             columns.insert(r, header);
@@ -90,27 +98,47 @@ impl Mapping {
 
     /// Read and parse a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, SourceError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SourceError::Io { file: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SourceError::Io {
+            file: path.to_owned(),
+            source,
+        })?;
         Mapping::parse(&text, path)
     }
 }
 
 fn header_key(h: &str) -> String {
-    h.trim_start_matches('\u{FEFF}').nfkc().collect::<String>().trim().to_lowercase().replace([' ', '-'], "_")
+    h.trim_start_matches('\u{FEFF}')
+        .nfkc()
+        .collect::<String>()
+        .trim()
+        .to_lowercase()
+        .replace([' ', '-'], "_")
 }
 
 /// The role of a well-known header, if any.
 pub fn detect_role(header: &str) -> Option<Role> {
     let k = header_key(header);
     Some(match k.as_str() {
-        "id" | "rec_id" | "record_id" | "patient_id" | "患者id" | "患者番号" | "識別子" => Role::Id,
-        "family_name" | "surname" | "last_name" | "lastname" | "姓" | "氏" | "氏名(姓)" => Role::FamilyName,
+        "id" | "rec_id" | "record_id" | "patient_id" | "患者id" | "患者番号" | "識別子" => {
+            Role::Id
+        }
+        "family_name" | "surname" | "last_name" | "lastname" | "姓" | "氏" | "氏名(姓)" => {
+            Role::FamilyName
+        }
         "given_name" | "first_name" | "firstname" | "名" | "氏名(名)" => Role::GivenName,
-        "family_name_kana" | "surname_kana" | "セイ" | "姓カナ" | "姓(カナ)" | "カナ姓" => Role::FamilyNameKana,
-        "given_name_kana" | "first_name_kana" | "メイ" | "名カナ" | "名(カナ)" | "カナ名" => Role::GivenNameKana,
-        "birth_date" | "date_of_birth" | "dob" | "birthdate" | "birthday" | "生年月日" => Role::BirthDate,
+        "family_name_kana" | "surname_kana" | "セイ" | "姓カナ" | "姓(カナ)" | "カナ姓" => {
+            Role::FamilyNameKana
+        }
+        "given_name_kana" | "first_name_kana" | "メイ" | "名カナ" | "名(カナ)" | "カナ名" => {
+            Role::GivenNameKana
+        }
+        "birth_date" | "date_of_birth" | "dob" | "birthdate" | "birthday" | "生年月日" => {
+            Role::BirthDate
+        }
         "sex" | "gender" | "性別" => Role::Sex,
-        "postal_code" | "postcode" | "zip" | "zipcode" | "zip_code" | "郵便番号" => Role::PostalCode,
+        "postal_code" | "postcode" | "zip" | "zipcode" | "zip_code" | "郵便番号" => {
+            Role::PostalCode
+        }
         "address" | "住所" => Role::Address,
         "street_number" => Role::StreetNumber,
         "address_1" | "address1" => Role::Address1,
@@ -140,24 +168,40 @@ pub struct Source {
 
 /// Read an identity CSV (UTF-8, with or without BOM; comma-separated; one header row).
 pub fn read_csv(path: &Path, mapping: Option<&Mapping>) -> Result<Source, SourceError> {
-    let file = std::fs::File::open(path).map_err(|source| SourceError::Io { file: path.to_owned(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
     read_csv_from(file, path, mapping)
 }
 
 /// Read identity CSV from any reader (`path` is used in messages only).
-pub fn read_csv_from(reader: impl std::io::Read, path: &Path, mapping: Option<&Mapping>) -> Result<Source, SourceError> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+pub fn read_csv_from(
+    reader: impl std::io::Read,
+    path: &Path,
+    mapping: Option<&Mapping>,
+) -> Result<Source, SourceError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(reader);
     let headers = rdr
         .headers()
-        .map_err(|e| SourceError::Header { file: path.to_owned(), why: format!("cannot read the header ({})", csv_why(&e)) })?
+        .map_err(|e| SourceError::Header {
+            file: path.to_owned(),
+            why: format!("cannot read the header ({})", csv_why(&e)),
+        })?
         .clone();
     let mut columns: HashMap<Role, usize> = HashMap::new();
     match mapping {
         Some(m) => {
             for (role, header) in &m.columns {
-                let idx = headers.iter().position(|h| header_key(h) == header_key(header)).ok_or_else(|| {
-                    SourceError::Header { file: path.to_owned(), why: format!("mapped column for {} not in the header", role.name()) }
-                })?;
+                let idx = headers
+                    .iter()
+                    .position(|h| header_key(h) == header_key(header))
+                    .ok_or_else(|| SourceError::Header {
+                        file: path.to_owned(),
+                        why: format!("mapped column for {} not in the header", role.name()),
+                    })?;
                 columns.insert(*role, idx);
             }
         }
@@ -183,7 +227,10 @@ pub fn read_csv_from(reader: impl std::io::Read, path: &Path, mapping: Option<&M
     }
     let mut roles: Vec<(Role, usize)> = columns.into_iter().collect();
     roles.sort();
-    let mut out = Source { roles: roles.iter().map(|r| r.0).collect(), ..Source::default() };
+    let mut out = Source {
+        roles: roles.iter().map(|r| r.0).collect(),
+        ..Source::default()
+    };
     let mut rec = csv::StringRecord::new();
     let mut row = 0u64;
     loop {
@@ -191,7 +238,13 @@ pub fn read_csv_from(reader: impl std::io::Read, path: &Path, mapping: Option<&M
         match rdr.read_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(SourceError::Row { file: path.to_owned(), row, why: csv_why(&e) }),
+            Err(e) => {
+                return Err(SourceError::Row {
+                    file: path.to_owned(),
+                    row,
+                    why: csv_why(&e),
+                });
+            }
         }
         let mut raw = RawRecord::default();
         for &(role, idx) in &roles {
@@ -199,7 +252,11 @@ pub fn read_csv_from(reader: impl std::io::Read, path: &Path, mapping: Option<&M
             if role == Role::Id {
                 let id = v.trim();
                 if id.is_empty() {
-                    return Err(SourceError::Row { file: path.to_owned(), row, why: "empty id".into() });
+                    return Err(SourceError::Row {
+                        file: path.to_owned(),
+                        row,
+                        why: "empty id".into(),
+                    });
                 }
                 out.ids.push(id.to_owned());
             } else {
@@ -215,7 +272,9 @@ pub fn read_csv_from(reader: impl std::io::Read, path: &Path, mapping: Option<&M
 fn csv_why(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".into(),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{len} fields where the header has {expected_len}")
         }
         csv::ErrorKind::Io(_) => "read error".into(),
@@ -281,18 +340,29 @@ mod tests {
     #[test]
     fn reads_with_mapping_and_reports_rows() {
         let csv = "患者番号,氏名,生年\nA1,山田,S45.3.12\nA2,鈴木,1970-01-01\n";
-        let map = Mapping::parse("[columns]\nid = \"患者番号\"\nfamily_name = \"氏名\"\nbirth_date = \"生年\"\n", Path::new("m.toml")).unwrap();
+        let map = Mapping::parse(
+            "[columns]\nid = \"患者番号\"\nfamily_name = \"氏名\"\nbirth_date = \"生年\"\n",
+            Path::new("m.toml"),
+        )
+        .unwrap();
         let s = read_csv_from(csv.as_bytes(), Path::new("a.csv"), Some(&map)).unwrap();
         assert_eq!(s.ids, vec!["A1", "A2"]);
         assert_eq!(s.records[0].get(Role::FamilyName), "山田");
         // Without the mapping, no id column is found.
-        assert!(matches!(read_csv_from(csv.as_bytes(), Path::new("a.csv"), None), Err(SourceError::Header { .. })));
+        assert!(matches!(
+            read_csv_from(csv.as_bytes(), Path::new("a.csv"), None),
+            Err(SourceError::Header { .. })
+        ));
         // A bad row names the row, not its content.
         let bad = "id,surname\n1,Smith\n2,Jones,extra\n";
-        let e = read_csv_from(bad.as_bytes(), Path::new("b.csv"), None).unwrap_err().to_string();
+        let e = read_csv_from(bad.as_bytes(), Path::new("b.csv"), None)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "b.csv: row 2: 3 fields where the header has 2");
         assert!(!e.contains("Jones"));
-        let e = Mapping::parse("[columns]\nshoe_size = \"x\"\n", Path::new("m.toml")).unwrap_err().to_string();
+        let e = Mapping::parse("[columns]\nshoe_size = \"x\"\n", Path::new("m.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown role `shoe_size`"), "{e}");
     }
 

@@ -51,7 +51,8 @@ impl LinkageKey {
     /// From 64 hexadecimal digits (surrounding whitespace ignored).
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
         let mut k = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut k).map_err(|_| KeyError("must be 64 hexadecimal digits"))?;
+        hex::decode_to_slice(s.trim(), &mut k)
+            .map_err(|_| KeyError("must be 64 hexadecimal digits"))?;
         Ok(LinkageKey(k))
     }
 
@@ -219,7 +220,11 @@ pub struct ClkEncoder {
 impl ClkEncoder {
     /// An encoder with the key of the `clk` field. `len_bits` is rounded up to a multiple of 64.
     pub fn new(key: &LinkageKey, len_bits: usize, k: usize) -> Self {
-        ClkEncoder { key: key.field_key("clk"), len_bits: len_bits.div_ceil(64).max(1) * 64, k: k.max(1) }
+        ClkEncoder {
+            key: key.field_key("clk"),
+            len_bits: len_bits.div_ceil(64).max(1) * 64,
+            k: k.max(1),
+        }
     }
 
     /// Encode named fields' q-grams (`field` names keep equal grams of different fields apart).
@@ -257,9 +262,18 @@ impl Clk {
 
     /// Dice coefficient of two CLKs of the same length (0 when either is empty).
     pub fn dice(&self, other: &Clk) -> f64 {
-        let common: u32 = self.bits.iter().zip(&other.bits).map(|(a, b)| (a & b).count_ones()).sum();
+        let common: u32 = self
+            .bits
+            .iter()
+            .zip(&other.bits)
+            .map(|(a, b)| (a & b).count_ones())
+            .sum();
         let total = self.count_ones() + other.count_ones();
-        if total == 0 { 0.0 } else { 2.0 * f64::from(common) / f64::from(total) }
+        if total == 0 {
+            0.0
+        } else {
+            2.0 * f64::from(common) / f64::from(total)
+        }
     }
 
     /// The bits as bytes (little-endian words), for export.
@@ -282,9 +296,15 @@ mod tests {
         let f = k.field_key("name");
         assert_eq!(f.token(Tag::Whole, "ヤマダ"), f.token(Tag::Whole, "ヤマダ"));
         assert_ne!(f.token(Tag::Whole, "ヤマダ"), f.token(Tag::Kana, "ヤマダ"));
-        assert_ne!(f.token(Tag::Whole, "ヤマダ"), k.field_key("address").token(Tag::Whole, "ヤマダ"));
+        assert_ne!(
+            f.token(Tag::Whole, "ヤマダ"),
+            k.field_key("address").token(Tag::Whole, "ヤマダ")
+        );
         let other = LinkageKey::from_bytes([8; 32]).field_key("name");
-        assert_ne!(f.token(Tag::Whole, "ヤマダ"), other.token(Tag::Whole, "ヤマダ"));
+        assert_ne!(
+            f.token(Tag::Whole, "ヤマダ"),
+            other.token(Tag::Whole, "ヤマダ")
+        );
         assert!(f.token(Tag::Whole, "").is_none());
     }
 
@@ -309,7 +329,10 @@ mod tests {
         let hexkey = "00".repeat(32);
         assert!(LinkageKey::from_hex(&hexkey).is_ok());
         assert!(LinkageKey::from_hex("zz").is_err());
-        assert_eq!(format!("{:?}", LinkageKey::generate()), "LinkageKey([redacted])");
+        assert_eq!(
+            format!("{:?}", LinkageKey::generate()),
+            "LinkageKey([redacted])"
+        );
     }
 
     #[test]

@@ -10,13 +10,19 @@ use tsunagu_link::source;
 use tsunagu_link::token::LinkageKey;
 
 fn pools() -> NamePools {
-    NamePools::from_csv(include_str!("data/family_names.csv"), include_str!("data/given_names.csv"))
+    NamePools::from_csv(
+        include_str!("data/family_names.csv"),
+        include_str!("data/given_names.csv"),
+    )
 }
 
 fn tokenise(key: &LinkageKey, recs: &[SimRecord]) -> (TokenTable, Vec<Identity>) {
     let raws: Vec<RawRecord> = recs.iter().map(|r| r.record.clone()).collect();
     let (ids, invalid) = source::normalise_all(&raws);
-    assert!(invalid.is_empty(), "simulated values must all parse: {invalid:?}");
+    assert!(
+        invalid.is_empty(),
+        "simulated values must all parse: {invalid:?}"
+    );
     let schema = Schema::from_roles(|r| simulate::HEADER.contains(&r) && r != Role::Id);
     let enc = Encoder::new(key, schema);
     (TokenTable::encode(&enc, &ids), ids)
@@ -36,15 +42,38 @@ fn links_messy_japanese_records() {
     let key = LinkageKey::generate();
     let (lt, _) = tokenise(&key, &left);
     let (rt, _) = tokenise(&key, &right);
-    let out = engine::link(&lt, &rt, &LinkOptions { one_to_one: true, ..LinkOptions::default() }).unwrap();
+    let out = engine::link(
+        &lt,
+        &rt,
+        &LinkOptions {
+            one_to_one: true,
+            ..LinkOptions::default()
+        },
+    )
+    .unwrap();
     let truth: HashSet<(usize, usize)> = {
-        let by_person: HashMap<usize, usize> = left.iter().enumerate().map(|(i, r)| (r.person, i)).collect();
-        right.iter().enumerate().filter_map(|(j, r)| by_person.get(&r.person).map(|&i| (i, j))).collect()
+        let by_person: HashMap<usize, usize> = left
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.person, i))
+            .collect();
+        right
+            .iter()
+            .enumerate()
+            .filter_map(|(j, r)| by_person.get(&r.person).map(|&i| (i, j)))
+            .collect()
     };
     assert_eq!(truth.len(), 2000);
-    let found: HashSet<(usize, usize)> = out.links.iter().map(|p| (p.left as usize, p.right as usize)).collect();
+    let found: HashSet<(usize, usize)> = out
+        .links
+        .iter()
+        .map(|p| (p.left as usize, p.right as usize))
+        .collect();
     let (p, r, f1) = score(&found, &truth);
-    eprintln!("precision {p:.4} recall {r:.4} f1 {f1:.4} stats {:?}", out.stats);
+    eprintln!(
+        "precision {p:.4} recall {r:.4} f1 {f1:.4} stats {:?}",
+        out.stats
+    );
     assert!(out.stats.em_converged);
     assert!(p > 0.98 && r > 0.97, "precision {p} recall {r}");
 }
@@ -69,13 +98,21 @@ fn explanations_show_swaps_and_transposed_dates() {
     c.set(Role::BirthDate, "昭和45年3月12日");
     let key = LinkageKey::generate();
     let schema = Schema::from_roles(|r| {
-        matches!(r, Role::FamilyName | Role::GivenName | Role::FamilyNameKana | Role::GivenNameKana | Role::BirthDate)
+        matches!(
+            r,
+            Role::FamilyName
+                | Role::GivenName
+                | Role::FamilyNameKana
+                | Role::GivenNameKana
+                | Role::BirthDate
+        )
     });
     let enc = Encoder::new(&key, schema);
     let ids: Vec<Identity> = [a, b, c].iter().map(|r| Identity::normalise(r).0).collect();
     let t = TokenTable::encode(&enc, &ids);
     let cmp = tsunagu_link::compare::Comparator::new(&t, &t).unwrap();
-    let level = |f: usize, x: usize, y: usize| t.schema().fields[f].levels()[cmp.level(f, x, y) as usize];
+    let level =
+        |f: usize, x: usize, y: usize| t.schema().fields[f].levels()[cmp.level(f, x, y) as usize];
     assert_eq!(level(0, 0, 1), "swapped");
     assert_eq!(level(1, 0, 1), "swapped");
     assert_eq!(level(2, 0, 1), "transposed_day_month");
@@ -98,9 +135,17 @@ fn linker_sees_tokens_only() {
     let out = engine::link(&lt, &rt, &LinkOptions::default()).unwrap();
     let dump = format!("{dump}{:?}{:?}", out.model, out.stats);
     for id in &lids {
-        for s in [&id.family.written, &id.family.kana, &id.given.written, &id.given.kana] {
+        for s in [
+            &id.family.written,
+            &id.family.kana,
+            &id.given.written,
+            &id.given.kana,
+        ] {
             assert!(!s.is_empty());
-            assert!(!dump.contains(s.as_str()), "plaintext leaked into the linker's state");
+            assert!(
+                !dump.contains(s.as_str()),
+                "plaintext leaked into the linker's state"
+            );
         }
         if let Some(d) = id.birth_date {
             assert!(!dump.contains(&d.format("%Y-%m-%d").to_string()));
@@ -141,6 +186,9 @@ fn dedupe_clusters_a_merged_file() {
         }
     }
     let (p, r, _) = score(&found, &truth);
-    eprintln!("dedupe precision {p:.4} recall {r:.4} stats {:?}", out.stats);
+    eprintln!(
+        "dedupe precision {p:.4} recall {r:.4} stats {:?}",
+        out.stats
+    );
     assert!(p > 0.97 && r > 0.95, "precision {p} recall {r}");
 }

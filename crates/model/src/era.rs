@@ -174,7 +174,9 @@ pub fn kanji_numeral(s: &str) -> Option<u32> {
             _ => return None,
         })
     };
-    let has_unit = s.chars().any(|c| matches!(c, '十' | '拾' | '百' | '千' | '万'));
+    let has_unit = s
+        .chars()
+        .any(|c| matches!(c, '十' | '拾' | '百' | '千' | '万'));
     if !has_unit {
         // Positional: 二〇二四, 一九七〇.
         let mut v: u32 = 0;
@@ -210,7 +212,9 @@ pub fn kanji_numeral(s: &str) -> Option<u32> {
             section = section.checked_add(pending.take().unwrap_or(1).checked_mul(unit)?)?;
         }
     }
-    total.checked_add(section)?.checked_add(pending.unwrap_or(0))
+    total
+        .checked_add(section)?
+        .checked_add(pending.unwrap_or(0))
 }
 
 /// Split text into the numbers it contains (ASCII digit runs, kanji numeral runs, `元`),
@@ -220,7 +224,20 @@ fn numbers(s: &str) -> Result<Vec<(u32, usize)>, DateError> {
         c.is_ascii_digit()
             || matches!(
                 c,
-                '〇' | '零' | '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十' | '百' | '千' | '元'
+                '〇' | '零'
+                    | '一'
+                    | '二'
+                    | '三'
+                    | '四'
+                    | '五'
+                    | '六'
+                    | '七'
+                    | '八'
+                    | '九'
+                    | '十'
+                    | '百'
+                    | '千'
+                    | '元'
             )
     };
     let mut out = Vec::new();
@@ -259,7 +276,9 @@ fn fold(input: &str) -> String {
             'ａ'..='ｚ' => s.push(char::from(b'A' + (c as u32 - 'ａ' as u32) as u8)),
             '．' | '。' => s.push('.'),
             '／' => s.push('/'),
-            '－' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | 'ー' | 'ｰ' => s.push('-'),
+            '－' | '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | 'ー' | 'ｰ' => {
+                s.push('-')
+            }
             '\u{3000}' | '\t' => s.push(' '),
             '㍾' => s.push_str("明治"),
             '㍽' => s.push_str("大正"),
@@ -398,7 +417,15 @@ mod tests {
         assert_eq!(parse_date("昭和45年2月30日"), Err(DateError::NoSuchDate));
         assert_eq!(parse_date("昭和0年1月1日"), Err(DateError::NoSuchDate));
         assert_eq!(parse_date("1970-02-30"), Err(DateError::NoSuchDate));
-        for s in ["", "昭和", "X45.3.12", "昭和45年3月", "70-3-12", "abc", "昭和四十五年三月十二日生"] {
+        for s in [
+            "",
+            "昭和",
+            "X45.3.12",
+            "昭和45年3月",
+            "70-3-12",
+            "abc",
+            "昭和四十五年三月十二日生",
+        ] {
             assert_eq!(parse_date(s), Err(DateError::Format), "{s}");
         }
     }

@@ -43,7 +43,10 @@ impl Icd10Code {
         let rest: Vec<char> = chars[1..].iter().copied().filter(|c| *c != '.').collect();
         let dots = chars.iter().filter(|c| **c == '.').count();
         if dots > 1 || (dots == 1 && (chars.get(3) != Some(&'.') || chars.len() == 4)) {
-            return Err(ParseError::new(WHAT, "the dot goes after the third character"));
+            return Err(ParseError::new(
+                WHAT,
+                "the dot goes after the third character",
+            ));
         }
         if rest.len() < 2 || rest.len() > 4 || !rest.iter().all(char::is_ascii_digit) {
             return Err(ParseError::new(

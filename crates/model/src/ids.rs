@@ -131,8 +131,11 @@ mod tests {
 
     #[test]
     fn provider_id_round_trips_and_is_case_insensitive() {
-        let id = ProviderId::from_random(0x3_ffff_ffff_fff);
-        assert_eq!(ProviderId::parse(&id.to_string().to_lowercase()).unwrap(), id);
+        let id = ProviderId::from_random(0x3fff_ffff_ffff);
+        assert_eq!(
+            ProviderId::parse(&id.to_string().to_lowercase()).unwrap(),
+            id
+        );
         assert!(ProviderId::parse("prv-0123456789").is_ok());
         assert!(ProviderId::parse("prv-012345678I").is_err());
         assert!(ProviderId::parse("prv-01234").is_err());

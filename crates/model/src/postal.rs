@@ -32,7 +32,12 @@ impl PostalCode {
                 '０'..='９' => b'0' + (c as u32 - '０' as u32) as u8,
                 // A hyphen (or its full-width and long-vowel look-alikes) only after 3 digits.
                 '-' | '－' | 'ー' | '‐' | '−' if n == 3 && i == 3 => continue,
-                _ => return Err(ParseError::new(WHAT, "must be 7 digits, as 1234567 or 123-4567")),
+                _ => {
+                    return Err(ParseError::new(
+                        WHAT,
+                        "must be 7 digits, as 1234567 or 123-4567",
+                    ));
+                }
             };
             if n == 7 {
                 return Err(ParseError::new(WHAT, "more than 7 digits"));
@@ -227,7 +232,13 @@ mod tests {
 
     #[test]
     fn parses_common_forms() {
-        for s in ["1000001", "100-0001", "〒100-0001", "１００－０００１", " 100ー0001 "] {
+        for s in [
+            "1000001",
+            "100-0001",
+            "〒100-0001",
+            "１００－０００１",
+            " 100ー0001 ",
+        ] {
             assert_eq!(PostalCode::parse(s).unwrap().as_str(), "1000001", "{s}");
         }
         for s in ["10-00001", "100000", "10000011", "abc-defg", ""] {

@@ -56,7 +56,10 @@ mod tests {
     fn derivation_separates_purposes_and_round_trips() {
         let k = StoreKey::from_bytes([7; 32]);
         assert_ne!(k.derive("a"), k.derive("b"));
-        assert_eq!(k.derive("a"), StoreKey::from_hex(&k.to_hex()).unwrap().derive("a"));
+        assert_eq!(
+            k.derive("a"),
+            StoreKey::from_hex(&k.to_hex()).unwrap().derive("a")
+        );
         assert!(StoreKey::from_hex("zz").is_err());
         assert!(!format!("{k:?}").contains("07"));
     }

@@ -25,10 +25,17 @@ impl Sex {
         let t = input.trim();
         Ok(match t {
             "1" | "１" | "男" | "男性" | "M" | "m" | "male" | "Male" | "MALE" => Sex::Male,
-            "2" | "２" | "女" | "女性" | "F" | "f" | "female" | "Female" | "FEMALE" => Sex::Female,
+            "2" | "２" | "女" | "女性" | "F" | "f" | "female" | "Female" | "FEMALE" => {
+                Sex::Female
+            }
             "O" | "o" | "other" | "その他" => Sex::Other,
             "" | "0" | "9" | "U" | "u" | "unknown" | "不明" => Sex::Unknown,
-            _ => return Err(ParseError::new("sex", "must be 1/2, 男/女, M/F or male/female")),
+            _ => {
+                return Err(ParseError::new(
+                    "sex",
+                    "must be 1/2, 男/女, M/F or male/female",
+                ));
+            }
         })
     }
 

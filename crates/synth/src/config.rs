@@ -23,7 +23,9 @@ impl Format {
             "csv" => Ok(Format::Csv),
             "fhir" => Ok(Format::Fhir),
             "ssmix2" | "ss-mix2" => Ok(Format::Ssmix2),
-            _ => Err(Error::Config("format must be one of csv, fhir, ssmix2".into())),
+            _ => Err(Error::Config(
+                "format must be one of csv, fhir, ssmix2".into(),
+            )),
         }
     }
 }
@@ -78,10 +80,14 @@ impl Config {
         if self.start < NaiveDate::from_ymd_opt(1950, 1, 1).unwrap_or_default()
             || self.end > NaiveDate::from_ymd_opt(2200, 1, 1).unwrap_or_default()
         {
-            return Err(Error::Config("the period must lie between 1950 and 2200".into()));
+            return Err(Error::Config(
+                "the period must lie between 1950 and 2200".into(),
+            ));
         }
         if self.persons == 0 || self.persons > 100_000_000 {
-            return Err(Error::Config("persons must be between 1 and 100,000,000".into()));
+            return Err(Error::Config(
+                "persons must be between 1 and 100,000,000".into(),
+            ));
         }
         if let Some(p) = self.providers
             && p < 7
@@ -111,7 +117,8 @@ impl Config {
 
     /// The number of providers to generate.
     pub fn provider_count(&self) -> u32 {
-        self.providers.unwrap_or_else(|| (self.persons / 100).clamp(14, 50_000) as u32)
+        self.providers
+            .unwrap_or_else(|| (self.persons / 100).clamp(14, 50_000) as u32)
     }
 
     /// Whether `f` is to be written.
@@ -191,7 +198,10 @@ impl NoiseConfig {
             ("half_width_kana_providers", self.half_width_kana_providers),
             ("hiragana_providers", self.hiragana_providers),
             ("era_birth_date_providers", self.era_birth_date_providers),
-            ("full_width_digit_providers", self.full_width_digit_providers),
+            (
+                "full_width_digit_providers",
+                self.full_width_digit_providers,
+            ),
             ("variant_kanji", self.variant_kanji),
             ("space_in_name", self.space_in_name),
             ("name_typo", self.name_typo),

@@ -12,11 +12,31 @@ struct Era {
 /// Eras from the Meiji era on, newest first. Start days as proclaimed (明治 from 1868-01-25 as
 /// the Gregorian equivalent of the start of Meiji 1, the convention of date libraries).
 const ERAS: [Era; 5] = [
-    Era { name: "令和", letter: 'R', start: (2019, 5, 1) },
-    Era { name: "平成", letter: 'H', start: (1989, 1, 8) },
-    Era { name: "昭和", letter: 'S', start: (1926, 12, 25) },
-    Era { name: "大正", letter: 'T', start: (1912, 7, 30) },
-    Era { name: "明治", letter: 'M', start: (1868, 1, 25) },
+    Era {
+        name: "令和",
+        letter: 'R',
+        start: (2019, 5, 1),
+    },
+    Era {
+        name: "平成",
+        letter: 'H',
+        start: (1989, 1, 8),
+    },
+    Era {
+        name: "昭和",
+        letter: 'S',
+        start: (1926, 12, 25),
+    },
+    Era {
+        name: "大正",
+        letter: 'T',
+        start: (1912, 7, 30),
+    },
+    Era {
+        name: "明治",
+        letter: 'M',
+        start: (1868, 1, 25),
+    },
 ];
 
 /// How an era date is written.
@@ -36,11 +56,21 @@ pub fn format(date: NaiveDate, style: EraStyle) -> Option<String> {
     let year = date.year() - era.start.0 + 1;
     Some(match style {
         EraStyle::Kanji => {
-            let y = if year == 1 { "元".to_owned() } else { year.to_string() };
+            let y = if year == 1 {
+                "元".to_owned()
+            } else {
+                year.to_string()
+            };
             format!("{}{}年{}月{}日", era.name, y, date.month(), date.day())
         }
         EraStyle::Letter => {
-            format!("{}{:02}.{:02}.{:02}", era.letter, year, date.month(), date.day())
+            format!(
+                "{}{:02}.{:02}.{:02}",
+                era.letter,
+                year,
+                date.month(),
+                date.day()
+            )
         }
     })
 }
@@ -55,13 +85,34 @@ mod tests {
 
     #[test]
     fn era_boundaries() {
-        assert_eq!(format(d(1970, 1, 1), EraStyle::Kanji).unwrap(), "昭和45年1月1日");
-        assert_eq!(format(d(1989, 1, 7), EraStyle::Letter).unwrap(), "S64.01.07");
-        assert_eq!(format(d(1989, 1, 8), EraStyle::Kanji).unwrap(), "平成元年1月8日");
-        assert_eq!(format(d(2019, 4, 30), EraStyle::Letter).unwrap(), "H31.04.30");
-        assert_eq!(format(d(2019, 5, 1), EraStyle::Kanji).unwrap(), "令和元年5月1日");
-        assert_eq!(format(d(1926, 12, 24), EraStyle::Letter).unwrap(), "T15.12.24");
-        assert_eq!(format(d(1912, 7, 29), EraStyle::Letter).unwrap(), "M45.07.29");
+        assert_eq!(
+            format(d(1970, 1, 1), EraStyle::Kanji).unwrap(),
+            "昭和45年1月1日"
+        );
+        assert_eq!(
+            format(d(1989, 1, 7), EraStyle::Letter).unwrap(),
+            "S64.01.07"
+        );
+        assert_eq!(
+            format(d(1989, 1, 8), EraStyle::Kanji).unwrap(),
+            "平成元年1月8日"
+        );
+        assert_eq!(
+            format(d(2019, 4, 30), EraStyle::Letter).unwrap(),
+            "H31.04.30"
+        );
+        assert_eq!(
+            format(d(2019, 5, 1), EraStyle::Kanji).unwrap(),
+            "令和元年5月1日"
+        );
+        assert_eq!(
+            format(d(1926, 12, 24), EraStyle::Letter).unwrap(),
+            "T15.12.24"
+        );
+        assert_eq!(
+            format(d(1912, 7, 29), EraStyle::Letter).unwrap(),
+            "M45.07.29"
+        );
         assert!(format(d(1800, 1, 1), EraStyle::Kanji).is_none());
     }
 }

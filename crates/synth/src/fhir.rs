@@ -12,6 +12,8 @@
 use std::fs;
 use std::path::Path;
 
+use std::fmt::Write as _;
+
 use serde_json::{Value, json};
 use tsunagu_model::ProviderKind;
 
@@ -74,7 +76,10 @@ fn round(v: f64, decimals: usize) -> f64 {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn organization(p: &Provider) -> Value {
@@ -109,6 +114,136 @@ pub fn write_organizations(out: &Path, w: &World) -> Result<(), Error> {
     fs::write(&path, s).map_err(io(&path))
 }
 
+/// A minimal streaming JSON writer: the per-record resources are written straight into text
+/// (no intermediate value tree), which is what makes FHIR output affordable at scale.
+struct Jw {
+    s: String,
+    comma: bool,
+}
+
+impl Jw {
+    fn new() -> Self {
+        Jw {
+            s: String::with_capacity(1024),
+            comma: false,
+        }
+    }
+    fn sep(&mut self) {
+        if self.comma {
+            self.s.push(',');
+        }
+    }
+    fn open(&mut self, c: char) {
+        self.sep();
+        self.s.push(c);
+        self.comma = false;
+    }
+    fn close(&mut self, c: char) {
+        self.s.push(c);
+        self.comma = true;
+    }
+    fn key(&mut self, k: &str) {
+        self.sep();
+        self.s.push('"');
+        self.s.push_str(k);
+        self.s.push_str("\":");
+        self.comma = false;
+    }
+    fn str(&mut self, v: &str) {
+        self.sep();
+        self.s.push('"');
+        for c in v.chars() {
+            match c {
+                '"' => self.s.push_str("\\\""),
+                '\\' => self.s.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.s, "\\u{:04x}", c as u32);
+                }
+                c => self.s.push(c),
+            }
+        }
+        self.s.push('"');
+        self.comma = true;
+    }
+    fn num(&mut self, v: f64) {
+        self.sep();
+        let _ = write!(self.s, "{v}");
+        self.comma = true;
+    }
+    fn raw(&mut self, r: &str) {
+        self.sep();
+        self.s.push_str(r);
+        self.comma = true;
+    }
+    fn ks(&mut self, k: &str, v: &str) {
+        self.key(k);
+        self.str(v);
+    }
+    fn kn(&mut self, k: &str, v: f64) {
+        self.key(k);
+        self.num(v);
+    }
+    /// `"k":{"reference":"<r>"}`
+    fn kref(&mut self, k: &str, r: &str) {
+        self.key(k);
+        self.open('{');
+        self.ks("reference", r);
+        self.close('}');
+    }
+    /// Start a resource with type, id and JP Core profile.
+    fn begin(&mut self, ty: &str, id: &str, profile: Option<&str>) {
+        self.s.clear();
+        self.comma = false;
+        self.open('{');
+        self.ks("resourceType", ty);
+        self.ks("id", id);
+        if let Some(p) = profile {
+            self.key("meta");
+            self.open('{');
+            self.key("profile");
+            self.open('[');
+            self.str(&format!("{JP}{p}"));
+            self.close(']');
+            self.close('}');
+        }
+    }
+    /// `"k":{"coding":[{"system":s,"code":c,"display":d}…],"text":t}`
+    fn kcc(&mut self, k: &str, codings: &[(&str, &str, &str)], text: Option<&str>) {
+        self.key(k);
+        self.open('{');
+        self.key("coding");
+        self.open('[');
+        for (sys, code, disp) in codings {
+            self.open('{');
+            self.ks("system", sys);
+            self.ks("code", code);
+            if !disp.is_empty() {
+                self.ks("display", disp);
+            }
+            self.close('}');
+        }
+        self.close(']');
+        if let Some(t) = text {
+            self.ks("text", t);
+        }
+        self.close('}');
+    }
+    /// `"k":{"value":v,"unit":u[,"system":UCUM,"code":c]}`
+    fn kqty(&mut self, k: &str, v: f64, unit: &str, ucum: Option<&str>) {
+        self.key(k);
+        self.open('{');
+        self.kn("value", v);
+        self.ks("unit", unit);
+        if let Some(c) = ucum {
+            self.ks("system", "http://unitsofmeasure.org");
+            self.ks("code", c);
+        }
+        self.close('}');
+    }
+}
+
+const CAT_OBS: &str = "http://terminology.hl7.org/CodeSystem/observation-category";
+
 /// Write one person's bundles (one per provider that holds data on them) and append their
 /// resources to the NDJSON buffers. Returns the number of bundles written.
 pub fn write_person(
@@ -120,75 +255,167 @@ pub fn write_person(
     bufs: &mut [String],
 ) -> Result<u64, Error> {
     let mut n = 0;
+    let mut j = Jw::new();
+    let mut bundle = String::new();
     for (&prov, link) in &p.links {
         let pr = &w.providers[prov as usize];
         let h = &link.identity;
         let pid = format!("{}-{}", pr.code, h.id);
-        let subject = json!({"reference": format!("Patient/{pid}")});
-        let mut entries: Vec<(&'static str, String, Value, usize)> = Vec::new();
+        let subject = format!("Patient/{pid}");
+        let org = format!("Organization/{}", pr.code);
+        bundle.clear();
+        bundle.push_str(r#"{"resourceType":"Bundle","id":""#);
+        bundle.push_str(&uuid_for(&format!("Bundle/{pid}")));
+        bundle.push_str(r#"","type":"transaction","entry":["#);
+        let mut first_entry = true;
+        // Each resource is serialized once; the text goes to the NDJSON file and the bundle.
+        let mut emit = |j: &Jw, ty: &str, id: &str, file: usize, bufs: &mut [String]| {
+            if let Some(buf) = bufs.get_mut(file) {
+                buf.push_str(&j.s);
+                buf.push('\n');
+            }
+            if !first_entry {
+                bundle.push(',');
+            }
+            first_entry = false;
+            let url = format!("{ty}/{id}");
+            bundle.push_str(r#"{"fullUrl":"urn:uuid:"#);
+            bundle.push_str(&uuid_for(&url));
+            bundle.push_str(r#"","resource":"#);
+            bundle.push_str(&j.s);
+            bundle.push_str(r#","request":{"method":"PUT","url":""#);
+            bundle.push_str(&url);
+            bundle.push_str("\"}}");
+        };
 
-        let mut telecom = Vec::new();
+        // Patient, with kanji (IDE) and kana (SYL) names as JP Core shows them.
+        j.begin("Patient", &pid, Some("JP_Patient"));
+        j.key("identifier");
+        j.open('[');
+        j.open('{');
+        j.ks("system", &patient_id_system(pr));
+        j.ks("value", &h.id);
+        j.close('}');
+        j.close(']');
+        j.key("name");
+        j.open('[');
+        for (repr, fam, giv) in [
+            ("IDE", &h.family, &h.given),
+            ("SYL", &h.family_kana, &h.given_kana),
+        ] {
+            j.open('{');
+            j.key("extension");
+            j.open('[');
+            j.open('{');
+            j.ks("url", REPR);
+            j.ks("valueCode", repr);
+            j.close('}');
+            j.close(']');
+            j.ks("use", "official");
+            j.ks("text", &format!("{fam} {giv}"));
+            j.ks("family", fam);
+            j.key("given");
+            j.open('[');
+            j.str(giv);
+            j.close(']');
+            j.close('}');
+        }
+        j.close(']');
         if !h.phone.is_empty() {
-            telecom.push(json!({"system": "phone", "value": h.phone, "use": "home"}));
+            j.key("telecom");
+            j.open('[');
+            j.open('{');
+            j.ks("system", "phone");
+            j.ks("value", &h.phone);
+            j.ks("use", "home");
+            j.close('}');
+            j.close(']');
         }
-        let name = |repr: &str, family: &str, given: &str| {
-            json!({
-                "extension": [{"url": REPR, "valueCode": repr}],
-                "use": "official",
-                "text": format!("{family} {given}"),
-                "family": family,
-                "given": [given],
-            })
-        };
-        let gender = if p.male { "male" } else { "female" };
-        let patient = json!({
-            "resourceType": "Patient",
-            "id": pid,
-            "meta": {"profile": [format!("{JP}JP_Patient")]},
-            "identifier": [{"system": patient_id_system(pr), "value": h.id}],
-            "name": [name("IDE", &h.family, &h.given), name("SYL", &h.family_kana, &h.given_kana)],
-            "telecom": telecom,
-            "gender": gender,
-            "birthDate": h.birth.format("%Y-%m-%d").to_string(),
-            "address": [{"text": h.address, "postalCode": h.postal, "country": "JP"}],
-            "managingOrganization": {"reference": format!("Organization/{}", pr.code)},
-        });
-        entries.push(("Patient", pid.clone(), patient, file::FHIR_PATIENT));
+        j.ks("gender", if p.male { "male" } else { "female" });
+        j.ks("birthDate", &crate::output::ymd(h.birth));
+        j.key("address");
+        j.open('[');
+        j.open('{');
+        j.ks("text", &h.address);
+        j.ks("postalCode", &h.postal);
+        j.ks("country", "JP");
+        j.close('}');
+        j.close(']');
+        j.kref("managingOrganization", &org);
+        j.close('}');
+        emit(&j, "Patient", &pid, file::FHIR_PATIENT, bufs);
 
+        // Coverage with JP Core's 記号・番号・枝番 extensions.
         let cov_id = format!("{pid}-cov");
-        let insurer = w.insurers.get(h.insurer as usize);
-        let payor = match insurer.and_then(|i| i.provider) {
-            Some(ip) => json!({"reference": format!("Organization/{}", w.providers[ip as usize].code)}),
-            None => json!({
-                "identifier": {"system": INSURER_OID, "value": h.insurer_number},
-                "display": insurer.map(|i| i.name.as_str()).unwrap_or(""),
-            }),
-        };
-        let mut ext = Vec::new();
-        if !h.symbol.is_empty() {
-            ext.push(json!({"url": format!("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSymbol"), "valueString": h.symbol}));
+        j.begin("Coverage", &cov_id, Some("JP_Coverage"));
+        j.key("extension");
+        j.open('[');
+        for (name, v) in [
+            ("InsuredPersonSymbol", &h.symbol),
+            ("InsuredPersonNumber", &h.number),
+            ("InsuredPersonSubNumber", &h.branch),
+        ] {
+            if v.is_empty() {
+                continue;
+            }
+            j.open('{');
+            j.ks(
+                "url",
+                &format!(
+                    "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_{name}"
+                ),
+            );
+            j.ks("valueString", v);
+            j.close('}');
         }
-        ext.push(json!({"url": "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonNumber", "valueString": h.number}));
-        ext.push(json!({"url": "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_InsuredPersonSubNumber", "valueString": h.branch}));
-        let coverage = json!({
-            "resourceType": "Coverage",
-            "id": cov_id,
-            "meta": {"profile": [format!("{JP}JP_Coverage")]},
-            "extension": ext,
-            "status": "active",
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "PUBLICPOL"}]},
-            "subscriberId": format!("{},{}", h.symbol, h.number),
-            "beneficiary": subject,
-            "dependent": h.branch,
-            "payor": [payor],
-        });
-        entries.push(("Coverage", cov_id, coverage, file::FHIR_COVERAGE));
+        j.close(']');
+        j.ks("status", "active");
+        j.kcc(
+            "type",
+            &[(
+                "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "PUBLICPOL",
+                "",
+            )],
+            None,
+        );
+        j.ks("subscriberId", &format!("{},{}", h.symbol, h.number));
+        j.kref("beneficiary", &subject);
+        j.ks("dependent", &h.branch);
+        j.key("payor");
+        j.open('[');
+        let insurer = w.insurers.get(h.insurer as usize);
+        match insurer.and_then(|i| i.provider) {
+            Some(ip) => {
+                j.open('{');
+                j.ks(
+                    "reference",
+                    &format!("Organization/{}", w.providers[ip as usize].code),
+                );
+                j.close('}');
+            }
+            None => {
+                j.open('{');
+                j.key("identifier");
+                j.open('{');
+                j.ks("system", INSURER_OID);
+                j.ks("value", &h.insurer_number);
+                j.close('}');
+                if let Some(i) = insurer {
+                    j.ks("display", &i.name);
+                }
+                j.close('}');
+            }
+        }
+        j.close(']');
+        j.close('}');
+        emit(&j, "Coverage", &cov_id, file::FHIR_COVERAGE, bufs);
 
-        let enc_ref = |enc: u32| json!({"reference": format!("Encounter/{pid}-e{enc}")});
         let mut seq = 0u32;
         for rec in p.recs.iter().filter(|r| r.prov == prov) {
             seq += 1;
-            let date = rec.date.format("%Y-%m-%d").to_string();
+            let date = crate::output::ymd(rec.date);
+            let enc_ref = format!("Encounter/{pid}-e{}", rec.enc);
             match &rec.kind {
                 RecKind::Encounter { class, end, dept } => {
                     let (code, display) = match class {
@@ -197,172 +424,300 @@ pub fn write_person(
                         EncClass::Emergency => ("EMER", "emergency"),
                     };
                     let id = format!("{pid}-e{}", rec.enc);
-                    let v = json!({
-                        "resourceType": "Encounter",
-                        "id": id,
-                        "meta": {"profile": [format!("{JP}JP_Encounter")]},
-                        "status": "finished",
-                        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": code, "display": display},
-                        "serviceType": {"text": dept},
-                        "subject": subject,
-                        "period": {"start": date, "end": end.format("%Y-%m-%d").to_string()},
-                        "serviceProvider": {"reference": format!("Organization/{}", pr.code)},
-                    });
-                    entries.push(("Encounter", id, v, file::FHIR_ENCOUNTER));
+                    j.begin("Encounter", &id, Some("JP_Encounter"));
+                    j.ks("status", "finished");
+                    j.key("class");
+                    j.open('{');
+                    j.ks("system", "http://terminology.hl7.org/CodeSystem/v3-ActCode");
+                    j.ks("code", code);
+                    j.ks("display", display);
+                    j.close('}');
+                    j.key("serviceType");
+                    j.open('{');
+                    j.ks("text", dept);
+                    j.close('}');
+                    j.kref("subject", &subject);
+                    j.key("period");
+                    j.open('{');
+                    j.ks("start", &date);
+                    j.ks("end", &crate::output::ymd(*end));
+                    j.close('}');
+                    j.kref("serviceProvider", &org);
+                    j.close('}');
+                    emit(&j, "Encounter", &id, file::FHIR_ENCOUNTER, bufs);
                 }
-                RecKind::Diagnosis { icd10, name, suspected, main } => {
+                RecKind::Diagnosis {
+                    icd10,
+                    name,
+                    suspected,
+                    main,
+                } => {
                     let id = format!("{pid}-c{seq}");
-                    let ver = if *suspected { "provisional" } else { "confirmed" };
-                    let cat = if *main { "encounter-diagnosis" } else { "problem-list-item" };
-                    let v = json!({
-                        "resourceType": "Condition",
-                        "id": id,
-                        "meta": {"profile": [format!("{JP}JP_Condition")]},
-                        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-                        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": ver}]},
-                        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": cat}]}],
-                        "code": {"coding": [{"system": ICD10, "code": icd10}], "text": if *suspected { format!("{name}の疑い") } else { (*name).to_owned() }},
-                        "subject": subject,
-                        "encounter": enc_ref(rec.enc),
-                        "recordedDate": date,
-                    });
-                    entries.push(("Condition", id, v, file::FHIR_CONDITION));
+                    j.begin("Condition", &id, Some("JP_Condition"));
+                    j.kcc(
+                        "clinicalStatus",
+                        &[(
+                            "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                            "active",
+                            "",
+                        )],
+                        None,
+                    );
+                    // 疑い病名 are provisional diagnoses.
+                    let ver = if *suspected {
+                        "provisional"
+                    } else {
+                        "confirmed"
+                    };
+                    j.kcc(
+                        "verificationStatus",
+                        &[(
+                            "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                            ver,
+                            "",
+                        )],
+                        None,
+                    );
+                    let cat = if *main {
+                        "encounter-diagnosis"
+                    } else {
+                        "problem-list-item"
+                    };
+                    j.key("category");
+                    j.open('[');
+                    j.open('{');
+                    j.key("coding");
+                    j.open('[');
+                    j.open('{');
+                    j.ks(
+                        "system",
+                        "http://terminology.hl7.org/CodeSystem/condition-category",
+                    );
+                    j.ks("code", cat);
+                    j.close('}');
+                    j.close(']');
+                    j.close('}');
+                    j.close(']');
+                    let text = if *suspected {
+                        format!("{name}の疑い")
+                    } else {
+                        (*name).to_owned()
+                    };
+                    j.kcc("code", &[(ICD10, icd10, "")], Some(&text));
+                    j.kref("subject", &subject);
+                    j.kref("encounter", &enc_ref);
+                    j.ks("recordedDate", &date);
+                    j.close('}');
+                    emit(&j, "Condition", &id, file::FHIR_CONDITION, bufs);
                 }
                 RecKind::Prescription { drug, days, order } => {
                     let d = &DRUGS[*drug];
                     let id = format!("{pid}-m{seq}");
-                    let v = json!({
-                        "resourceType": "MedicationRequest",
-                        "id": id,
-                        "meta": {"profile": [format!("{JP}JP_MedicationRequest")]},
-                        "identifier": [{"system": "urn:oid:1.2.392.100495.20.3.81", "value": order.to_string()}],
-                        "status": "completed",
-                        "intent": "order",
-                        "medicationCodeableConcept": {"coding": [{"system": YJ, "code": d.yj, "display": d.name}], "text": d.name},
-                        "subject": subject,
-                        "encounter": enc_ref(rec.enc),
-                        "authoredOn": date,
-                        "dosageInstruction": [{
-                            "text": d.usage,
-                            "doseAndRate": [{"doseQuantity": {"value": round(d.per_day, 3), "unit": d.unit}}],
-                        }],
-                        "dispenseRequest": {"expectedSupplyDuration": {"value": days, "unit": "日", "system": "http://unitsofmeasure.org", "code": "d"}},
-                    });
-                    entries.push(("MedicationRequest", id, v, file::FHIR_MEDREQ));
+                    j.begin("MedicationRequest", &id, Some("JP_MedicationRequest"));
+                    j.key("identifier");
+                    j.open('[');
+                    j.open('{');
+                    j.ks("system", "urn:oid:1.2.392.100495.20.3.81");
+                    j.ks("value", &order.to_string());
+                    j.close('}');
+                    j.close(']');
+                    j.ks("status", "completed");
+                    j.ks("intent", "order");
+                    j.kcc(
+                        "medicationCodeableConcept",
+                        &[(YJ, d.yj, d.name)],
+                        Some(d.name),
+                    );
+                    j.kref("subject", &subject);
+                    j.kref("encounter", &enc_ref);
+                    j.ks("authoredOn", &date);
+                    j.key("dosageInstruction");
+                    j.open('[');
+                    j.open('{');
+                    j.ks("text", d.usage);
+                    j.key("doseAndRate");
+                    j.open('[');
+                    j.open('{');
+                    j.kqty("doseQuantity", round(d.per_day, 3), d.unit, None);
+                    j.close('}');
+                    j.close(']');
+                    j.close('}');
+                    j.close(']');
+                    j.key("dispenseRequest");
+                    j.open('{');
+                    j.kqty("expectedSupplyDuration", f64::from(*days), "日", Some("d"));
+                    j.close('}');
+                    j.close('}');
+                    emit(&j, "MedicationRequest", &id, file::FHIR_MEDREQ, bufs);
+                }
+                RecKind::Dispensing {
+                    drug,
+                    days,
+                    prescriber,
+                } => {
+                    let d = &DRUGS[*drug];
+                    let id = format!("{pid}-d{seq}");
+                    j.begin("MedicationDispense", &id, Some("JP_MedicationDispense"));
+                    j.ks("status", "completed");
+                    j.kcc(
+                        "medicationCodeableConcept",
+                        &[(YJ, d.yj, d.name)],
+                        Some(d.name),
+                    );
+                    j.kref("subject", &subject);
+                    j.key("performer");
+                    j.open('[');
+                    j.open('{');
+                    j.kref("actor", &org);
+                    j.close('}');
+                    j.close(']');
+                    j.kqty(
+                        "quantity",
+                        round(d.per_day * f64::from(*days), 3),
+                        d.unit,
+                        None,
+                    );
+                    j.kqty("daysSupply", f64::from(*days), "日", Some("d"));
+                    j.ks("whenHandedOver", &date);
+                    j.key("note");
+                    j.open('[');
+                    j.open('{');
+                    j.ks(
+                        "text",
+                        &format!("処方元 {}", w.providers[*prescriber as usize].code),
+                    );
+                    j.close('}');
+                    j.close(']');
+                    j.close('}');
+                    emit(&j, "MedicationDispense", &id, file::FHIR_MEDDISP, bufs);
                 }
                 RecKind::Lab { lab, value, .. } => {
                     let l = &LABS[*lab];
                     let id = format!("{pid}-o{seq}");
-                    let mut v = json!({
-                        "resourceType": "Observation",
-                        "id": id,
-                        "meta": {"profile": [format!("{JP}JP_Observation_LabResult")]},
-                        "status": "final",
-                        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
-                        "code": {"coding": [{"system": JLAC10, "code": l.jlac10, "display": l.name}, {"system": LOINC, "code": l.loinc}], "text": l.name},
-                        "subject": subject,
-                        "encounter": enc_ref(rec.enc),
-                        "effectiveDateTime": date,
-                        "valueQuantity": {"value": round(*value, l.decimals), "unit": l.unit},
-                        "referenceRange": [{"low": {"value": l.low, "unit": l.unit}, "high": {"value": l.high, "unit": l.unit}}],
-                    });
-                    let flag = if *value < l.low { Some(("L", "Low")) } else if *value > l.high { Some(("H", "High")) } else { None };
-                    if let (Some((c, disp)), Some(obj)) = (flag, v.as_object_mut()) {
-                        obj.insert("interpretation".into(), json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": c, "display": disp}]}]));
+                    j.begin("Observation", &id, Some("JP_Observation_LabResult"));
+                    j.ks("status", "final");
+                    j.key("category");
+                    j.open('[');
+                    j.raw(&format!(
+                        r#"{{"coding":[{{"system":"{CAT_OBS}","code":"laboratory"}}]}}"#
+                    ));
+                    j.close(']');
+                    j.kcc(
+                        "code",
+                        &[(JLAC10, l.jlac10, l.name), (LOINC, l.loinc, "")],
+                        Some(l.name),
+                    );
+                    j.kref("subject", &subject);
+                    j.kref("encounter", &enc_ref);
+                    j.ks("effectiveDateTime", &date);
+                    j.kqty("valueQuantity", round(*value, l.decimals), l.unit, None);
+                    let flag = if *value < l.low {
+                        Some(("L", "Low"))
+                    } else if *value > l.high {
+                        Some(("H", "High"))
+                    } else {
+                        None
+                    };
+                    if let Some((c, disp)) = flag {
+                        j.key("interpretation");
+                        j.open('[');
+                        j.open('{');
+                        j.key("coding");
+                        j.open('[');
+                        j.open('{');
+                        j.ks(
+                            "system",
+                            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                        );
+                        j.ks("code", c);
+                        j.ks("display", disp);
+                        j.close('}');
+                        j.close(']');
+                        j.close('}');
+                        j.close(']');
                     }
-                    entries.push(("Observation", id, v, file::FHIR_OBSERVATION));
+                    j.key("referenceRange");
+                    j.open('[');
+                    j.open('{');
+                    j.kqty("low", l.low, l.unit, None);
+                    j.kqty("high", l.high, l.unit, None);
+                    j.close('}');
+                    j.close(']');
+                    j.close('}');
+                    emit(&j, "Observation", &id, file::FHIR_OBSERVATION, bufs);
                 }
                 RecKind::Vital { item, value } => {
                     let it = &ITEMS[*item];
                     let id = format!("{pid}-o{seq}");
-                    let v = json!({
-                        "resourceType": "Observation",
-                        "id": id,
-                        "meta": {"profile": [format!("{JP}JP_Observation_VitalSigns")]},
-                        "status": "final",
-                        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
-                        "code": {"coding": [{"system": LOINC, "code": it.loinc, "display": it.name}], "text": it.name},
-                        "subject": subject,
-                        "encounter": enc_ref(rec.enc),
-                        "effectiveDateTime": date,
-                        "valueQuantity": {"value": round(*value, item_decimals(*item)), "unit": it.unit, "system": "http://unitsofmeasure.org", "code": it.unit},
-                    });
-                    entries.push(("Observation", id, v, file::FHIR_OBSERVATION));
+                    j.begin("Observation", &id, Some("JP_Observation_VitalSigns"));
+                    j.ks("status", "final");
+                    j.key("category");
+                    j.open('[');
+                    j.raw(&format!(
+                        r#"{{"coding":[{{"system":"{CAT_OBS}","code":"vital-signs"}}]}}"#
+                    ));
+                    j.close(']');
+                    j.kcc("code", &[(LOINC, it.loinc, it.name)], Some(it.name));
+                    j.kref("subject", &subject);
+                    j.kref("encounter", &enc_ref);
+                    j.ks("effectiveDateTime", &date);
+                    j.kqty(
+                        "valueQuantity",
+                        round(*value, item_decimals(*item)),
+                        it.unit,
+                        Some(it.unit),
+                    );
+                    j.close('}');
+                    emit(&j, "Observation", &id, file::FHIR_OBSERVATION, bufs);
                 }
-                RecKind::Checkup { program, lab, index, value } => {
-                    let (code_sys, code, loinc, name, unit, dec) = if *lab {
+                RecKind::Checkup {
+                    program,
+                    lab,
+                    index,
+                    value,
+                } => {
+                    let (code, loinc, name, unit, dec) = if *lab {
                         let l = &LABS[*index];
-                        (JLAC10, l.jlac10, l.loinc, l.name, l.unit, l.decimals)
+                        (l.jlac10, l.loinc, l.name, l.unit, l.decimals)
                     } else {
                         let it = &ITEMS[*index];
-                        (JLAC10, it.code, it.loinc, it.name, it.unit, item_decimals(*index))
+                        (it.code, it.loinc, it.name, it.unit, item_decimals(*index))
                     };
                     let id = format!("{pid}-o{seq}");
-                    let v = json!({
-                        "resourceType": "Observation",
-                        "id": id,
-                        "status": "final",
-                        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "exam"}], "text": program.as_str()}],
-                        "code": {"coding": [{"system": code_sys, "code": code, "display": name}, {"system": LOINC, "code": loinc}], "text": name},
-                        "subject": subject,
-                        "effectiveDateTime": date,
-                        "performer": [{"reference": format!("Organization/{}", pr.code)}],
-                        "valueQuantity": {"value": round(*value, dec), "unit": unit},
-                    });
-                    entries.push(("Observation", id, v, file::FHIR_OBSERVATION));
-                }
-                RecKind::Dispensing { drug, days, prescriber } => {
-                    let d = &DRUGS[*drug];
-                    let id = format!("{pid}-d{seq}");
-                    let v = json!({
-                        "resourceType": "MedicationDispense",
-                        "id": id,
-                        "meta": {"profile": [format!("{JP}JP_MedicationDispense")]},
-                        "status": "completed",
-                        "medicationCodeableConcept": {"coding": [{"system": YJ, "code": d.yj, "display": d.name}], "text": d.name},
-                        "subject": subject,
-                        "performer": [{"actor": {"reference": format!("Organization/{}", pr.code)}}],
-                        "quantity": {"value": round(d.per_day * f64::from(*days), 3), "unit": d.unit},
-                        "daysSupply": {"value": days, "unit": "日", "system": "http://unitsofmeasure.org", "code": "d"},
-                        "whenHandedOver": date,
-                        "note": [{"text": format!("処方元 {}", w.providers[*prescriber as usize].code)}],
-                    });
-                    entries.push(("MedicationDispense", id, v, file::FHIR_MEDDISP));
+                    j.begin("Observation", &id, None);
+                    j.ks("status", "final");
+                    j.key("category");
+                    j.open('[');
+                    j.raw(&format!(
+                        r#"{{"coding":[{{"system":"{CAT_OBS}","code":"exam"}}],"text":"{}"}}"#,
+                        program.as_str()
+                    ));
+                    j.close(']');
+                    j.kcc(
+                        "code",
+                        &[(JLAC10, code, name), (LOINC, loinc, "")],
+                        Some(name),
+                    );
+                    j.kref("subject", &subject);
+                    j.ks("effectiveDateTime", &date);
+                    j.key("performer");
+                    j.open('[');
+                    j.open('{');
+                    j.ks("reference", &org);
+                    j.close('}');
+                    j.close(']');
+                    j.kqty("valueQuantity", round(*value, dec), unit, None);
+                    j.close('}');
+                    emit(&j, "Observation", &id, file::FHIR_OBSERVATION, bufs);
                 }
                 RecKind::Care { .. } | RecKind::Claim { .. } => {}
             }
-        }
-
-        // Each resource is serialized once and the text reused for the NDJSON line and the
-        // bundle entry.
-        let bid = uuid_for(&format!("Bundle/{pid}"));
-        let mut bundle = String::with_capacity(entries.len() * 600);
-        bundle.push_str(r#"{"resourceType":"Bundle","id":""#);
-        bundle.push_str(&bid);
-        bundle.push_str(r#"","type":"transaction","entry":["#);
-        for (i, (ty, id, res, f)) in entries.iter().enumerate() {
-            let text = res.to_string();
-            if let Some(buf) = bufs.get_mut(*f) {
-                buf.push_str(&text);
-                buf.push('\n');
-            }
-            if i > 0 {
-                bundle.push(',');
-            }
-            let url = format!("{ty}/{id}");
-            bundle.push_str(r#"{"fullUrl":"urn:uuid:"#);
-            bundle.push_str(&uuid_for(&url));
-            bundle.push_str(r#"","resource":"#);
-            bundle.push_str(&text);
-            bundle.push_str(r#","request":{"method":"PUT","url":"#);
-            bundle.push_str(&Value::String(url).to_string());
-            bundle.push_str("}}");
         }
         bundle.push_str("]}");
         let dir = out.join("fhir/bundles").join(&pr.code);
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let path = dir.join(format!("{}.json", h.id));
-        fs::write(&path, bundle).map_err(io(&path))?;
+        fs::write(&path, &bundle).map_err(io(&path))?;
         n += 1;
     }
     Ok(n)

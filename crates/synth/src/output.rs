@@ -41,23 +41,68 @@ pub struct Summary {
 
 /// Every sequentially written file: path under the output directory, header line.
 pub const FILES: [(&str, &str); 25] = [
-    ("csv/identities.csv", "id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch,provider_code"),
-    ("csv/encounters.csv", "provider_code,patient_id,encounter_id,class,start,end,department"),
-    ("csv/diagnoses.csv", "provider_code,patient_id,encounter_id,date,icd10,name,suspected,main"),
-    ("csv/prescriptions.csv", "provider_code,patient_id,encounter_id,order_id,date,yj_code,drug_name,daily_dose,unit,usage,days"),
-    ("csv/dispensings.csv", "provider_code,patient_id,date,yj_code,drug_name,daily_dose,unit,days,prescriber_code"),
-    ("csv/labs.csv", "provider_code,patient_id,encounter_id,order_id,date,jlac10,loinc,name,value,unit,ref_low,ref_high,flag"),
-    ("csv/vitals.csv", "provider_code,patient_id,encounter_id,date,code,loinc,name,value,unit"),
-    ("csv/checkups.csv", "provider_code,patient_id,date,program,code,loinc,name,value,unit"),
-    ("csv/care.csv", "provider_code,patient_id,month,service_code,service_name,care_level,units"),
-    ("csv/claims.csv", "provider_code,patient_id,claim_id,month,facility_code,line,kind,code,name,quantity"),
+    (
+        "csv/identities.csv",
+        "id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch,provider_code",
+    ),
+    (
+        "csv/encounters.csv",
+        "provider_code,patient_id,encounter_id,class,start,end,department",
+    ),
+    (
+        "csv/diagnoses.csv",
+        "provider_code,patient_id,encounter_id,date,icd10,name,suspected,main",
+    ),
+    (
+        "csv/prescriptions.csv",
+        "provider_code,patient_id,encounter_id,order_id,date,yj_code,drug_name,daily_dose,unit,usage,days",
+    ),
+    (
+        "csv/dispensings.csv",
+        "provider_code,patient_id,date,yj_code,drug_name,daily_dose,unit,days,prescriber_code",
+    ),
+    (
+        "csv/labs.csv",
+        "provider_code,patient_id,encounter_id,order_id,date,jlac10,loinc,name,value,unit,ref_low,ref_high,flag",
+    ),
+    (
+        "csv/vitals.csv",
+        "provider_code,patient_id,encounter_id,date,code,loinc,name,value,unit",
+    ),
+    (
+        "csv/checkups.csv",
+        "provider_code,patient_id,date,program,code,loinc,name,value,unit",
+    ),
+    (
+        "csv/care.csv",
+        "provider_code,patient_id,month,service_code,service_name,care_level,units",
+    ),
+    (
+        "csv/claims.csv",
+        "provider_code,patient_id,claim_id,month,facility_code,line,kind,code,name,quantity",
+    ),
     ("ledger/notices.csv", "provider_code,patient,date,channel"),
-    ("ledger/stops.csv", "provider_code,patient,requester,relationship,received_at"),
-    ("truth/persons.csv", "person_id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,death_date,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch"),
-    ("truth/identity_history.csv", "person_id,valid_from,family_name,family_name_kana,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch"),
-    ("truth/records.csv", "provider_code,patient_id,person_id,first_date,last_date,records,outdated_address,outdated_family_name,variant_kanji,name_typo,missing_phone"),
+    (
+        "ledger/stops.csv",
+        "provider_code,patient,requester,relationship,received_at",
+    ),
+    (
+        "truth/persons.csv",
+        "person_id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,death_date,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch",
+    ),
+    (
+        "truth/identity_history.csv",
+        "person_id,valid_from,family_name,family_name_kana,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch",
+    ),
+    (
+        "truth/records.csv",
+        "provider_code,patient_id,person_id,first_date,last_date,records,outdated_address,outdated_family_name,variant_kanji,name_typo,missing_phone",
+    ),
     ("truth/conditions.csv", "person_id,icd10,name,onset"),
-    ("truth/stops.csv", "person_id,provider_code,patient_id,requester,relationship,received_at"),
+    (
+        "truth/stops.csv",
+        "person_id,provider_code,patient_id,requester,relationship,received_at",
+    ),
     ("truth/events.csv", "person_id,date,event"),
     ("fhir/Patient.ndjson", ""),
     ("fhir/Coverage.ndjson", ""),
@@ -140,7 +185,10 @@ pub fn row(buf: &mut String, fields: &[&str]) {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Format a value with the item's precision.
@@ -176,7 +224,11 @@ pub fn item_decimals(i: usize) -> usize {
 
 /// Generate everything `cfg` asks for under `out`. `progress(done, total)` is called after each
 /// window of chunks is written.
-pub fn generate(cfg: &Config, out: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Summary, Error> {
+pub fn generate(
+    cfg: &Config,
+    out: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Summary, Error> {
     cfg.validate()?;
     let r = reference()?;
     let world = World::build(cfg, r)?;
@@ -208,7 +260,10 @@ pub fn generate(cfg: &Config, out: &Path, progress: &mut dyn FnMut(u64, u64)) ->
         fhir::write_organizations(out, &world)?;
     }
 
-    let mut total = Summary { providers: world.providers.len() as u64, ..Default::default() };
+    let mut total = Summary {
+        providers: world.providers.len() as u64,
+        ..Default::default()
+    };
     let chunk = cfg.chunk as u64;
     let n_chunks = cfg.persons.div_ceil(chunk);
     // A window of chunks is generated in parallel, then written in order: memory is bounded by
@@ -260,15 +315,32 @@ fn write_providers(out: &Path, w: &World) -> Result<(), Error> {
     for p in &w.providers {
         row(
             &mut buf,
-            &[&p.code, p.kind.as_str(), &p.name, &p.address, &p.representative, &p.filing_date.to_string(), &p.filing_ref],
+            &[
+                &p.code,
+                p.kind.as_str(),
+                &p.name,
+                &p.address,
+                &p.representative,
+                &p.filing_date.to_string(),
+                &p.filing_ref,
+            ],
         );
     }
     let path = out.join("ledger/providers.csv");
     fs::write(&path, buf).map_err(io_err(&path))
 }
 
-fn chunk_out(cfg: &Config, r: &Reference, w: &World, out: &Path, range: std::ops::Range<u64>) -> Result<ChunkOut, Error> {
-    let mut co = ChunkOut { bufs: vec![String::new(); FILES.len()], summary: Summary::default() };
+fn chunk_out(
+    cfg: &Config,
+    r: &Reference,
+    w: &World,
+    out: &Path,
+    range: std::ops::Range<u64>,
+) -> Result<ChunkOut, Error> {
+    let mut co = ChunkOut {
+        bufs: vec![String::new(); FILES.len()],
+        summary: Summary::default(),
+    };
     for i in range {
         let p = sim::person(cfg, r, w, i);
         write_person(cfg, r, w, &p, &mut co);
@@ -283,13 +355,22 @@ fn chunk_out(cfg: &Config, r: &Reference, w: &World, out: &Path, range: std::ops
 }
 
 fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut ChunkOut) {
-    use file::{CARE, CHECKUPS, CLAIMS, DIAGNOSES, DISPENSINGS, ENCOUNTERS, IDENTITIES, NOTICES, PRESCRIPTIONS, STOPS, T_CONDITIONS, T_EVENTS, T_HISTORY, T_PERSONS, T_RECORDS, T_STOPS, VITALS};
+    use file::{
+        CARE, CHECKUPS, CLAIMS, DIAGNOSES, DISPENSINGS, ENCOUNTERS, IDENTITIES, NOTICES,
+        PRESCRIPTIONS, STOPS, T_CONDITIONS, T_EVENTS, T_HISTORY, T_PERSONS, T_RECORDS, T_STOPS,
+        VITALS,
+    };
     let b = &mut co.bufs;
     let s = &mut co.summary;
     s.persons += 1;
     s.deaths += u64::from(p.death.is_some());
     let code = |prov: u32| w.providers[prov as usize].code.as_str();
-    let local = |prov: u32| p.links.get(&prov).map(|l| l.identity.id.as_str()).unwrap_or("");
+    let local = |prov: u32| {
+        p.links
+            .get(&prov)
+            .map(|l| l.identity.id.as_str())
+            .unwrap_or("")
+    };
 
     // Truth: identity at the end (or at death), its history, events, conditions.
     let Some(last) = p.spans.last() else { return };
@@ -300,14 +381,42 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
     let ins = &last.ins;
     row(
         &mut b[T_PERSONS],
-        &[&p.id, fam, giv, fk, gk, &p.birth.to_string(), sex, &death, &postal, &address, last.phone.as_deref().unwrap_or(""), &w.insurers[ins.insurer as usize].number, &ins.symbol, &ins.number, &ins.branch],
+        &[
+            &p.id,
+            fam,
+            giv,
+            fk,
+            gk,
+            &p.birth.to_string(),
+            sex,
+            &death,
+            &postal,
+            &address,
+            last.phone.as_deref().unwrap_or(""),
+            &w.insurers[ins.insurer as usize].number,
+            &ins.symbol,
+            &ins.number,
+            &ins.branch,
+        ],
     );
     for span in &p.spans {
         let (fam, _, fk, _) = sim::true_names(r, p, span);
         let (postal, address) = sim::true_address(r, span);
         row(
             &mut b[T_HISTORY],
-            &[&p.id, &span.from.to_string(), fam, fk, &postal, &address, span.phone.as_deref().unwrap_or(""), &w.insurers[span.ins.insurer as usize].number, &span.ins.symbol, &span.ins.number, &span.ins.branch],
+            &[
+                &p.id,
+                &span.from.to_string(),
+                fam,
+                fk,
+                &postal,
+                &address,
+                span.phone.as_deref().unwrap_or(""),
+                &w.insurers[span.ins.insurer as usize].number,
+                &span.ins.symbol,
+                &span.ins.number,
+                &span.ins.branch,
+            ],
         );
     }
     let mut events = p.events.clone();
@@ -316,7 +425,10 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
         row(&mut b[T_EVENTS], &[&p.id, &d.to_string(), e.as_str()]);
     }
     for c in &p.conditions {
-        row(&mut b[T_CONDITIONS], &[&p.id, c.icd10, c.name, &c.onset.to_string()]);
+        row(
+            &mut b[T_CONDITIONS],
+            &[&p.id, c.icd10, c.name, &c.onset.to_string()],
+        );
     }
 
     // Links: identities as providers hold them, and which local record is whose.
@@ -327,12 +439,40 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
         let flag = |x: bool| if x { "1" } else { "0" };
         row(
             &mut b[T_RECORDS],
-            &[code(prov), &h.id, &p.id, &link.first.to_string(), &link.last.to_string(), &n.to_string(), flag(h.outdated_address), flag(h.outdated_family), flag(h.variant), flag(h.typo), flag(h.missing_phone)],
+            &[
+                code(prov),
+                &h.id,
+                &p.id,
+                &link.first.to_string(),
+                &link.last.to_string(),
+                &n.to_string(),
+                flag(h.outdated_address),
+                flag(h.outdated_family),
+                flag(h.variant),
+                flag(h.typo),
+                flag(h.missing_phone),
+            ],
         );
         if cfg.wants(Format::Csv) {
             row(
                 &mut b[IDENTITIES],
-                &[&h.id, &h.family, &h.given, &h.family_kana, &h.given_kana, &h.birth_text, &h.sex_text, &h.postal, &h.address, &h.phone, &h.insurer_number, &h.symbol, &h.number, &h.branch, code(prov)],
+                &[
+                    &h.id,
+                    &h.family,
+                    &h.given,
+                    &h.family_kana,
+                    &h.given_kana,
+                    &h.birth_text,
+                    &h.sex_text,
+                    &h.postal,
+                    &h.address,
+                    &h.phone,
+                    &h.insurer_number,
+                    &h.symbol,
+                    &h.number,
+                    &h.branch,
+                    code(prov),
+                ],
             );
         }
     }
@@ -340,13 +480,35 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
     // Ledger.
     for n in &p.notices {
         s.notices += 1;
-        row(&mut b[NOTICES], &[code(n.prov), local(n.prov), &n.date.to_string(), n.channel]);
+        row(
+            &mut b[NOTICES],
+            &[code(n.prov), local(n.prov), &n.date.to_string(), n.channel],
+        );
     }
     if let Some(st) = &p.stop {
         s.stops += 1;
         let at = format!("{}+09:00", st.received_at.format("%Y-%m-%dT%H:%M:%S"));
-        row(&mut b[STOPS], &[code(st.prov), local(st.prov), st.requester, st.relationship, &at]);
-        row(&mut b[T_STOPS], &[&p.id, code(st.prov), local(st.prov), st.requester, st.relationship, &at]);
+        row(
+            &mut b[STOPS],
+            &[
+                code(st.prov),
+                local(st.prov),
+                st.requester,
+                st.relationship,
+                &at,
+            ],
+        );
+        row(
+            &mut b[T_STOPS],
+            &[
+                &p.id,
+                code(st.prov),
+                local(st.prov),
+                st.requester,
+                st.relationship,
+                &at,
+            ],
+        );
     }
 
     // Clinical CSV.
@@ -358,42 +520,130 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
     for rec in &p.recs {
         let pc = code(rec.prov);
         let pid = local(rec.prov);
-        let enc = if rec.enc == 0 { String::new() } else { format!("{pid}-{:04}", rec.enc) };
+        let enc = if rec.enc == 0 {
+            String::new()
+        } else {
+            format!("{pid}-{:04}", rec.enc)
+        };
         let date = ymd(rec.date);
         line.clear();
         let target = match &rec.kind {
             RecKind::Encounter { class, end, dept } => {
-                row(&mut line, &[pc, pid, &enc, class.as_str(), &date, &ymd(*end), dept]);
+                row(
+                    &mut line,
+                    &[pc, pid, &enc, class.as_str(), &date, &ymd(*end), dept],
+                );
                 ENCOUNTERS
             }
-            RecKind::Diagnosis { icd10, name, suspected, main } => {
+            RecKind::Diagnosis {
+                icd10,
+                name,
+                suspected,
+                main,
+            } => {
                 let f = |x: bool| if x { "1" } else { "0" };
-                row(&mut line, &[pc, pid, &enc, &date, icd10, name, f(*suspected), f(*main)]);
+                row(
+                    &mut line,
+                    &[pc, pid, &enc, &date, icd10, name, f(*suspected), f(*main)],
+                );
                 DIAGNOSES
             }
             RecKind::Prescription { drug, days, order } => {
                 let d = &DRUGS[*drug];
-                row(&mut line, &[pc, pid, &enc, &format!("{pid}-R{order:05}"), &date, d.yj, d.name, &fmt_dose(d.per_day), d.unit, d.usage, &days.to_string()]);
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &enc,
+                        &format!("{pid}-R{order:05}"),
+                        &date,
+                        d.yj,
+                        d.name,
+                        &fmt_dose(d.per_day),
+                        d.unit,
+                        d.usage,
+                        &days.to_string(),
+                    ],
+                );
                 PRESCRIPTIONS
             }
-            RecKind::Dispensing { drug, days, prescriber } => {
+            RecKind::Dispensing {
+                drug,
+                days,
+                prescriber,
+            } => {
                 let d = &DRUGS[*drug];
-                row(&mut line, &[pc, pid, &date, d.yj, d.name, &fmt_dose(d.per_day), d.unit, &days.to_string(), code(*prescriber)]);
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &date,
+                        d.yj,
+                        d.name,
+                        &fmt_dose(d.per_day),
+                        d.unit,
+                        &days.to_string(),
+                        code(*prescriber),
+                    ],
+                );
                 DISPENSINGS
             }
             RecKind::Lab { lab, value, order } => {
                 let l = &LABS[*lab];
                 let v = fmt_value(*value, l.decimals);
-                let flag = if *value < l.low { "L" } else if *value > l.high { "H" } else { "" };
-                row(&mut line, &[pc, pid, &enc, &format!("{pid}-L{order:05}"), &date, l.jlac10, l.loinc, l.name, &v, l.unit, &fmt_value(l.low, l.decimals), &fmt_value(l.high, l.decimals), flag]);
+                let flag = if *value < l.low {
+                    "L"
+                } else if *value > l.high {
+                    "H"
+                } else {
+                    ""
+                };
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &enc,
+                        &format!("{pid}-L{order:05}"),
+                        &date,
+                        l.jlac10,
+                        l.loinc,
+                        l.name,
+                        &v,
+                        l.unit,
+                        &fmt_value(l.low, l.decimals),
+                        &fmt_value(l.high, l.decimals),
+                        flag,
+                    ],
+                );
                 LABS_FILE
             }
             RecKind::Vital { item, value } => {
                 let it = &ITEMS[*item];
-                row(&mut line, &[pc, pid, &enc, &date, it.code, it.loinc, it.name, &fmt_value(*value, item_decimals(*item)), it.unit]);
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &enc,
+                        &date,
+                        it.code,
+                        it.loinc,
+                        it.name,
+                        &fmt_value(*value, item_decimals(*item)),
+                        it.unit,
+                    ],
+                );
                 VITALS
             }
-            RecKind::Checkup { program, lab, index, value } => {
+            RecKind::Checkup {
+                program,
+                lab,
+                index,
+                value,
+            } => {
                 let (c, loinc, name, unit, dec) = if *lab {
                     let l = &LABS[*index];
                     (l.jlac10, l.loinc, l.name, l.unit, l.decimals)
@@ -401,19 +651,73 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
                     let it = &ITEMS[*index];
                     (it.code, it.loinc, it.name, it.unit, item_decimals(*index))
                 };
-                row(&mut line, &[pc, pid, &date, program.as_str(), c, loinc, name, &fmt_value(*value, dec), unit]);
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &date,
+                        program.as_str(),
+                        c,
+                        loinc,
+                        name,
+                        &fmt_value(*value, dec),
+                        unit,
+                    ],
+                );
                 CHECKUPS
             }
-            RecKind::Care { service, level, units } => {
+            RecKind::Care {
+                service,
+                level,
+                units,
+            } => {
                 let (sc, sn, _) = CARE_SERVICES[*service];
-                let lv = if *level == 0 { "要支援2".to_owned() } else { format!("要介護{level}") };
-                row(&mut line, &[pc, pid, &rec.date.format("%Y-%m").to_string(), sc, sn, &lv, &units.to_string()]);
+                let lv = if *level == 0 {
+                    "要支援2".to_owned()
+                } else {
+                    format!("要介護{level}")
+                };
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &rec.date.format("%Y-%m").to_string(),
+                        sc,
+                        sn,
+                        &lv,
+                        &units.to_string(),
+                    ],
+                );
                 CARE
             }
-            RecKind::Claim { claim, facility, line: ln, kind, code: cc, name, qty } => {
+            RecKind::Claim {
+                claim,
+                facility,
+                line: ln,
+                kind,
+                code: cc,
+                name,
+                qty,
+            } => {
                 let mut q = String::new();
                 let _ = write!(q, "{qty}");
-                row(&mut line, &[pc, pid, &format!("{pid}-C{claim:05}"), &rec.date.format("%Y-%m").to_string(), code(*facility), &ln.to_string(), kind, cc, name, &q]);
+                row(
+                    &mut line,
+                    &[
+                        pc,
+                        pid,
+                        &format!("{pid}-C{claim:05}"),
+                        &rec.date.format("%Y-%m").to_string(),
+                        code(*facility),
+                        &ln.to_string(),
+                        kind,
+                        cc,
+                        name,
+                        &q,
+                    ],
+                );
                 CLAIMS
             }
         };

@@ -25,7 +25,12 @@ pub struct Prefecture {
 
 macro_rules! pref {
     ($c:expr, $n:expr, $p:expr, $a:expr) => {
-        Prefecture { code: $c, name: $n, pop_k: $p, area_code: $a }
+        Prefecture {
+            code: $c,
+            name: $n,
+            pop_k: $p,
+            area_code: $a,
+        }
     };
 }
 
@@ -83,8 +88,8 @@ pub static PREFECTURES: [Prefecture; 47] = [
 /// Japan's population by five-year age band, 2020 census (令和2年国勢調査), thousands, both
 /// sexes, bands 0–4, 5–9, …, 95–99, 100+ (ages with unknown age left out).
 pub const PYRAMID_2020_K: [u32; 21] = [
-    4541, 5114, 5376, 5706, 6320, 6384, 6714, 7498, 8476, 9868, 8738, 7940, 7442, 8236, 9189,
-    7065, 5404, 3742, 1757, 493, 80,
+    4541, 5114, 5376, 5706, 6320, 6384, 6714, 7498, 8476, 9868, 8738, 7940, 7442, 8236, 9189, 7065,
+    5404, 3742, 1757, 493, 80,
 ];
 
 /// Share of men in each band of [`PYRAMID_2020_K`] (2020 census, rounded): slightly above one
@@ -183,9 +188,15 @@ fn build() -> Result<Reference, String> {
     for (i, line) in FAMILY_NAMES.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() != 3 {
-            return Err(format!("family_names.csv line {}: expected 3 fields", i + 1));
+            return Err(format!(
+                "family_names.csv line {}: expected 3 fields",
+                i + 1
+            ));
         }
-        family.push(FamilyName { kanji: f[0].to_owned(), kana: f[2].to_owned() });
+        family.push(FamilyName {
+            kanji: f[0].to_owned(),
+            kana: f[2].to_owned(),
+        });
     }
     let (mut given_male, mut given_female) = (Vec::new(), Vec::new());
     for (i, line) in GIVEN_NAMES.lines().enumerate().skip(1) {
@@ -193,15 +204,21 @@ fn build() -> Result<Reference, String> {
         if f.len() != 4 {
             return Err(format!("given_names.csv line {}: expected 4 fields", i + 1));
         }
-        let g = GivenName { kanji: f[0].to_owned(), kana: f[2].to_owned() };
+        let g = GivenName {
+            kanji: f[0].to_owned(),
+            kana: f[2].to_owned(),
+        };
         match f[3] {
             "male" => given_male.push(g),
             "female" => given_female.push(g),
             _ => return Err(format!("given_names.csv line {}: bad sex", i + 1)),
         }
     }
-    let pref_index: HashMap<&str, u8> =
-        PREFECTURES.iter().enumerate().map(|(i, p)| (p.name, i as u8)).collect();
+    let pref_index: HashMap<&str, u8> = PREFECTURES
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name, i as u8))
+        .collect();
     let mut postal = Vec::new();
     let mut municipalities: Vec<Municipality> = Vec::new();
     let mut muni_index: HashMap<(u8, String), u32> = HashMap::new();
@@ -211,53 +228,72 @@ fn build() -> Result<Reference, String> {
     let table = tsunagu_model::postal::table();
     for code in table.codes() {
         for place in table.places(code) {
-        let f = [code.as_str(), place.prefecture, place.municipality, place.town];
-        let pref = *pref_index
-            .get(f[1])
-            .ok_or_else(|| format!("postal code table: unknown prefecture at code index {}", postal.len()))?;
-        let key = (pref, f[2].to_owned());
-        let muni = match muni_index.get(&key) {
-            Some(&m) => m,
-            None => {
-                let gname = government_name(f[2]);
-                let gkey = (pref, gname.to_owned());
-                let government = match gov_index.get(&gkey) {
-                    Some(&g) => g,
-                    None => {
-                        gov_seq[pref as usize] += 1;
-                        let five = format!(
-                            "{:02}{:03}",
-                            PREFECTURES[pref as usize].code,
-                            100 + gov_seq[pref as usize]
-                        );
-                        let code = crate::codes::with_municipality_check(&five)
-                            .ok_or("municipality code")?;
-                        governments.push(Government { pref, name: gname.to_owned(), code });
-                        let g = (governments.len() - 1) as u32;
-                        gov_index.insert(gkey, g);
-                        g
-                    }
-                };
-                municipalities.push(Municipality {
-                    pref,
-                    name: f[2].to_owned(),
-                    government,
-                    rows: 0,
-                });
-                let m = (municipalities.len() - 1) as u32;
-                muni_index.insert(key, m);
-                m
+            let f = [
+                code.as_str(),
+                place.prefecture,
+                place.municipality,
+                place.town,
+            ];
+            let pref = *pref_index.get(f[1]).ok_or_else(|| {
+                format!(
+                    "postal code table: unknown prefecture at code index {}",
+                    postal.len()
+                )
+            })?;
+            let key = (pref, f[2].to_owned());
+            let muni = match muni_index.get(&key) {
+                Some(&m) => m,
+                None => {
+                    let gname = government_name(f[2]);
+                    let gkey = (pref, gname.to_owned());
+                    let government = match gov_index.get(&gkey) {
+                        Some(&g) => g,
+                        None => {
+                            gov_seq[pref as usize] += 1;
+                            let five = format!(
+                                "{:02}{:03}",
+                                PREFECTURES[pref as usize].code,
+                                100 + gov_seq[pref as usize]
+                            );
+                            let code = crate::codes::with_municipality_check(&five)
+                                .ok_or("municipality code")?;
+                            governments.push(Government {
+                                pref,
+                                name: gname.to_owned(),
+                                code,
+                            });
+                            let g = (governments.len() - 1) as u32;
+                            gov_index.insert(gkey, g);
+                            g
+                        }
+                    };
+                    municipalities.push(Municipality {
+                        pref,
+                        name: f[2].to_owned(),
+                        government,
+                        rows: 0,
+                    });
+                    let m = (municipalities.len() - 1) as u32;
+                    muni_index.insert(key, m);
+                    m
+                }
+            };
+            if !f[3].is_empty() {
+                municipalities[muni as usize].rows += 1;
             }
-        };
-        if !f[3].is_empty() {
-            municipalities[muni as usize].rows += 1;
-        }
-        postal.push(PostalRow { code: f[0].to_owned(), pref, muni, town: f[3].to_owned() });
+            postal.push(PostalRow {
+                code: f[0].to_owned(),
+                pref,
+                muni,
+                town: f[3].to_owned(),
+            });
         }
     }
     let mut rows_by_pref = vec![Vec::new(); 47];
     for (i, r) in postal.iter().enumerate() {
-        if (!r.town.is_empty() && !is_building(&r.town)) || municipalities[r.muni as usize].rows == 0 {
+        if (!r.town.is_empty() && !is_building(&r.town))
+            || municipalities[r.muni as usize].rows == 0
+        {
             rows_by_pref[r.pref as usize].push(i as u32);
         }
     }
@@ -283,8 +319,18 @@ fn build() -> Result<Reference, String> {
 /// live there, so residential addresses skip them.
 fn is_building(town: &str) -> bool {
     const MARKS: [&str; 12] = [
-        "ビル", "タワー", "オフィス", "階", "センター", "ヒルズ", "スクエア", "ゲート", "プレイス",
-        "ポート", "フロント", "プラザ",
+        "ビル",
+        "タワー",
+        "オフィス",
+        "階",
+        "センター",
+        "ヒルズ",
+        "スクエア",
+        "ゲート",
+        "プレイス",
+        "ポート",
+        "フロント",
+        "プラザ",
     ];
     MARKS.iter().any(|m| town.contains(m))
 }

@@ -48,7 +48,11 @@ impl Rand {
 
     /// Uniform integer in [lo, hi] (inclusive); `lo` when the range is empty.
     pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo { lo } else { self.0.random_range(lo..=hi) }
+        if hi <= lo {
+            lo
+        } else {
+            self.0.random_range(lo..=hi)
+        }
     }
 
     /// Uniform index below `n` (`n` > 0; 0 when `n` is 0).
@@ -93,7 +97,8 @@ impl Rand {
     pub fn pick_cum(&mut self, cum: &[f64]) -> usize {
         let total = cum.last().copied().unwrap_or(0.0);
         let x = self.f() * total;
-        cum.partition_point(|&c| c <= x).min(cum.len().saturating_sub(1))
+        cum.partition_point(|&c| c <= x)
+            .min(cum.len().saturating_sub(1))
     }
 
     /// Index by weights.
@@ -116,7 +121,9 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u64> = (0..4).map(|_| Rand::new(7, Stream::Person(3)).u64()).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| Rand::new(7, Stream::Person(3)).u64())
+            .collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
         let b = Rand::new(7, Stream::Person(4)).u64();
         let c = Rand::new(8, Stream::Person(3)).u64();

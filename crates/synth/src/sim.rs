@@ -7,8 +7,8 @@ use chrono::{Datelike, Days, NaiveDate};
 use tsunagu_model::ProviderKind;
 
 use crate::clinical::{
-    self, ACUTES, CARE_SERVICES, CONDITIONS, Care, DRUGS, HEIGHT_F, HEIGHT_M,
-    Setting, WEIGHT_F, WEIGHT_M, interp, item, lab, receipt,
+    self, ACUTES, CARE_SERVICES, CONDITIONS, Care, DRUGS, HEIGHT_F, HEIGHT_M, Setting, WEIGHT_F,
+    WEIGHT_M, interp, item, lab, receipt,
 };
 use crate::config::Config;
 use crate::era;
@@ -410,13 +410,24 @@ pub fn onset_age(curve: clinical::Curve, u: f64) -> Option<f64> {
 /// Annual probability of death at `age` (Gompertz fit to Japan's 2020 life table: about 0.25 %
 /// at 50 and 4.5 % at 80 for both sexes pooled; men higher).
 fn death_rate(age: f64, male: bool) -> f64 {
-    let base = if age < 1.0 { 0.0018 } else { (-10.8 + 0.0963 * age).exp().max(0.0002) };
+    let base = if age < 1.0 {
+        0.0018
+    } else {
+        (-10.8 + 0.0963 * age).exp().max(0.0002)
+    };
     (base * if male { 1.3 } else { 0.75 }).min(0.6)
 }
 
 /// 要介護認定率 by age (介護保険事業状況報告 2020, rounded).
-const CARE_NEED: clinical::Curve =
-    &[(60.0, 0.0), (65.0, 0.03), (70.0, 0.06), (75.0, 0.13), (80.0, 0.26), (85.0, 0.48), (90.0, 0.72)];
+const CARE_NEED: clinical::Curve = &[
+    (60.0, 0.0),
+    (65.0, 0.03),
+    (70.0, 0.06),
+    (75.0, 0.13),
+    (80.0, 0.26),
+    (85.0, 0.48),
+    (90.0, 0.72),
+];
 
 /// Generator state for one person.
 pub struct Gen<'a> {
@@ -492,8 +503,11 @@ impl Gen<'_> {
         // The pyramid is read as the age distribution at the end of the period.
         let age_days = (band as i64 * 5 * 36525) / 100 + self.rng.int(0, 5 * 365 + 1);
         self.out.birth = add_days(self.cfg.end, -age_days);
-        let names =
-            if self.out.male { self.r.given_male.len() } else { self.r.given_female.len() };
+        let names = if self.out.male {
+            self.r.given_male.len()
+        } else {
+            self.r.given_female.len()
+        };
         self.out.given = self.rng.index(names) as u32;
         if self.out.birth > self.cfg.start {
             self.out.events.push((self.out.birth, Event::Birth));
@@ -514,8 +528,16 @@ impl Gen<'_> {
             format!("{a}丁目{b}番{c}号")
         };
         if self.rng.chance(0.35) {
-            const BUILDINGS: [&str; 8] =
-                ["コーポ", "ハイツ", "メゾン", "レジデンス", "グランド", "パレス", "サンシャイン", "ヴィラ"];
+            const BUILDINGS: [&str; 8] = [
+                "コーポ",
+                "ハイツ",
+                "メゾン",
+                "レジデンス",
+                "グランド",
+                "パレス",
+                "サンシャイン",
+                "ヴィラ",
+            ];
             const SUFFIX: [&str; 4] = ["", "Ⅱ", "南", "東"];
             let fam = &self.r.family[self.rng.index(self.r.family.len())].kanji;
             let room = self.rng.int(1, 8) * 100 + self.rng.int(1, 12);
@@ -529,7 +551,13 @@ impl Gen<'_> {
     }
 
     fn new_phone(&mut self, pref: u8, age: f64) -> Option<String> {
-        let mobile = if age < 12.0 { self.rng.chance(0.3) } else if age >= 75.0 { self.rng.chance(0.4) } else { self.rng.chance(0.85) };
+        let mobile = if age < 12.0 {
+            self.rng.chance(0.3)
+        } else if age >= 75.0 {
+            self.rng.chance(0.4)
+        } else {
+            self.rng.chance(0.85)
+        };
         if mobile {
             let pre = ["090", "080", "070"][self.rng.pick_weighted(&[0.5, 0.4, 0.1])];
             return Some(format!("{pre}{:08}", self.rng.int(0, 99_999_999)));
@@ -565,7 +593,11 @@ impl Gen<'_> {
         let insurer = if age >= 75.0 {
             self.w.kouki[pref as usize]
         } else if age >= 65.0 {
-            if self.rng.chance(0.8) { self.w.kokuho[gov as usize] } else { self.employee_insurance(pref) }
+            if self.rng.chance(0.8) {
+                self.w.kokuho[gov as usize]
+            } else {
+                self.employee_insurance(pref)
+            }
         } else if self.rng.chance(0.25) {
             self.w.kokuho[gov as usize]
         } else {
@@ -586,8 +618,17 @@ impl Gen<'_> {
             InsKind::Kokuho => format!("{}", self.rng.int(1, 9_999_999)),
             _ => format!("{}", self.rng.int(1, 999_999)),
         };
-        let branch = if dependant { format!("{:02}", self.rng.int(1, 4)) } else { "00".into() };
-        Insurance { insurer, symbol, number, branch }
+        let branch = if dependant {
+            format!("{:02}", self.rng.int(1, 4))
+        } else {
+            "00".into()
+        };
+        Insurance {
+            insurer,
+            symbol,
+            number,
+            branch,
+        }
     }
 
     fn life(&mut self) {
@@ -599,7 +640,14 @@ impl Gen<'_> {
         let dependant = age0 < 22.0;
         let ins = self.insurance_for(age0, row, dependant);
         let family = self.rng.index(self.r.family.len()) as u32;
-        self.out.spans.push(Span { from: start, family, row, block, phone, ins });
+        self.out.spans.push(Span {
+            from: start,
+            family,
+            row,
+            block,
+            phone,
+            ins,
+        });
         let mut married = age0 > 30.0 && self.rng.chance(0.7);
 
         let mut year_start = start;
@@ -617,15 +665,34 @@ impl Gen<'_> {
                 break;
             }
             let mut events: Vec<(NaiveDate, u8)> = Vec::new();
-            let move_rate = if (20.0..35.0).contains(&age) { 0.10 } else if age >= 65.0 { 0.02 } else { 0.035 };
+            let move_rate = if (20.0..35.0).contains(&age) {
+                0.10
+            } else if age >= 65.0 {
+                0.02
+            } else {
+                0.035
+            };
             if self.rng.chance(move_rate * frac) {
                 events.push((date_in(&mut self.rng, year_start, year_end), 0));
             }
             if !married {
                 let curve: clinical::Curve = if male {
-                    &[(20.0, 0.0), (25.0, 0.03), (30.0, 0.08), (35.0, 0.06), (45.0, 0.01)]
+                    &[
+                        (20.0, 0.0),
+                        (25.0, 0.03),
+                        (30.0, 0.08),
+                        (35.0, 0.06),
+                        (45.0, 0.01),
+                    ]
                 } else {
-                    &[(19.0, 0.0), (22.0, 0.03), (27.0, 0.09), (32.0, 0.07), (40.0, 0.02), (45.0, 0.0)]
+                    &[
+                        (19.0, 0.0),
+                        (22.0, 0.03),
+                        (27.0, 0.09),
+                        (32.0, 0.07),
+                        (40.0, 0.02),
+                        (45.0, 0.0),
+                    ]
                 };
                 if self.rng.chance(interp(curve, age) * frac) {
                     events.push((date_in(&mut self.rng, year_start, year_end), 1));
@@ -653,7 +720,9 @@ impl Gen<'_> {
     }
 
     fn apply(&mut self, d: NaiveDate, e: u8) {
-        let Some(last) = self.out.spans.last() else { return };
+        let Some(last) = self.out.spans.last() else {
+            return;
+        };
         let mut s = last.clone();
         s.from = d;
         let age = age_at(self.out.birth, d);
@@ -662,14 +731,22 @@ impl Gen<'_> {
         let mut insurer_changed = false;
         match e {
             0 => {
-                let pref = if self.rng.chance(0.7) { Some(old_pref) } else { None };
+                let pref = if self.rng.chance(0.7) {
+                    Some(old_pref)
+                } else {
+                    None
+                };
                 let (row, block) = self.new_address(pref);
                 s.row = row;
                 s.block = block;
                 moved = true;
             }
             1 => {
-                let changes = if self.out.male { self.rng.chance(0.05) } else { self.rng.chance(0.95) };
+                let changes = if self.out.male {
+                    self.rng.chance(0.05)
+                } else {
+                    self.rng.chance(0.95)
+                };
                 if changes {
                     s.family = self.rng.index(self.r.family.len()) as u32;
                 }
@@ -694,7 +771,8 @@ impl Gen<'_> {
             4 => {
                 let kind = self.w.insurers[s.ins.insurer as usize].kind;
                 if kind != InsKind::Kokuho && self.rng.chance(0.6) {
-                    let gov = self.r.municipalities[self.r.postal[s.row as usize].muni as usize].government;
+                    let gov = self.r.municipalities[self.r.postal[s.row as usize].muni as usize]
+                        .government;
                     s.ins = self.card(self.w.kokuho[gov as usize], false);
                     insurer_changed = true;
                 }
@@ -715,7 +793,10 @@ impl Gen<'_> {
                 insurer_changed = true;
             }
             // A fixed line changes with the address; a mobile number rarely does.
-            let landline = s.phone.as_ref().is_some_and(|p| !["090", "080", "070"].iter().any(|m| p.starts_with(m)));
+            let landline = s
+                .phone
+                .as_ref()
+                .is_some_and(|p| !["090", "080", "070"].iter().any(|m| p.starts_with(m)));
             if landline || self.rng.chance(0.1) {
                 s.phone = self.new_phone(new_pref, age);
             }
@@ -734,14 +815,21 @@ impl Gen<'_> {
             if let Some(a) = onset_age(curve, u) {
                 let onset = add_days(self.out.birth, (a * 365.25) as i64);
                 if onset <= limit {
-                    self.out.conditions.push(TrueCondition { icd10: c.icd10, name: c.name, onset });
+                    self.out.conditions.push(TrueCondition {
+                        icd10: c.icd10,
+                        name: c.name,
+                        onset,
+                    });
                 }
             }
         }
     }
 
     fn has(&self, icd: &str, d: NaiveDate) -> bool {
-        self.out.conditions.iter().any(|c| c.icd10 == icd && c.onset <= d)
+        self.out
+            .conditions
+            .iter()
+            .any(|c| c.icd10 == icd && c.onset <= d)
     }
 
     fn pref_at(&self, d: NaiveDate) -> u8 {
@@ -749,7 +837,8 @@ impl Gen<'_> {
     }
 
     fn gov_at(&self, d: NaiveDate) -> u32 {
-        self.r.municipalities[self.r.postal[self.out.span_at(d).row as usize].muni as usize].government
+        self.r.municipalities[self.r.postal[self.out.span_at(d).row as usize].muni as usize]
+            .government
     }
 
     /// Providers of `kind` the person uses, one per residence epoch (between moves).
@@ -758,7 +847,13 @@ impl Gen<'_> {
         let mut prev_pref = None;
         let starts: Vec<NaiveDate> = {
             let mut v = vec![self.out.spans[0].from];
-            v.extend(self.out.events.iter().filter(|(_, e)| *e == Event::Move).map(|(d, _)| *d));
+            v.extend(
+                self.out
+                    .events
+                    .iter()
+                    .filter(|(_, e)| *e == Event::Move)
+                    .map(|(d, _)| *d),
+            );
             v
         };
         for d in starts {
@@ -791,7 +886,12 @@ impl Gen<'_> {
     }
 
     fn push(&mut self, prov: u32, date: NaiveDate, enc: u32, kind: RecKind) {
-        self.out.recs.push(Rec { prov, date, enc, kind });
+        self.out.recs.push(Rec {
+            prov,
+            date,
+            enc,
+            kind,
+        });
     }
 
     fn alive_window(&self) -> (NaiveDate, NaiveDate) {
@@ -799,9 +899,19 @@ impl Gen<'_> {
     }
 
     /// A claims line at the insurer the person has on `date`, when that insurer provides data.
-    fn claim(&mut self, date: NaiveDate, facility: u32, kind: &'static str, code: &'static str, name: &'static str, qty: f64) {
+    fn claim(
+        &mut self,
+        date: NaiveDate,
+        facility: u32,
+        kind: &'static str,
+        code: &'static str,
+        name: &'static str,
+        qty: f64,
+    ) {
         let ins = self.out.span_at(date).ins.insurer;
-        let Some(insurer) = self.w.insurers[ins as usize].provider else { return };
+        let Some(insurer) = self.w.insurers[ins as usize].provider else {
+            return;
+        };
         let key = (insurer, facility, date.year(), date.month());
         let next = self.claim_no.len() as u32 + 1;
         let claim = *self.claim_no.entry(key).or_insert(next);
@@ -809,7 +919,20 @@ impl Gen<'_> {
         *line += 1;
         let line = *line;
         let month = NaiveDate::from_ymd_opt(date.year(), date.month(), 1).unwrap_or(date);
-        self.push(insurer, month, 0, RecKind::Claim { claim, facility, line, kind, code, name, qty });
+        self.push(
+            insurer,
+            month,
+            0,
+            RecKind::Claim {
+                claim,
+                facility,
+                line,
+                kind,
+                code,
+                name,
+                qty,
+            },
+        );
     }
 
     fn lab_value(&mut self, l: usize, d: NaiveDate, infection: bool) -> f64 {
@@ -824,11 +947,23 @@ impl Gen<'_> {
                 } else {
                     5.3 + 0.008 * (age - 40.0).max(0.0) + 0.25 * z + 0.1 * e
                 };
-                if l == lab::HBA1C { a1c.clamp(4.0, 15.0) } else { (28.7 * a1c - 46.7 + 8.0 * self.rng.normal()).max(50.0) }
+                if l == lab::HBA1C {
+                    a1c.clamp(4.0, 15.0)
+                } else {
+                    (28.7 * a1c - 46.7 + 8.0 * self.rng.normal()).max(50.0)
+                }
             }
             lab::LDL => {
                 if self.has("E78.5", d) {
-                    if (d - self.out.conditions.iter().find(|c| c.icd10 == "E78.5").map_or(d, |c| c.onset)).num_days() > 60 {
+                    if (d - self
+                        .out
+                        .conditions
+                        .iter()
+                        .find(|c| c.icd10 == "E78.5")
+                        .map_or(d, |c| c.onset))
+                    .num_days()
+                        > 60
+                    {
                         105.0 + 22.0 * z + 12.0 * e
                     } else {
                         165.0 + 25.0 * z + 12.0 * e
@@ -839,7 +974,13 @@ impl Gen<'_> {
             }
             lab::HDL => (if male { 55.0 } else { 66.0 }) + 12.0 * z + 4.0 * e,
             lab::TG => {
-                let m: f64 = if self.has("E78.5", d) { 150.0 } else if male { 115.0 } else { 85.0 };
+                let m: f64 = if self.has("E78.5", d) {
+                    150.0
+                } else if male {
+                    115.0
+                } else {
+                    85.0
+                };
                 (m.ln() + 0.45 * z + 0.2 * e).exp()
             }
             lab::AST => (22f64.ln() + 0.25 * z + 0.12 * e).exp(),
@@ -861,21 +1002,35 @@ impl Gen<'_> {
                 }
             }
             lab::HB => {
-                let mut hb = if male { 14.8 } else { 13.0 } + 1.0 * z + 0.4 * e - 0.02 * (age - 60.0).max(0.0);
+                let mut hb = if male { 14.8 } else { 13.0 } + 1.0 * z + 0.4 * e
+                    - 0.02 * (age - 60.0).max(0.0);
                 if self.has("N18.3", d) {
                     hb -= 1.5;
                 }
-                if self.out.conditions.iter().any(|c| c.icd10.starts_with('C') && c.onset <= d) {
+                if self
+                    .out
+                    .conditions
+                    .iter()
+                    .any(|c| c.icd10.starts_with('C') && c.onset <= d)
+                {
                     hb -= 1.2;
                 }
                 hb.max(4.0)
             }
             lab::WBC => (6.0 + 1.4 * z + 0.6 * e + if infection { 4.5 } else { 0.0 }).max(1.0),
             lab::CRP => {
-                if infection { (1.6 + 0.7 * e).exp() } else { (0.05f64.ln() + 0.8 * z + 0.3 * e).exp() }
+                if infection {
+                    (1.6 + 0.7 * e).exp()
+                } else {
+                    (0.05f64.ln() + 0.8 * z + 0.3 * e).exp()
+                }
             }
             lab::UA => {
-                if self.has("E79.0", d) { 8.3 + 0.8 * e } else { (if male { 5.8 } else { 4.5 }) + 1.0 * z + 0.3 * e }
+                if self.has("E79.0", d) {
+                    8.3 + 0.8 * e
+                } else {
+                    (if male { 5.8 } else { 4.5 }) + 1.0 * z + 0.3 * e
+                }
             }
             _ => 25.0 + 5.0 * z + 2.0 * e,
         };
@@ -883,7 +1038,9 @@ impl Gen<'_> {
         // severe anaemia, uncontrolled diabetes, haemolysed samples).
         if self.rng.chance(0.003) {
             return match l {
-                lab::AST | lab::ALT | lab::GGT | lab::TG | lab::CRP => v * self.rng.int(4, 15) as f64,
+                lab::AST | lab::ALT | lab::GGT | lab::TG | lab::CRP => {
+                    v * self.rng.int(4, 15) as f64
+                }
                 lab::HB => self.rng.int(50, 75) as f64 / 10.0,
                 lab::HBA1C => self.rng.int(110, 145) as f64 / 10.0,
                 _ => v * 2.0,
@@ -897,7 +1054,8 @@ impl Gen<'_> {
         let male = self.out.male;
         let h = interp(if male { HEIGHT_M } else { HEIGHT_F }, age) * (1.0 + 0.04 * self.z[15]);
         let wt = if age < 17.0 {
-            interp(if male { WEIGHT_M } else { WEIGHT_F }, age) * (0.12 * self.z[16] + 0.03 * self.rng.normal()).exp()
+            interp(if male { WEIGHT_M } else { WEIGHT_F }, age)
+                * (0.12 * self.z[16] + 0.03 * self.rng.normal()).exp()
         } else {
             let bmi = (if male { 23.7 } else { 22.0 }) + 3.3 * self.z[16] + 0.4 * self.rng.normal();
             bmi.max(14.0) * (h / 100.0).powi(2)
@@ -907,7 +1065,8 @@ impl Gen<'_> {
 
     fn bp(&mut self, d: NaiveDate) -> (f64, f64) {
         let age = age_at(self.out.birth, d);
-        let mut sbp = 108.0 + 0.45 * (age - 20.0).max(0.0) + 11.0 * self.z[17] + 6.0 * self.rng.normal();
+        let mut sbp =
+            108.0 + 0.45 * (age - 20.0).max(0.0) + 11.0 * self.z[17] + 6.0 * self.rng.normal();
         if self.has("I10", d) {
             sbp += 12.0;
         }
@@ -917,19 +1076,71 @@ impl Gen<'_> {
 
     fn vitals(&mut self, prov: u32, d: NaiveDate, enc: u32, temp: Option<f64>) {
         let (s, di) = self.bp(d);
-        self.push(prov, d, enc, RecKind::Vital { item: item::SBP, value: s });
-        self.push(prov, d, enc, RecKind::Vital { item: item::DBP, value: di });
+        self.push(
+            prov,
+            d,
+            enc,
+            RecKind::Vital {
+                item: item::SBP,
+                value: s,
+            },
+        );
+        self.push(
+            prov,
+            d,
+            enc,
+            RecKind::Vital {
+                item: item::DBP,
+                value: di,
+            },
+        );
         if temp.is_some() || self.rng.chance(0.3) {
-            let pulse = (72.0 + 9.0 * self.rng.normal() + if temp.is_some() { 12.0 } else { 0.0 }).round();
-            self.push(prov, d, enc, RecKind::Vital { item: item::PULSE, value: pulse });
+            let pulse =
+                (72.0 + 9.0 * self.rng.normal() + if temp.is_some() { 12.0 } else { 0.0 }).round();
+            self.push(
+                prov,
+                d,
+                enc,
+                RecKind::Vital {
+                    item: item::PULSE,
+                    value: pulse,
+                },
+            );
         }
         if let Some(t) = temp {
-            self.push(prov, d, enc, RecKind::Vital { item: item::TEMP, value: t });
+            self.push(
+                prov,
+                d,
+                enc,
+                RecKind::Vital {
+                    item: item::TEMP,
+                    value: t,
+                },
+            );
         }
     }
 
-    fn diagnosis(&mut self, prov: u32, d: NaiveDate, enc: u32, icd10: &'static str, name: &'static str, suspected: bool, main: bool) {
-        self.push(prov, d, enc, RecKind::Diagnosis { icd10, name, suspected, main });
+    fn diagnosis(
+        &mut self,
+        prov: u32,
+        d: NaiveDate,
+        enc: u32,
+        icd10: &'static str,
+        name: &'static str,
+        suspected: bool,
+        main: bool,
+    ) {
+        self.push(
+            prov,
+            d,
+            enc,
+            RecKind::Diagnosis {
+                icd10,
+                name,
+                suspected,
+                main,
+            },
+        );
         if !suspected {
             self.seen_diag.insert((prov, icd10), ());
         }
@@ -938,7 +1149,15 @@ impl Gen<'_> {
         }
     }
 
-    fn prescribe(&mut self, prov: u32, d: NaiveDate, enc: u32, drugs: &[usize], days: u32, pharmacy: Option<u32>) {
+    fn prescribe(
+        &mut self,
+        prov: u32,
+        d: NaiveDate,
+        enc: u32,
+        drugs: &[usize],
+        days: u32,
+        pharmacy: Option<u32>,
+    ) {
         if drugs.is_empty() {
             return;
         }
@@ -948,15 +1167,38 @@ impl Gen<'_> {
         for &drug in drugs {
             self.push(prov, d, enc, RecKind::Prescription { drug, days, order });
             if !outside {
-                self.claim(d, prov, "drug", DRUGS[drug].yj, DRUGS[drug].name, f64::from(days));
+                self.claim(
+                    d,
+                    prov,
+                    "drug",
+                    DRUGS[drug].yj,
+                    DRUGS[drug].name,
+                    f64::from(days),
+                );
             }
         }
         if outside && let Some(ph) = pharmacy {
             let (code, name) = receipt::PRESCRIPTION;
             self.claim(d, prov, "procedure", code, name, 1.0);
             for &drug in drugs {
-                self.push(ph, d, 0, RecKind::Dispensing { drug, days, prescriber: prov });
-                self.claim(d, ph, "drug", DRUGS[drug].yj, DRUGS[drug].name, f64::from(days));
+                self.push(
+                    ph,
+                    d,
+                    0,
+                    RecKind::Dispensing {
+                        drug,
+                        days,
+                        prescriber: prov,
+                    },
+                );
+                self.claim(
+                    d,
+                    ph,
+                    "drug",
+                    DRUGS[drug].yj,
+                    DRUGS[drug].name,
+                    f64::from(days),
+                );
             }
             let (code, name) = receipt::DISPENSING;
             self.claim(d, ph, "procedure", code, name, 1.0);
@@ -970,13 +1212,29 @@ impl Gen<'_> {
         let order = self.next_order(prov);
         for &l in labs {
             let value = self.lab_value(l, d, infection);
-            self.push(prov, d, enc, RecKind::Lab { lab: l, value, order });
+            self.push(
+                prov,
+                d,
+                enc,
+                RecKind::Lab {
+                    lab: l,
+                    value,
+                    order,
+                },
+            );
         }
         let (code, name) = receipt::LAB;
         self.claim(d, prov, "procedure", code, name, 1.0);
     }
 
-    fn encounter(&mut self, prov: u32, d: NaiveDate, end: NaiveDate, class: EncClass, dept: &'static str) -> u32 {
+    fn encounter(
+        &mut self,
+        prov: u32,
+        d: NaiveDate,
+        end: NaiveDate,
+        class: EncClass,
+        dept: &'static str,
+    ) -> u32 {
         let enc = self.next_enc(prov);
         self.push(prov, d, enc, RecKind::Encounter { class, end, dept });
         let (code, name) = match class {
@@ -984,7 +1242,11 @@ impl Gen<'_> {
             _ if enc == 1 => receipt::FIRST_VISIT,
             _ => receipt::RETURN_VISIT,
         };
-        let qty = if class == EncClass::Inpatient { ((end - d).num_days() + 1) as f64 } else { 1.0 };
+        let qty = if class == EncClass::Inpatient {
+            ((end - d).num_days() + 1) as f64
+        } else {
+            1.0
+        };
         self.claim(d, prov, "procedure", code, name, qty);
         enc
     }
@@ -1003,12 +1265,20 @@ impl Gen<'_> {
         let clinic_conds: Vec<usize> = CONDITIONS
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.care == Care::Clinic && self.out.conditions.iter().any(|t| t.icd10 == c.icd10))
+            .filter(|(_, c)| {
+                c.care == Care::Clinic && self.out.conditions.iter().any(|t| t.icd10 == c.icd10)
+            })
             .map(|(i, _)| i)
             .collect();
         if let Some(first) = clinic_conds
             .iter()
-            .filter_map(|&i| self.out.conditions.iter().find(|t| t.icd10 == CONDITIONS[i].icd10).map(|t| t.onset))
+            .filter_map(|&i| {
+                self.out
+                    .conditions
+                    .iter()
+                    .find(|t| t.icd10 == CONDITIONS[i].icd10)
+                    .map(|t| t.onset)
+            })
             .min()
         {
             let mut d = add_days(first.max(from), self.rng.int(0, 20));
@@ -1025,7 +1295,10 @@ impl Gen<'_> {
                         .collect();
                     for (k, &i) in active.iter().enumerate() {
                         let c = &CONDITIONS[i];
-                        if let Some(pos) = pending_confirm.iter().position(|&(p, j)| p == prov && j == i) {
+                        if let Some(pos) = pending_confirm
+                            .iter()
+                            .position(|&(p, j)| p == prov && j == i)
+                        {
                             pending_confirm.remove(pos);
                             self.diagnosis(prov, d, enc, c.icd10, c.name, false, k == 0);
                         } else if !self.seen_diag.contains_key(&(prov, c.icd10)) {
@@ -1069,7 +1342,15 @@ impl Gen<'_> {
             if c.care == Care::Clinic {
                 continue;
             }
-            let Some(onset) = self.out.conditions.iter().find(|t| t.icd10 == c.icd10).map(|t| t.onset) else { continue };
+            let Some(onset) = self
+                .out
+                .conditions
+                .iter()
+                .find(|t| t.icd10 == c.icd10)
+                .map(|t| t.onset)
+            else {
+                continue;
+            };
             let mut d = if c.care == Care::Hospital && onset >= from {
                 let adm = add_days(onset, self.rng.int(7, 30));
                 if adm <= to {
@@ -1077,9 +1358,31 @@ impl Gen<'_> {
                         let los = self.rng.int(8, 21);
                         let dis = add_days(adm, los).min(to);
                         let enc = self.encounter(h, adm, dis, EncClass::Inpatient, "外科");
-                        self.push(h, adm, enc, RecKind::Vital { item: item::TEMP, value: 36.6 });
+                        self.push(
+                            h,
+                            adm,
+                            enc,
+                            RecKind::Vital {
+                                item: item::TEMP,
+                                value: 36.6,
+                            },
+                        );
                         self.diagnosis(h, adm, enc, c.icd10, c.name, false, true);
-                        self.labs(h, adm, enc, &[lab::HB, lab::WBC, lab::CRP, lab::CRE, lab::EGFR, lab::AST, lab::ALT], false);
+                        self.labs(
+                            h,
+                            adm,
+                            enc,
+                            &[
+                                lab::HB,
+                                lab::WBC,
+                                lab::CRP,
+                                lab::CRE,
+                                lab::EGFR,
+                                lab::AST,
+                                lab::ALT,
+                            ],
+                            false,
+                        );
                         self.prescribe(h, dis, enc, c.drugs, 28, None);
                     }
                 }
@@ -1087,10 +1390,18 @@ impl Gen<'_> {
             } else {
                 add_days(onset.max(from), self.rng.int(0, 89))
             };
-            let stop = if c.care == Care::Hospital { add_days(onset, 5 * 365) } else { to };
+            let stop = if c.care == Care::Hospital {
+                add_days(onset, 5 * 365)
+            } else {
+                to
+            };
             while d <= to.min(stop) {
                 if let Some(h) = Self::at(&hospitals, d) {
-                    let dept = if c.care == Care::Hospital { "腫瘍内科" } else { "神経内科" };
+                    let dept = if c.care == Care::Hospital {
+                        "腫瘍内科"
+                    } else {
+                        "神経内科"
+                    };
                     let enc = self.encounter(h, d, d, EncClass::Outpatient, dept);
                     if !self.seen_diag.contains_key(&(h, c.icd10)) {
                         self.diagnosis(h, d, enc, c.icd10, c.name, false, true);
@@ -1122,10 +1433,15 @@ impl Gen<'_> {
                 if a.icd10 == "S72.0" && self.has("M81.0", year) {
                     rate *= 2.0;
                 }
-                if (a.icd10 == "I21.9" || a.icd10 == "I63.9") && (self.has("I10", year) || self.has("E11.9", year)) {
+                if (a.icd10 == "I21.9" || a.icd10 == "I63.9")
+                    && (self.has("I10", year) || self.has("E11.9", year))
+                {
                     rate *= 1.5;
                 }
-                let n = self.rng.poisson(rate * frac).min(if ai == clinical::DELIVERY { 1 } else { 6 });
+                let n = self
+                    .rng
+                    .poisson(rate * frac)
+                    .min(if ai == clinical::DELIVERY { 1 } else { 6 });
                 for _ in 0..n {
                     let lo = if a.from_year > 0 {
                         year.max(NaiveDate::from_ymd_opt(a.from_year, 2, 1).unwrap_or(year))
@@ -1136,7 +1452,11 @@ impl Gen<'_> {
                         continue;
                     }
                     let d = date_in(&mut self.rng, lo, year_end);
-                    self.out.conditions.push(TrueCondition { icd10: a.icd10, name: a.name, onset: d });
+                    self.out.conditions.push(TrueCondition {
+                        icd10: a.icd10,
+                        name: a.name,
+                        onset: d,
+                    });
                     self.episode(ai, d, to, &clinics, &hospitals, &pharmacies);
                 }
             }
@@ -1144,19 +1464,39 @@ impl Gen<'_> {
         }
     }
 
-    fn episode(&mut self, ai: usize, d: NaiveDate, to: NaiveDate, clinics: &[(NaiveDate, Option<u32>)], hospitals: &[(NaiveDate, Option<u32>)], pharmacies: &[(NaiveDate, Option<u32>)]) {
+    fn episode(
+        &mut self,
+        ai: usize,
+        d: NaiveDate,
+        to: NaiveDate,
+        clinics: &[(NaiveDate, Option<u32>)],
+        hospitals: &[(NaiveDate, Option<u32>)],
+        pharmacies: &[(NaiveDate, Option<u32>)],
+    ) {
         let a = &ACUTES[ai];
         let infection = matches!(a.icd10.as_bytes()[0], b'J' | b'A' | b'N' | b'U');
         let pharmacy = Self::at(pharmacies, d);
         let suspected = self.rng.chance(a.suspected);
-        let fever = if infection { Some((37.8 + 0.7 * self.rng.normal()).clamp(36.5, 40.5)) } else { None };
+        let fever = if infection {
+            Some((37.8 + 0.7 * self.rng.normal()).clamp(36.5, 40.5))
+        } else {
+            None
+        };
         match a.setting {
             Setting::Outpatient => {
                 let pref = self.pref_at(d);
-                let prov = if self.rng.chance(0.5) { Self::at(clinics, d) } else { None }
-                    .or_else(|| self.w.choose(&mut self.rng, ProviderKind::Clinic, pref));
+                let prov = if self.rng.chance(0.5) {
+                    Self::at(clinics, d)
+                } else {
+                    None
+                }
+                .or_else(|| self.w.choose(&mut self.rng, ProviderKind::Clinic, pref));
                 let Some(prov) = prov else { return };
-                let dept = if age_at(self.out.birth, d) < 15.0 { "小児科" } else { "内科" };
+                let dept = if age_at(self.out.birth, d) < 15.0 {
+                    "小児科"
+                } else {
+                    "内科"
+                };
                 let enc = self.encounter(prov, d, d, EncClass::Outpatient, dept);
                 self.diagnosis(prov, d, enc, a.icd10, a.name, suspected, true);
                 let days = self.rng.int(3, 7) as u32;
@@ -1167,13 +1507,16 @@ impl Gen<'_> {
                 self.vitals(prov, d, enc, fever);
             }
             Setting::HospitalOutpatient => {
-                let Some(h) = Self::at(hospitals, d) else { return };
+                let Some(h) = Self::at(hospitals, d) else {
+                    return;
+                };
                 let enc = self.encounter(h, d, d, EncClass::Outpatient, "整形外科");
                 self.diagnosis(h, d, enc, a.icd10, a.name, suspected, true);
                 if suspected {
                     let follow = add_days(d, 7);
                     if follow <= to {
-                        let enc2 = self.encounter(h, follow, follow, EncClass::Outpatient, "整形外科");
+                        let enc2 =
+                            self.encounter(h, follow, follow, EncClass::Outpatient, "整形外科");
                         self.diagnosis(h, follow, enc2, a.icd10, a.name, false, true);
                     }
                 }
@@ -1181,7 +1524,9 @@ impl Gen<'_> {
                 self.vitals(h, d, enc, None);
             }
             Setting::Inpatient(los) | Setting::Emergency(los) => {
-                let Some(h) = Self::at(hospitals, d) else { return };
+                let Some(h) = Self::at(hospitals, d) else {
+                    return;
+                };
                 let stay = ((f64::from(los) * (0.5 + self.rng.f())).round() as i64).max(2);
                 let dis = add_days(d, stay).min(to);
                 let dept = match a.icd10 {
@@ -1195,7 +1540,21 @@ impl Gen<'_> {
                 if matches!(a.setting, Setting::Emergency(_)) {
                     let er = self.encounter(h, d, d, EncClass::Emergency, "救急科");
                     self.diagnosis(h, d, er, a.icd10, a.name, suspected, true);
-                    self.labs(h, d, er, &[lab::HB, lab::WBC, lab::CRP, lab::CRE, lab::EGFR, lab::AST, lab::ALT], infection);
+                    self.labs(
+                        h,
+                        d,
+                        er,
+                        &[
+                            lab::HB,
+                            lab::WBC,
+                            lab::CRP,
+                            lab::CRE,
+                            lab::EGFR,
+                            lab::AST,
+                            lab::ALT,
+                        ],
+                        infection,
+                    );
                     self.vitals(h, d, er, fever);
                     let enc = self.encounter(h, d, dis, EncClass::Inpatient, dept);
                     self.diagnosis(h, d, enc, a.icd10, a.name, false, true);
@@ -1203,9 +1562,23 @@ impl Gen<'_> {
                     let enc = self.encounter(h, d, dis, EncClass::Inpatient, dept);
                     self.diagnosis(h, d, enc, a.icd10, a.name, suspected, true);
                     if suspected {
-                        self.diagnosis(h, add_days(d, 1).min(dis), enc, a.icd10, a.name, false, true);
+                        self.diagnosis(
+                            h,
+                            add_days(d, 1).min(dis),
+                            enc,
+                            a.icd10,
+                            a.name,
+                            false,
+                            true,
+                        );
                     }
-                    self.labs(h, d, enc, &[lab::HB, lab::WBC, lab::CRP, lab::CRE, lab::EGFR], infection);
+                    self.labs(
+                        h,
+                        d,
+                        enc,
+                        &[lab::HB, lab::WBC, lab::CRP, lab::CRE, lab::EGFR],
+                        infection,
+                    );
                     self.vitals(h, d, enc, fever);
                     if !a.drugs.is_empty() {
                         self.prescribe(h, dis, enc, a.drugs, 7, None);
@@ -1221,69 +1594,187 @@ impl Gen<'_> {
             return;
         }
         // Infant check-ups by the municipality of residence.
-        for (months, program) in [(4u32, Program::Infant4m), (18, Program::Infant18m), (36, Program::Infant3y)] {
-            let Some(d) = self.out.birth.checked_add_months(chrono::Months::new(months)) else { continue };
+        for (months, program) in [
+            (4u32, Program::Infant4m),
+            (18, Program::Infant18m),
+            (36, Program::Infant3y),
+        ] {
+            let Some(d) = self
+                .out
+                .birth
+                .checked_add_months(chrono::Months::new(months))
+            else {
+                continue;
+            };
             let d = add_days(d, self.rng.int(0, 30));
             if d < from || d > to || !self.rng.chance(0.95) {
                 continue;
             }
             let gov = self.gov_at(d);
-            let Some(&m) = self.w.municipality_of.get(&gov) else { continue };
+            let Some(&m) = self.w.municipality_of.get(&gov) else {
+                continue;
+            };
             let (h, wt) = self.height_weight(d);
-            self.push(m, d, 0, RecKind::Checkup { program, lab: false, index: item::HEIGHT, value: h });
-            self.push(m, d, 0, RecKind::Checkup { program, lab: false, index: item::WEIGHT, value: wt });
+            self.push(
+                m,
+                d,
+                0,
+                RecKind::Checkup {
+                    program,
+                    lab: false,
+                    index: item::HEIGHT,
+                    value: h,
+                },
+            );
+            self.push(
+                m,
+                d,
+                0,
+                RecKind::Checkup {
+                    program,
+                    lab: false,
+                    index: item::WEIGHT,
+                    value: wt,
+                },
+            );
             if months <= 18 {
                 let head = if months == 4 { 40.5 } else { 46.5 } + 1.3 * self.rng.normal();
-                self.push(m, d, 0, RecKind::Checkup { program, lab: false, index: item::HEAD, value: head });
+                self.push(
+                    m,
+                    d,
+                    0,
+                    RecKind::Checkup {
+                        program,
+                        lab: false,
+                        index: item::HEAD,
+                        value: head,
+                    },
+                );
             }
         }
         // School check-ups (April–June) for ages 6–17 on April 1.
         let private = self.rng.chance(0.1);
         for y in from.year()..=to.year() {
-            let Some(april) = NaiveDate::from_ymd_opt(y, 4, 1) else { continue };
+            let Some(april) = NaiveDate::from_ymd_opt(y, 4, 1) else {
+                continue;
+            };
             let age = years_int(self.out.birth, april);
             if !(6..=17).contains(&age) {
                 continue;
             }
-            let Some(lo) = NaiveDate::from_ymd_opt(y, 4, 15) else { continue };
-            let Some(hi) = NaiveDate::from_ymd_opt(y, 6, 30) else { continue };
+            let Some(lo) = NaiveDate::from_ymd_opt(y, 4, 15) else {
+                continue;
+            };
+            let Some(hi) = NaiveDate::from_ymd_opt(y, 6, 30) else {
+                continue;
+            };
             let d = date_in(&mut self.rng, lo, hi);
             if d < from || d > to {
                 continue;
             }
             let prov = if private || age >= 15 {
                 let pref = self.pref_at(d);
-                if private { self.w.choose(&mut self.rng, ProviderKind::SchoolOperator, pref) } else { None }
+                if private {
+                    self.w
+                        .choose(&mut self.rng, ProviderKind::SchoolOperator, pref)
+                } else {
+                    None
+                }
             } else {
                 self.w.school_board_of.get(&self.gov_at(d)).copied()
             };
             let Some(s) = prov else { continue };
             let (h, wt) = self.height_weight(d);
-            self.push(s, d, 0, RecKind::Checkup { program: Program::School, lab: false, index: item::HEIGHT, value: h });
-            self.push(s, d, 0, RecKind::Checkup { program: Program::School, lab: false, index: item::WEIGHT, value: wt });
+            self.push(
+                s,
+                d,
+                0,
+                RecKind::Checkup {
+                    program: Program::School,
+                    lab: false,
+                    index: item::HEIGHT,
+                    value: h,
+                },
+            );
+            self.push(
+                s,
+                d,
+                0,
+                RecKind::Checkup {
+                    program: Program::School,
+                    lab: false,
+                    index: item::WEIGHT,
+                    value: wt,
+                },
+            );
         }
         // 特定健診 by the insurer, ages 40–74, about half take part each year.
         for y in from.year()..=to.year() {
-            let Some(lo) = NaiveDate::from_ymd_opt(y, 6, 1) else { continue };
-            let Some(hi) = NaiveDate::from_ymd_opt(y, 12, 20) else { continue };
+            let Some(lo) = NaiveDate::from_ymd_opt(y, 6, 1) else {
+                continue;
+            };
+            let Some(hi) = NaiveDate::from_ymd_opt(y, 12, 20) else {
+                continue;
+            };
             let d = date_in(&mut self.rng, lo, hi);
             let age = years_int(self.out.birth, d);
             if d < from || d > to || !(40..=74).contains(&age) || !self.rng.chance(0.55) {
                 continue;
             }
             let ins = self.out.span_at(d).ins.insurer;
-            let Some(p) = self.w.insurers[ins as usize].provider else { continue };
+            let Some(p) = self.w.insurers[ins as usize].provider else {
+                continue;
+            };
             let (h, wt) = self.height_weight(d);
             let bmi = wt / (h / 100.0).powi(2);
-            let waist = 50.0 + 1.45 * bmi + 3.0 * self.rng.normal() + if self.out.male { 4.0 } else { 0.0 };
+            let waist =
+                50.0 + 1.45 * bmi + 3.0 * self.rng.normal() + if self.out.male { 4.0 } else { 0.0 };
             let (s, di) = self.bp(d);
             let prog = Program::Tokutei;
-            for (index, value) in [(item::HEIGHT, h), (item::WEIGHT, wt), (item::BMI, bmi), (item::WAIST, waist), (item::SBP, s), (item::DBP, di)] {
-                self.push(p, d, 0, RecKind::Checkup { program: prog, lab: false, index, value });
+            for (index, value) in [
+                (item::HEIGHT, h),
+                (item::WEIGHT, wt),
+                (item::BMI, bmi),
+                (item::WAIST, waist),
+                (item::SBP, s),
+                (item::DBP, di),
+            ] {
+                self.push(
+                    p,
+                    d,
+                    0,
+                    RecKind::Checkup {
+                        program: prog,
+                        lab: false,
+                        index,
+                        value,
+                    },
+                );
             }
-            for l in [lab::HBA1C, lab::GLU, lab::LDL, lab::HDL, lab::TG, lab::AST, lab::ALT, lab::GGT, lab::CRE, lab::EGFR] {
+            for l in [
+                lab::HBA1C,
+                lab::GLU,
+                lab::LDL,
+                lab::HDL,
+                lab::TG,
+                lab::AST,
+                lab::ALT,
+                lab::GGT,
+                lab::CRE,
+                lab::EGFR,
+            ] {
                 let value = self.lab_value(l, d, false);
-                self.push(p, d, 0, RecKind::Checkup { program: prog, lab: true, index: l, value });
+                self.push(
+                    p,
+                    d,
+                    0,
+                    RecKind::Checkup {
+                        program: prog,
+                        lab: true,
+                        index: l,
+                        value,
+                    },
+                );
             }
         }
     }
@@ -1291,7 +1782,8 @@ impl Gen<'_> {
     fn care(&mut self) {
         let (from, to) = self.alive_window();
         let u = self.rng.f();
-        let mut start = onset_age(CARE_NEED, u).map(|a| add_days(self.out.birth, (a * 365.25) as i64));
+        let mut start =
+            onset_age(CARE_NEED, u).map(|a| add_days(self.out.birth, (a * 365.25) as i64));
         let dementia = self
             .out
             .conditions
@@ -1304,13 +1796,24 @@ impl Gen<'_> {
             (a, b) => a.or(b),
         };
         let Some(start) = start else { return };
-        let mut level: u8 = if dementia.is_some() { 2 } else { self.rng.int(0, 2) as u8 };
-        let Some(mut month) = NaiveDate::from_ymd_opt(start.max(from).year(), start.max(from).month(), 1) else { return };
+        let mut level: u8 = if dementia.is_some() {
+            2
+        } else {
+            self.rng.int(0, 2) as u8
+        };
+        let Some(mut month) =
+            NaiveDate::from_ymd_opt(start.max(from).year(), start.max(from).month(), 1)
+        else {
+            return;
+        };
         let mut facility: Option<(u8, u32)> = None;
         while month <= to {
             let pref = self.pref_at(month);
             if facility.is_none_or(|(p, _)| p != pref) {
-                facility = self.w.choose(&mut self.rng, ProviderKind::CareFacility, pref).map(|f| (pref, f));
+                facility = self
+                    .w
+                    .choose(&mut self.rng, ProviderKind::CareFacility, pref)
+                    .map(|f| (pref, f));
             }
             let Some((_, f)) = facility else { break };
             if self.rng.chance(0.04) && level < 5 {
@@ -1322,8 +1825,19 @@ impl Gen<'_> {
                 _ => [3, 4][self.rng.index(2)],
             };
             let units = (f64::from(CARE_SERVICES[service].2) * (0.8 + 0.4 * self.rng.f())) as u32;
-            self.push(f, month, 0, RecKind::Care { service, level, units });
-            let Some(next) = month.checked_add_months(chrono::Months::new(1)) else { break };
+            self.push(
+                f,
+                month,
+                0,
+                RecKind::Care {
+                    service,
+                    level,
+                    units,
+                },
+            );
+            let Some(next) = month.checked_add_months(chrono::Months::new(1)) else {
+                break;
+            };
             month = next;
         }
     }
@@ -1338,7 +1852,14 @@ impl Gen<'_> {
         }
         for (prov, (first, last)) in ranges {
             let identity = self.held(prov, first, last);
-            self.out.links.insert(prov, Link { first, last, identity });
+            self.out.links.insert(
+                prov,
+                Link {
+                    first,
+                    last,
+                    identity,
+                },
+            );
         }
     }
 
@@ -1348,14 +1869,18 @@ impl Gen<'_> {
         let n = &self.cfg.noise;
         let first_span = self.out.span_at(first).clone();
         let last_span = self.out.span_at(last).clone();
-        let mut h = HeldIdentity { id: p.local_id(self.out.index), ..Default::default() };
-
-        let family_idx = if first_span.family != last_span.family && self.rng.chance(n.outdated_family_name) {
-            h.outdated_family = true;
-            first_span.family
-        } else {
-            last_span.family
+        let mut h = HeldIdentity {
+            id: p.local_id(self.out.index),
+            ..Default::default()
         };
+
+        let family_idx =
+            if first_span.family != last_span.family && self.rng.chance(n.outdated_family_name) {
+                h.outdated_family = true;
+                first_span.family
+            } else {
+                last_span.family
+            };
         let addr_span = if (first_span.row, &first_span.block) != (last_span.row, &last_span.block)
             && self.rng.chance(n.outdated_address)
         {
@@ -1374,7 +1899,9 @@ impl Gen<'_> {
         let mut given_k = given.kanji.clone();
         let family_kana = fam.kana.clone();
         let mut given_kana = given.kana.clone();
-        if (noise::has_variant(&family) || noise::has_variant(&given_k)) && self.rng.chance(n.variant_kanji) {
+        if (noise::has_variant(&family) || noise::has_variant(&given_k))
+            && self.rng.chance(n.variant_kanji)
+        {
             h.variant = true;
             if noise::has_variant(&family) {
                 family = noise::swap_variant(&family);
@@ -1383,7 +1910,11 @@ impl Gen<'_> {
             }
         }
         if self.rng.chance(n.name_typo) {
-            let list = if self.out.male { &self.r.given_male } else { &self.r.given_female };
+            let list = if self.out.male {
+                &self.r.given_male
+            } else {
+                &self.r.given_female
+            };
             // A different kanji spelling of the same reading (誤変換), else a kana slip.
             let start = self.rng.index(list.len());
             let alt = (0..list.len())
@@ -1429,7 +1960,9 @@ impl Gen<'_> {
             DateStyle::Iso => birth.format("%Y-%m-%d").to_string(),
             DateStyle::Slash => birth.format("%Y/%m/%d").to_string(),
             DateStyle::Compact => birth.format("%Y%m%d").to_string(),
-            DateStyle::Era(es) => era::format(birth, es).unwrap_or_else(|| birth.format("%Y-%m-%d").to_string()),
+            DateStyle::Era(es) => {
+                era::format(birth, es).unwrap_or_else(|| birth.format("%Y-%m-%d").to_string())
+            }
         };
         h.sex_text = match (style.sex, self.out.male) {
             (SexCoding::Digit, true) => "1",
@@ -1443,7 +1976,11 @@ impl Gen<'_> {
         }
         .to_owned();
         let row = &self.r.postal[addr_span.row as usize];
-        let postal = if style.postal_hyphen { format!("{}-{}", &row.code[..3], &row.code[3..]) } else { row.code.clone() };
+        let postal = if style.postal_hyphen {
+            format!("{}-{}", &row.code[..3], &row.code[3..])
+        } else {
+            row.code.clone()
+        };
         let address = format!(
             "{}{}{}{}",
             PREFECTURES[row.pref as usize].name,
@@ -1451,7 +1988,11 @@ impl Gen<'_> {
             row.town,
             addr_span.block
         );
-        let phone_src = if h.outdated_address { &first_span.phone } else { &last_span.phone };
+        let phone_src = if h.outdated_address {
+            &first_span.phone
+        } else {
+            &last_span.phone
+        };
         let phone = match phone_src {
             Some(ph) if self.rng.chance(n.missing_phone) => {
                 h.missing_phone = true;
@@ -1461,7 +2002,13 @@ impl Gen<'_> {
             Some(ph) => ph.clone(),
             None => String::new(),
         };
-        let digits = |s: String| if style.full_width_digits { noise::to_full_width_digits(&s) } else { s };
+        let digits = |s: String| {
+            if style.full_width_digits {
+                noise::to_full_width_digits(&s)
+            } else {
+                s
+            }
+        };
         h.postal = digits(postal);
         h.address = digits(address);
         h.phone = digits(phone);
@@ -1476,7 +2023,8 @@ impl Gen<'_> {
 
     fn ledger(&mut self) {
         let end = self.cfg.end;
-        let links: Vec<(u32, NaiveDate)> = self.out.links.iter().map(|(p, l)| (*p, l.first)).collect();
+        let links: Vec<(u32, NaiveDate)> =
+            self.out.links.iter().map(|(p, l)| (*p, l.first)).collect();
         for (prov, first) in &links {
             if !self.rng.chance(self.cfg.notice_rate) {
                 continue;
@@ -1490,8 +2038,13 @@ impl Gen<'_> {
                 let base = filing.max(add_days(*first, -self.rng.int(30, 400)));
                 base.min(add_days(end, -31))
             };
-            let channel = ["letter", "in_person", "poster_portal"][self.rng.pick_weighted(&[0.3, 0.5, 0.2])];
-            self.out.notices.push(Notice { prov: *prov, date, channel });
+            let channel =
+                ["letter", "in_person", "poster_portal"][self.rng.pick_weighted(&[0.3, 0.5, 0.2])];
+            self.out.notices.push(Notice {
+                prov: *prov,
+                date,
+                channel,
+            });
         }
         if links.is_empty() || !self.rng.chance(self.cfg.stop_rate) {
             return;
@@ -1499,27 +2052,51 @@ impl Gen<'_> {
         let (prov, first) = links[self.rng.index(links.len())];
         let (requester, relationship, day) = match self.out.death {
             Some(death) if self.rng.chance(0.5) => {
-                let rel = ["spouse", "child", "parent", "grandchild", "grandparent", "sibling"]
-                    [self.rng.pick_weighted(&[0.4, 0.4, 0.05, 0.05, 0.02, 0.08])];
+                let rel = [
+                    "spouse",
+                    "child",
+                    "parent",
+                    "grandchild",
+                    "grandparent",
+                    "sibling",
+                ][self.rng.pick_weighted(&[0.4, 0.4, 0.05, 0.05, 0.02, 0.08])];
                 let d = add_days(death, self.rng.int(7, 180)).min(end);
                 ("bereaved", rel, d)
             }
             _ => {
                 let d = date_in(&mut self.rng, first, self.out.death.unwrap_or(end).min(end));
-                let requester = if years_int(self.out.birth, d) < 16 { "guardian" } else { "person" };
+                let requester = if years_int(self.out.birth, d) < 16 {
+                    "guardian"
+                } else {
+                    "person"
+                };
                 (requester, "", d)
             }
         };
         let secs = self.rng.int(9 * 3600, 17 * 3600) as u32;
-        let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).unwrap_or_default();
-        self.out.stop = Some(StopRequest { prov, requester, relationship, received_at: day.and_time(time) });
+        let time =
+            chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).unwrap_or_default();
+        self.out.stop = Some(StopRequest {
+            prov,
+            requester,
+            relationship,
+            received_at: day.and_time(time),
+        });
     }
 }
 
 /// Names and kana of a person's true identity at a span.
-pub fn true_names<'r>(r: &'r Reference, p: &PersonOut, s: &Span) -> (&'r str, &'r str, &'r str, &'r str) {
+pub fn true_names<'r>(
+    r: &'r Reference,
+    p: &PersonOut,
+    s: &Span,
+) -> (&'r str, &'r str, &'r str, &'r str) {
     let f = &r.family[s.family as usize];
-    let g = if p.male { &r.given_male[p.given as usize] } else { &r.given_female[p.given as usize] };
+    let g = if p.male {
+        &r.given_male[p.given as usize]
+    } else {
+        &r.given_female[p.given as usize]
+    };
     (&f.kanji, &g.kanji, &f.kana, &g.kana)
 }
 

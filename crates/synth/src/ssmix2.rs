@@ -82,7 +82,10 @@ pub fn encode(text: &str) -> Vec<u8> {
 
 /// The directory of one patient in a provider's storage.
 pub fn patient_dir(root: &Path, provider_code: &str, id: &str) -> PathBuf {
-    root.join(provider_code).join(&id[..3]).join(&id[3..6]).join(id)
+    root.join(provider_code)
+        .join(&id[..3])
+        .join(&id[3..6])
+        .join(id)
 }
 
 /// The file name of one message.
@@ -135,22 +138,45 @@ impl Writer<'_> {
     /// Write one message into the `date` folder (`None`: the "-" folder of undated data),
     /// stamped on `stamp_day`.
     #[allow(clippy::too_many_arguments)]
-    fn write(&mut self, date: Option<NaiveDate>, stamp_day: NaiveDate, kind: &str, order: &str, dept: &str, ty: &str, body: &str) -> Result<(), Error> {
+    fn write(
+        &mut self,
+        date: Option<NaiveDate>,
+        stamp_day: NaiveDate,
+        kind: &str,
+        order: &str,
+        dept: &str,
+        ty: &str,
+        body: &str,
+    ) -> Result<(), Error> {
         self.seq += 1;
         let date_s = date.map_or_else(|| "-".to_owned(), d8);
         // A deterministic time of day: the message sequence spreads files over the day so
         // timestamps (part of the file name) stay unique per patient.
         let secs = 8 * 3600 + (self.seq * 37) % (10 * 3600);
-        let ts = format!("{}{:02}{:02}{:02}{:03}", d8(stamp_day), secs / 3600, secs / 60 % 60, secs % 60, self.seq % 1000);
+        let ts = format!(
+            "{}{:02}{:02}{:02}{:03}",
+            d8(stamp_day),
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60,
+            self.seq % 1000
+        );
         let ctrl = format!("{}{:05}", &ts[..14], self.seq % 100_000);
         // ADT messages carry EVN between MSH and PID.
         let (evn, rest) = match body.strip_prefix("EVN") {
             Some(_) => body.split_at(body.find('\r').map_or(body.len(), |i| i + 1)),
             None => ("", body),
         };
-        let text = format!("{}{evn}{}{rest}", msh(self.p, &ts, ty, &ctrl), pid(self.h, self.male, kind == "ADT-00"));
+        let text = format!(
+            "{}{evn}{}{rest}",
+            msh(self.p, &ts, ty, &ctrl),
+            pid(self.h, self.male, kind == "ADT-00")
+        );
         let dir = self.dir.join(&date_s).join(kind);
-        fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let path = dir.join(file_name(&self.h.id, &date_s, kind, order, &ts, dept));
         fs::write(&path, encode(&text)).map_err(|source| Error::Io { path, source })?;
         self.count += 1;
@@ -165,27 +191,54 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
     let mut total = 0;
     for (&prov, link) in &p.links {
         let pr = &w.providers[prov as usize];
-        if !matches!(pr.kind, ProviderKind::Hospital | ProviderKind::Clinic) || link.identity.id.len() < 6 {
+        if !matches!(pr.kind, ProviderKind::Hospital | ProviderKind::Clinic)
+            || link.identity.id.len() < 6
+        {
             continue;
         }
         let h = &link.identity;
-        let mut wr = Writer { dir: patient_dir(&root, &pr.code, &h.id), p: pr, h, male: p.male, count: 0, seq: 0 };
+        let mut wr = Writer {
+            dir: patient_dir(&root, &pr.code, &h.id),
+            p: pr,
+            h,
+            male: p.male,
+            count: 0,
+            seq: 0,
+        };
         let recs: Vec<_> = p.recs.iter().filter(|r| r.prov == prov).collect();
 
         // ADT-00: the patient as last known.
         let pv1 = "PV1|0001|N\r";
         let in1 = format!(
             "IN1|1|{}^^JHSD0001|{}|||||||||||||||SEL^本人^HL70063\r",
-            if h.insurer_number.len() == 6 { "00" } else { &h.insurer_number[..2] },
+            if h.insurer_number.len() == 6 {
+                "00"
+            } else {
+                &h.insurer_number[..2]
+            },
             h.insurer_number
         );
-        wr.write(None, link.last, "ADT-00", NO_ORDER, "-", "ADT^A08^ADT_A01", &format!("EVN||{}000000\r{pv1}{in1}", d8(link.last)))?;
+        wr.write(
+            None,
+            link.last,
+            "ADT-00",
+            NO_ORDER,
+            "-",
+            "ADT^A08^ADT_A01",
+            &format!("EVN||{}000000\r{pv1}{in1}", d8(link.last)),
+        )?;
 
         // PPR-01: the problem list.
         let mut prb = String::new();
         let mut last_diag = None;
         for (i, r) in recs.iter().enumerate() {
-            if let RecKind::Diagnosis { icd10, name, suspected, main } = &r.kind {
+            if let RecKind::Diagnosis {
+                icd10,
+                name,
+                suspected,
+                main,
+            } = &r.kind
+            {
                 let code = icd10.replace('.', "");
                 let _ = write!(
                     prb,
@@ -208,10 +261,35 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
             if let RecKind::Encounter { class, end, dept } = &r.kind {
                 enc_info.insert(r.enc, (*class, dept));
                 if *class == EncClass::Inpatient {
-                    let pv = format!("PV1|0001|I|{}^^^^^N||||||||{}\r", dept_code(dept), dept_code(dept));
-                    wr.write(Some(r.date), r.date, "ADT-22", NO_ORDER, dept_code(dept), "ADT^A01^ADT_A01", &format!("EVN||{}100000\r{pv}", d8(r.date)))?;
-                    let pv = format!("PV1|0001|I|{}^^^^^N||||||||{}||||||||||||||||||||||||||||||||{}100000\r", dept_code(dept), dept_code(dept), d8(*end));
-                    wr.write(Some(*end), *end, "ADT-52", NO_ORDER, dept_code(dept), "ADT^A03^ADT_A03", &format!("EVN||{}100000\r{pv}", d8(*end)))?;
+                    let pv = format!(
+                        "PV1|0001|I|{}^^^^^N||||||||{}\r",
+                        dept_code(dept),
+                        dept_code(dept)
+                    );
+                    wr.write(
+                        Some(r.date),
+                        r.date,
+                        "ADT-22",
+                        NO_ORDER,
+                        dept_code(dept),
+                        "ADT^A01^ADT_A01",
+                        &format!("EVN||{}100000\r{pv}", d8(r.date)),
+                    )?;
+                    let pv = format!(
+                        "PV1|0001|I|{}^^^^^N||||||||{}||||||||||||||||||||||||||||||||{}100000\r",
+                        dept_code(dept),
+                        dept_code(dept),
+                        d8(*end)
+                    );
+                    wr.write(
+                        Some(*end),
+                        *end,
+                        "ADT-52",
+                        NO_ORDER,
+                        dept_code(dept),
+                        "ADT^A03^ADT_A03",
+                        &format!("EVN||{}100000\r{pv}", d8(*end)),
+                    )?;
                 }
             }
         }
@@ -222,11 +300,17 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
         for r in &recs {
             match &r.kind {
                 RecKind::Prescription { order, .. } => {
-                    orders.entry((r.date, *order, false)).or_default().push(&r.kind);
+                    orders
+                        .entry((r.date, *order, false))
+                        .or_default()
+                        .push(&r.kind);
                     order_enc.insert((r.date, *order, false), r.enc);
                 }
                 RecKind::Lab { order, .. } => {
-                    orders.entry((r.date, *order, true)).or_default().push(&r.kind);
+                    orders
+                        .entry((r.date, *order, true))
+                        .or_default()
+                        .push(&r.kind);
                     order_enc.insert((r.date, *order, true), r.enc);
                 }
                 _ => {}
@@ -234,19 +318,43 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
         }
         for ((date, order, is_lab), items) in orders {
             let enc = order_enc.get(&(date, order, is_lab)).copied().unwrap_or(0);
-            let (class, dept) = enc_info.get(&enc).copied().unwrap_or((EncClass::Outpatient, "内科"));
+            let (class, dept) = enc_info
+                .get(&enc)
+                .copied()
+                .unwrap_or((EncClass::Outpatient, "内科"));
             let dc = dept_code(dept);
-            let pv_class = if class == EncClass::Inpatient { "I" } else { "O" };
-            let order_no = format!("{:0>15}", format!("{}{order:05}", &h.id[..h.id.len().min(10)]));
+            let pv_class = if class == EncClass::Inpatient {
+                "I"
+            } else {
+                "O"
+            };
+            let order_no = format!(
+                "{:0>15}",
+                format!("{}{order:05}", &h.id[..h.id.len().min(10)])
+            );
             let mut body = format!("PV1|0001|{pv_class}|{dc}^^^^^C\r");
             if is_lab {
-                let _ = write!(body, "SPM|1|{order_no}||023^血清^JC10|||||||||||||{}090000\r", d8(date));
-                let _ = write!(body, "OBR|1|{order_no}|{order_no}|E001^検体検査^99O03|||{d}|{d}\r", d = d8(date));
+                let _ = write!(
+                    body,
+                    "SPM|1|{order_no}||023^血清^JC10|||||||||||||{}090000\r",
+                    d8(date)
+                );
+                let _ = write!(
+                    body,
+                    "OBR|1|{order_no}|{order_no}|E001^検体検査^99O03|||{d}|{d}\r",
+                    d = d8(date)
+                );
                 for (i, it) in items.iter().enumerate() {
                     if let RecKind::Lab { lab, value, .. } = it {
                         let l = &LABS[*lab];
                         let v = crate::output::fmt_value(*value, l.decimals);
-                        let flag = if *value < l.low { "L" } else if *value > l.high { "H" } else { "N" };
+                        let flag = if *value < l.low {
+                            "L"
+                        } else if *value > l.high {
+                            "H"
+                        } else {
+                            "N"
+                        };
                         let _ = write!(
                             body,
                             "OBX|{}|NM|{}^{}^JC10||{v}|{u}^{u}^99XYZ|{}-{}|{flag}|||F|||{}090000\r",
@@ -260,26 +368,52 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
                         );
                     }
                 }
-                wr.write(Some(date), date, "OML-11", &order_no, dc, "OUL^R22^OUL_R22", &body)?;
+                wr.write(
+                    Some(date),
+                    date,
+                    "OML-11",
+                    &order_no,
+                    dc,
+                    "OUL^R22^OUL_R22",
+                    &body,
+                )?;
             } else {
                 for (i, it) in items.iter().enumerate() {
                     if let RecKind::Prescription { drug, days, .. } = it {
                         let d = &DRUGS[*drug];
-                        let _ = write!(body, "ORC|NW|{order_no}||{}|||||{}100000|||||{dc}^^^^^C||||{dc}^^99XY1|||||{}\r", i + 1, d8(date), esc(&pr.name));
+                        let _ = write!(
+                            body,
+                            "ORC|NW|{order_no}||{}|||||{}100000|||||{dc}^^^^^C||||{dc}^^99XY1|||||{}\r",
+                            i + 1,
+                            d8(date),
+                            esc(&pr.name)
+                        );
                         let _ = write!(
                             body,
                             "RXE||{}^{}^99YJC|{}||{u}^{u}^MR9P|||||{}|{u}^{u}^MR9P\r",
                             d.yj,
                             esc(d.name),
-                            crate::output::fmt_value(d.per_day, 3).trim_end_matches('0').trim_end_matches('.'),
-                            crate::output::fmt_value(d.per_day * f64::from(*days), 3).trim_end_matches('0').trim_end_matches('.'),
+                            crate::output::fmt_value(d.per_day, 3)
+                                .trim_end_matches('0')
+                                .trim_end_matches('.'),
+                            crate::output::fmt_value(d.per_day * f64::from(*days), 3)
+                                .trim_end_matches('0')
+                                .trim_end_matches('.'),
                             u = esc(d.unit),
                         );
                         let _ = write!(body, "TQ1|1||{}|||{days}^d|{}\r", esc(d.usage), d8(date));
                         body.push_str("RXR|PO^口^HL70162\r");
                     }
                 }
-                wr.write(Some(date), date, "OMP-01", &order_no, dc, "RDE^O11^RDE_O11", &body)?;
+                wr.write(
+                    Some(date),
+                    date,
+                    "OMP-01",
+                    &order_no,
+                    dc,
+                    "RDE^O11^RDE_O11",
+                    &body,
+                )?;
             }
         }
         total += wr.count;
@@ -305,7 +439,14 @@ mod tests {
     fn escapes_delimiters_and_names_files() {
         assert_eq!(esc("a|b^c~d&e\\f"), "a\\F\\b\\S\\c\\R\\d\\T\\e\\E\\f");
         assert_eq!(
-            file_name("0012345", "20240101", "OMP-01", "000000012345001", "20240101080037001", "01"),
+            file_name(
+                "0012345",
+                "20240101",
+                "OMP-01",
+                "000000012345001",
+                "20240101080037001",
+                "01"
+            ),
             "0012345_20240101_OMP-01_000000012345001_20240101080037001_01_1"
         );
         let d = patient_dir(Path::new("/s"), "1312345678", "0012345");

@@ -6,12 +6,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Days, NaiveDate};
 use tsunagu_model::ProviderKind;
 
+use crate::Error;
 use crate::codes::with_luhn;
 use crate::config::Config;
 use crate::era::EraStyle;
 use crate::reference::{PREFECTURES, Reference};
 use crate::rng::{Rand, Stream};
-use crate::Error;
 
 /// Kinds of public health insurance (医療保険).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,12 +172,32 @@ pub fn kind_index(k: ProviderKind) -> usize {
 }
 
 const INDUSTRIES: [&str; 12] = [
-    "電機", "化学", "印刷", "建設", "食品", "機械", "薬業", "運輸", "情報サービス", "商事",
-    "精密", "繊維",
+    "電機",
+    "化学",
+    "印刷",
+    "建設",
+    "食品",
+    "機械",
+    "薬業",
+    "運輸",
+    "情報サービス",
+    "商事",
+    "精密",
+    "繊維",
 ];
 const FRIENDLY: [&str; 12] = [
-    "さくら", "あおば", "ひまわり", "みどり", "ひかり", "つばさ", "こすもす", "すずらん",
-    "やすらぎ", "ひだまり", "なごみ", "わかば",
+    "さくら",
+    "あおば",
+    "ひまわり",
+    "みどり",
+    "ひかり",
+    "つばさ",
+    "こすもす",
+    "すずらん",
+    "やすらぎ",
+    "ひだまり",
+    "なごみ",
+    "わかば",
 ];
 
 /// Share of each kind among providers, in [`ProviderKind::ALL`] order. Japan has about 8,200
@@ -222,7 +242,13 @@ impl World {
             let short = pref.name.trim_end_matches(['都', '府', '県']);
             let short = if short.is_empty() { pref.name } else { short };
             let mut push = |number: String, kind, name: String| {
-                insurers.push(Insurer { number, kind, pref: p as u8, name, provider: None });
+                insurers.push(Insurer {
+                    number,
+                    kind,
+                    pref: p as u8,
+                    name,
+                    provider: None,
+                });
                 (insurers.len() - 1) as u32
             };
             kyokai.push(push(
@@ -241,11 +267,19 @@ impl World {
                 let num = with_luhn(&format!("06{:02}{:03}", pref.code, 100 + j * 7 + 3))
                     .unwrap_or_default();
                 let ind = INDUSTRIES[(j as usize + p) % INDUSTRIES.len()];
-                ks.push(push(num, InsKind::Kumiai, format!("{short}{ind}健康保険組合")));
+                ks.push(push(
+                    num,
+                    InsKind::Kumiai,
+                    format!("{short}{ind}健康保険組合"),
+                ));
             }
             kumiai.push(ks);
             let mut cs = Vec::new();
-            for (law, label) in [(31, "国家公務員共済組合"), (32, "地方職員共済組合"), (34, "公立学校共済組合")] {
+            for (law, label) in [
+                (31, "国家公務員共済組合"),
+                (32, "地方職員共済組合"),
+                (34, "公立学校共済組合"),
+            ] {
                 let num = with_luhn(&format!("{law}{:02}001", pref.code)).unwrap_or_default();
                 cs.push(push(num, InsKind::Kyosai, format!("{label}{short}支部")));
             }
@@ -281,7 +315,10 @@ impl World {
         let mut providers: Vec<Provider> = Vec::with_capacity(n as usize);
         let mut municipality_of = HashMap::new();
         let mut school_board_of = HashMap::new();
-        let filing_base = cfg.start.checked_sub_days(Days::new(730)).unwrap_or(cfg.start);
+        let filing_base = cfg
+            .start
+            .checked_sub_days(Days::new(730))
+            .unwrap_or(cfg.start);
         let span_days = (cfg.end - filing_base).num_days().max(1) / 3;
 
         for (ki, kind) in ProviderKind::ALL.into_iter().enumerate() {
@@ -306,7 +343,14 @@ impl World {
                         let stem = gov.name.trim_end_matches(['市', '区', '町', '村']);
                         let name = match kind {
                             ProviderKind::Hospital => {
-                                let suffix = ["中央病院", "総合病院", "記念病院", "第一病院", "南病院", "東病院"];
+                                let suffix = [
+                                    "中央病院",
+                                    "総合病院",
+                                    "記念病院",
+                                    "第一病院",
+                                    "南病院",
+                                    "東病院",
+                                ];
                                 if rng.chance(0.5) {
                                     format!("{stem}{}", suffix[rng.index(suffix.len())])
                                 } else {
@@ -314,7 +358,15 @@ impl World {
                                 }
                             }
                             ProviderKind::Clinic => {
-                                let suffix = ["内科クリニック", "医院", "内科医院", "クリニック", "小児科医院", "整形外科", "内科・循環器科"];
+                                let suffix = [
+                                    "内科クリニック",
+                                    "医院",
+                                    "内科医院",
+                                    "クリニック",
+                                    "小児科医院",
+                                    "整形外科",
+                                    "内科・循環器科",
+                                ];
                                 format!("{fam}{}", suffix[rng.index(suffix.len())])
                             }
                             _ => format!("{}薬局 {stem}店", FRIENDLY[rng.index(8)]),
@@ -323,7 +375,13 @@ impl World {
                     }
                     ProviderKind::CareFacility => {
                         let nine = format!("{pcode:02}7{:06}", rng.int(0, 999_999));
-                        let types = ["介護老人福祉施設", "介護老人保健施設", "デイサービスセンター", "訪問介護ステーション", "グループホーム"];
+                        let types = [
+                            "介護老人福祉施設",
+                            "介護老人保健施設",
+                            "デイサービスセンター",
+                            "訪問介護ステーション",
+                            "グループホーム",
+                        ];
                         let name = format!(
                             "{} {}",
                             types[rng.index(types.len())],
@@ -366,7 +424,10 @@ impl World {
                             (format!("8{}", gov.code), format!("{}教育委員会", gov.name))
                         } else {
                             let fam = &r.family[rng.index(r.family.len())].kanji;
-                            (format!("9{pcode:02}{:04}", rng.int(0, 9999)), format!("学校法人{fam}学園"))
+                            (
+                                format!("9{pcode:02}{:04}", rng.int(0, 9999)),
+                                format!("学校法人{fam}学園"),
+                            )
                         }
                     }
                 };
@@ -407,7 +468,11 @@ impl World {
                     rng.int(1, 20)
                 );
                 let area = PREFECTURES[pref as usize].area_code;
-                let phone = format!("{area}{:0w$}", rng.int(0, 10i64.pow(9 - area.len() as u32 + 1) - 1), w = 10 - area.len());
+                let phone = format!(
+                    "{area}{:0w$}",
+                    rng.int(0, 10i64.pow(9 - area.len() as u32 + 1) - 1),
+                    w = 10 - area.len()
+                );
                 let rep = {
                     let f = &r.family[rng.index(r.family.len())].kanji;
                     let g = if rng.chance(0.7) {
@@ -420,7 +485,11 @@ impl World {
                 let filing_date = filing_base
                     .checked_add_days(Days::new(rng.int(0, span_days) as u64))
                     .unwrap_or(filing_base);
-                let filing_ref = format!("届出第{}-{:06}号", chrono::Datelike::year(&filing_date), idx + 1);
+                let filing_ref = format!(
+                    "届出第{}-{:06}号",
+                    chrono::Datelike::year(&filing_date),
+                    idx + 1
+                );
                 let style = make_style(&mut rng, cfg);
                 // Multiplier coprime to 10 so the id map is a bijection.
                 let mut id_mult = rng.u64() % 1_000_000_000 | 1;
@@ -494,7 +563,11 @@ impl World {
     /// A provider of `kind` near prefecture `pref`, or `None` when the world has none.
     pub fn choose(&self, rng: &mut Rand, kind: ProviderKind, pref: u8) -> Option<u32> {
         let c = &self.nearby[kind_index(kind)][pref as usize];
-        if c.is_empty() { None } else { Some(c[rng.index(c.len())]) }
+        if c.is_empty() {
+            None
+        } else {
+            Some(c[rng.index(c.len())])
+        }
     }
 }
 
@@ -509,7 +582,11 @@ fn make_style(rng: &mut Rand, cfg: &Config) -> Style {
         KanaStyle::Katakana
     };
     let date = if rng.chance(n.era_birth_date_providers) {
-        DateStyle::Era(if rng.chance(0.5) { EraStyle::Kanji } else { EraStyle::Letter })
+        DateStyle::Era(if rng.chance(0.5) {
+            EraStyle::Kanji
+        } else {
+            EraStyle::Letter
+        })
     } else {
         match rng.pick_weighted(&[0.6, 0.3, 0.1]) {
             0 => DateStyle::Iso,
@@ -524,7 +601,13 @@ fn make_style(rng: &mut Rand, cfg: &Config) -> Style {
         2 => SexCoding::Kanji,
         _ => SexCoding::Word,
     };
-    Style { kana, date, full_width_digits, sex, postal_hyphen: rng.chance(0.5) }
+    Style {
+        kana,
+        date,
+        full_width_digits,
+        sex,
+        postal_hyphen: rng.chance(0.5),
+    }
 }
 
 #[cfg(test)]
@@ -543,7 +626,10 @@ mod tests {
         for p in &w.providers {
             assert!(codes.insert(p.code.clone()));
             match p.kind {
-                ProviderKind::Hospital | ProviderKind::Clinic | ProviderKind::Pharmacy | ProviderKind::CareFacility => {
+                ProviderKind::Hospital
+                | ProviderKind::Clinic
+                | ProviderKind::Pharmacy
+                | ProviderKind::CareFacility => {
                     assert_eq!(p.code.len(), 10);
                     assert!(luhn_valid(&p.code));
                 }
@@ -563,7 +649,9 @@ mod tests {
         }
         for ins in &w.insurers {
             assert!(luhn_valid(&ins.number));
-            assert!(ins.number.len() == 8 || (ins.kind == InsKind::Kokuho && ins.number.len() == 6));
+            assert!(
+                ins.number.len() == 8 || (ins.kind == InsKind::Kokuho && ins.number.len() == 6)
+            );
         }
     }
 

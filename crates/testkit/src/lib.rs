@@ -138,7 +138,11 @@ pub fn python(packages: &[&str]) -> PathBuf {
             .arg(&venv)
             .status()
             .expect("python3 is required for the independent checks (apt-get install python3 python3-venv)");
-        assert!(status.success(), "python3 -m venv {} failed", venv.display());
+        assert!(
+            status.success(),
+            "python3 -m venv {} failed",
+            venv.display()
+        );
     }
     let missing: Vec<&str> = packages
         .iter()
@@ -147,7 +151,13 @@ pub fn python(packages: &[&str]) -> PathBuf {
         .collect();
     if !missing.is_empty() {
         let out = Command::new(&py)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(&missing)
             .output()
             .expect("run pip");

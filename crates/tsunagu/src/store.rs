@@ -57,7 +57,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> anyhow::Res
 
 fn load_key(dir: &Path) -> anyhow::Result<StoreKey> {
     if let Ok(hex) = std::env::var("TSUNAGU_STORE_KEY") {
-        return StoreKey::from_hex(&hex).map_err(|e| fail(exit::INPUT, format!("TSUNAGU_STORE_KEY: {e}")));
+        return StoreKey::from_hex(&hex)
+            .map_err(|e| fail(exit::INPUT, format!("TSUNAGU_STORE_KEY: {e}")));
     }
     let path = dir.join(KEY_FILE);
     #[cfg(unix)]
@@ -78,7 +79,10 @@ fn load_key(dir: &Path) -> anyhow::Result<StoreKey> {
     let text = fs::read_to_string(&path).map_err(|_| {
         fail(
             exit::CONFLICT,
-            format!("the store key {} cannot be read (or set TSUNAGU_STORE_KEY)", path.display()),
+            format!(
+                "the store key {} cannot be read (or set TSUNAGU_STORE_KEY)",
+                path.display()
+            ),
         )
     })?;
     StoreKey::from_hex(&text).map_err(|e| fail(exit::CONFLICT, format!("{}: {e}", path.display())))
@@ -116,19 +120,32 @@ impl Store {
             }
             if std::env::var("TSUNAGU_STORE_KEY").is_err() && !dir.join(KEY_FILE).exists() {
                 let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the operating system's random generator failed"))?;
+                getrandom::fill(&mut bytes).map_err(|_| {
+                    anyhow::anyhow!("the operating system's random generator failed")
+                })?;
                 let key = StoreKey::from_bytes(bytes);
-                write_atomic(&dir.join(KEY_FILE), format!("{}\n", key.to_hex()).as_bytes(), Some(0o600))?;
+                write_atomic(
+                    &dir.join(KEY_FILE),
+                    format!("{}\n", key.to_hex()).as_bytes(),
+                    Some(0o600),
+                )?;
             }
         }
         let store = Self::connect(ctx, &dir).await?;
-        let created = store.ledger.ensure_initialized(&ctx.actor_for("operator")).await?;
+        let created = store
+            .ledger
+            .ensure_initialized(&ctx.actor_for("operator"))
+            .await?;
         if fresh {
             // The marker is written last: a store whose init was interrupted has no marker and
             // is completed by running init again.
             let body = format!(
                 "# A tsunagu store. Do not edit.\nformat = {FORMAT}\ndatabase = \"{}\"\n",
-                if ctx.global.database.is_some() { "external" } else { "sqlite" }
+                if ctx.global.database.is_some() {
+                    "external"
+                } else {
+                    "sqlite"
+                }
             );
             write_atomic(&marker, body.as_bytes(), None)?;
         }

@@ -6,14 +6,23 @@ use std::path::{Path, PathBuf};
 use tsunagu_anon::{Dataset, Hierarchy};
 
 pub fn data_dir(name: &str) -> PathBuf {
-    std::env::var("ANON_DATA").map(PathBuf::from).unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")).join(name)
+    std::env::var("ANON_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"))
+        .join(name)
 }
 
 /// Header and rows of a `;` CSV.
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rdr = csv::ReaderBuilder::new().delimiter(b';').from_path(path).unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(path)
+        .unwrap();
     let header = rdr.headers().unwrap().iter().map(str::to_owned).collect();
-    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
     (header, rows)
 }
 
@@ -27,10 +36,13 @@ pub fn load(name: &str, sensitive: Option<&str>) -> (Dataset, Vec<String>, Vec<V
         let hpath = dir.join(format!("{name}_hierarchy_{col}.csv"));
         let values = rows.iter().map(|r| r[j].as_str());
         if Some(col.as_str()) == sensitive {
-            let h = std::fs::read_to_string(&hpath).ok().map(|t| Hierarchy::parse_arx(col, &t).unwrap());
+            let h = std::fs::read_to_string(&hpath)
+                .ok()
+                .map(|t| Hierarchy::parse_arx(col, &t).unwrap());
             ds.set_sensitive(col, values, h).unwrap();
         } else if let Ok(text) = std::fs::read_to_string(&hpath) {
-            ds.add_quasi_identifier(col, Hierarchy::parse_arx(col, &text).unwrap(), values).unwrap();
+            ds.add_quasi_identifier(col, Hierarchy::parse_arx(col, &text).unwrap(), values)
+                .unwrap();
         }
     }
     (ds, header, rows)

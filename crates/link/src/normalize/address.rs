@@ -46,8 +46,14 @@ static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| {
     let mut norm_cache: HashMap<&'static str, String> = HashMap::new();
     for code in table.codes() {
         for place in table.places(code) {
-            let pref = norm_cache.entry(place.prefecture).or_insert_with(|| text(place.prefecture)).clone();
-            let muni = norm_cache.entry(place.municipality).or_insert_with(|| text(place.municipality)).clone();
+            let pref = norm_cache
+                .entry(place.prefecture)
+                .or_insert_with(|| text(place.prefecture))
+                .clone();
+            let muni = norm_cache
+                .entry(place.municipality)
+                .or_insert_with(|| text(place.municipality))
+                .clone();
             let list = municipalities.entry(pref.clone()).or_default();
             if !list.iter().any(|(_, m)| *m == muni) {
                 list.push((muni.clone(), muni.clone()));
@@ -75,11 +81,18 @@ static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| {
         l.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
     }
     let prefectures = postal::PREFECTURES.iter().map(|p| text(p.name)).collect();
-    Directory { municipalities, towns, prefectures }
+    Directory {
+        municipalities,
+        towns,
+        prefectures,
+    }
 });
 
 fn is_kanji_digit(c: char) -> bool {
-    matches!(c, '〇' | '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十' | '百' | '千')
+    matches!(
+        c,
+        '〇' | '一' | '二' | '三' | '四' | '五' | '六' | '七' | '八' | '九' | '十' | '百' | '千'
+    )
 }
 
 /// Does a block-number marker start here (丁目, 番地, 番, 号, の — folded to ノ —, -)?
@@ -127,13 +140,19 @@ fn parse_block(s: &str) -> (String, String) {
         let ascii = rest.starts_with(|c: char| c.is_ascii_digit());
         let num_end = rest
             .char_indices()
-            .find(|(_, c)| if ascii { !c.is_ascii_digit() } else { !is_kanji_digit(*c) })
+            .find(|(_, c)| {
+                if ascii {
+                    !c.is_ascii_digit()
+                } else {
+                    !is_kanji_digit(*c)
+                }
+            })
             .map_or(rest.len(), |(i, _)| i);
         if num_end == 0 {
             break;
         }
         // Kanji numerals count only as block numbers (三丁目), not as a name (四谷).
-        if !ascii && !(num_end == rest.len() || marker_len(&rest[num_end..]).is_some()) {
+        if !(ascii || num_end == rest.len() || marker_len(&rest[num_end..]).is_some()) {
             break;
         }
         let Some(v) = kanji_numeral(&rest[..num_end]) else {
@@ -146,7 +165,9 @@ fn parse_block(s: &str) -> (String, String) {
                 rest = &rest[len..];
                 // 番地 followed by の (3番地の2), 丁目 followed by -
                 while let Some(len) = marker_len(rest) {
-                    if rest[len..].starts_with(|c: char| c.is_ascii_digit() || is_kanji_digit(c)) || rest.len() == len {
+                    if rest[len..].starts_with(|c: char| c.is_ascii_digit() || is_kanji_digit(c))
+                        || rest.len() == len
+                    {
                         rest = &rest[len..];
                     } else {
                         break;
@@ -156,7 +177,11 @@ fn parse_block(s: &str) -> (String, String) {
             None => break,
         }
     }
-    let block = nums.iter().map(u32::to_string).collect::<Vec<_>>().join("-");
+    let block = nums
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("-");
     (block, rest.to_owned())
 }
 
@@ -169,7 +194,11 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
     let mut out = Address::default();
 
     // Prefecture: written, or from the postal code.
-    if let Some(p) = dir.prefectures.iter().find(|p| rest.starts_with(p.as_str())) {
+    if let Some(p) = dir
+        .prefectures
+        .iter()
+        .find(|p| rest.starts_with(p.as_str()))
+    {
         out.prefecture = p.clone();
         rest = &rest[p.len()..];
     } else if let Some(p) = dir.prefectures.iter().find(|p| {
@@ -177,10 +206,10 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
         let stem = p.trim_end_matches(['都', '府', '県']);
         stem != p.as_str()
             && rest.starts_with(stem)
-            && dir
-                .municipalities
-                .get(p.as_str())
-                .is_some_and(|ms| ms.iter().any(|(alias, _)| rest[stem.len()..].starts_with(alias.as_str())))
+            && dir.municipalities.get(p.as_str()).is_some_and(|ms| {
+                ms.iter()
+                    .any(|(alias, _)| rest[stem.len()..].starts_with(alias.as_str()))
+            })
     }) {
         out.prefecture = p.clone();
         rest = &rest[p.trim_end_matches(['都', '府', '県']).len()..];
@@ -194,7 +223,11 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
 
     // Municipality: longest known name at the start; else the postal code's.
     let find_muni = |pref: &str, rest: &str| -> Option<(usize, String)> {
-        dir.municipalities.get(pref)?.iter().find(|(alias, _)| rest.starts_with(alias.as_str())).map(|(a, m)| (a.len(), m.clone()))
+        dir.municipalities
+            .get(pref)?
+            .iter()
+            .find(|(alias, _)| rest.starts_with(alias.as_str()))
+            .map(|(a, m)| (a.len(), m.clone()))
     };
     if !out.prefecture.is_empty() {
         if let Some((len, m)) = find_muni(&out.prefecture, rest) {
@@ -214,7 +247,9 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
         }
     }
     if out.municipality.is_empty()
-        && let Some(place) = postal_places.iter().find(|p| out.prefecture.is_empty() || text(p.prefecture) == out.prefecture)
+        && let Some(place) = postal_places
+            .iter()
+            .find(|p| out.prefecture.is_empty() || text(p.prefecture) == out.prefecture)
     {
         out.municipality = text(place.municipality);
         let written = &out.municipality;

@@ -167,9 +167,16 @@ mod tests {
         for &(v, c) in VARIANTS {
             assert_ne!(v, c);
             // No chains: a canonical form is never itself a variant.
-            assert!(!variants.contains(&c), "{c} is both canonical and a variant");
+            assert!(
+                !variants.contains(&c),
+                "{c} is both canonical and a variant"
+            );
             // NFKC runs first, so an entry NFKC would rewrite is dead.
-            assert_eq!(v.to_string().nfkc().collect::<String>(), v.to_string(), "{v} changes under NFKC");
+            assert_eq!(
+                v.to_string().nfkc().collect::<String>(),
+                v.to_string(),
+                "{v} changes under NFKC"
+            );
         }
     }
 

@@ -59,7 +59,29 @@ fn voiced(c: char) -> char {
 
 /// Full normalisation of a name or free identity text (see the module documentation).
 pub fn text(input: &str) -> String {
-    let stripped: String = input.chars().filter(|c| !is_variation_selector(*c)).collect();
+    let mut out = text_once(input);
+    // Removing spaces or folding kana can leave combining marks next to a new base character
+    // (`a ¨` → `a¨`, `わ゙` → `ヷ`), which NFKC would compose on a second pass. Run again until
+    // stable so that normalisation is idempotent; plain names have no combining marks and pay
+    // nothing.
+    for _ in 0..3 {
+        if !out.chars().any(unicode_normalization::char::is_combining_mark) {
+            break;
+        }
+        let again = text_once(&out);
+        if again == out {
+            break;
+        }
+        out = again;
+    }
+    out
+}
+
+fn text_once(input: &str) -> String {
+    let stripped: String = input
+        .chars()
+        .filter(|c| !is_variation_selector(*c) && !c.is_whitespace())
+        .collect();
     // Steps 2–4 on each character.
     let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
     for c in stripped.nfkc() {
@@ -159,7 +181,9 @@ fn vowel(c: char) -> Option<char> {
         ('エ', "エケゲセゼテデネヘベペメレヱ"),
         ('オ', "オコゴソゾトドノホボポモヨロヲ"),
     ];
-    ROWS.iter().find(|(_, row)| row.contains(c)).map(|(v, _)| *v)
+    ROWS.iter()
+        .find(|(_, row)| row.contains(c))
+        .map(|(v, _)| *v)
 }
 
 /// A phonetic key: for kana, the enlarged form with ヴ/ブ, ヰ/イ, ヱ/エ, ヲ/オ, ヂ/ジ, ヅ/ズ and
@@ -231,7 +255,11 @@ pub fn soundex(name: &str) -> String {
             _ => b'0',
         }
     }
-    let letters: Vec<u8> = name.bytes().filter(u8::is_ascii_alphabetic).map(|b| b.to_ascii_lowercase()).collect();
+    let letters: Vec<u8> = name
+        .bytes()
+        .filter(u8::is_ascii_alphabetic)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
     let Some(&first) = letters.first() else {
         return String::new();
     };
@@ -316,7 +344,18 @@ mod tests {
     #[test]
     fn dashes_only_in_kana_runs() {
         // Long-vowel variants inside kana all become ー.
-        for s in ["ケーコ", "ケｰコ", "ケ－コ", "ケ-コ", "ケ—コ", "ケ―コ", "ケ‐コ", "ケ−コ", "ケ─コ", "ケ一コ"] {
+        for s in [
+            "ケーコ",
+            "ケｰコ",
+            "ケ－コ",
+            "ケ-コ",
+            "ケ—コ",
+            "ケ―コ",
+            "ケ‐コ",
+            "ケ−コ",
+            "ケ─コ",
+            "ケ一コ",
+        ] {
             assert_eq!(text(s), "ケーコ", "{s}");
         }
         // Never inside numbers.

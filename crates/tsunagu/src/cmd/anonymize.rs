@@ -12,7 +12,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use tsunagu_anon::{
-    AnonError, Dataset, Hierarchy, LDiversity, Metric, PrivacyModels, SearchConfig, Strategy, TCloseness, TDistance,
+    AnonError, Dataset, Hierarchy, LDiversity, Metric, PrivacyModels, SearchConfig, Strategy,
+    TCloseness, TDistance,
 };
 
 use crate::ctx::{Ctx, exit, fail};
@@ -154,10 +155,14 @@ pub struct Table {
 }
 
 fn detect_delimiter(path: &Path) -> anyhow::Result<u8> {
-    let text = fs::read(path).map_err(|e| fail(exit::INPUT, format!("{}: cannot read: {e}", path.display())))?;
+    let text = fs::read(path)
+        .map_err(|e| fail(exit::INPUT, format!("{}: cannot read: {e}", path.display())))?;
     let first = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let count = |d: u8| first.iter().filter(|&&b| b == d).count();
-    let best = [b',', b';', b'\t', b'|'].into_iter().max_by_key(|&d| count(d)).unwrap_or(b',');
+    let best = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|&d| count(d))
+        .unwrap_or(b',');
     Ok(if count(best) == 0 { b',' } else { best })
 }
 
@@ -175,13 +180,23 @@ pub fn read_table(path: &Path, delimiter: Option<char>) -> anyhow::Result<Table>
         .map_err(|e| fail(exit::INPUT, format!("{}: cannot read: {e}", path.display())))?;
     let header: Vec<String> = rdr
         .headers()
-        .map_err(|e| fail(exit::INPUT, format!("{}: header: {}", path.display(), csv_reason(&e))))?
+        .map_err(|e| {
+            fail(
+                exit::INPUT,
+                format!("{}: header: {}", path.display(), csv_reason(&e)),
+            )
+        })?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_owned())
         .collect();
     let mut rows = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| fail(exit::INPUT, format!("{}: record {}: {}", path.display(), i + 1, csv_reason(&e))))?;
+        let rec = rec.map_err(|e| {
+            fail(
+                exit::INPUT,
+                format!("{}: record {}: {}", path.display(), i + 1, csv_reason(&e)),
+            )
+        })?;
         if rec.len() != header.len() {
             let line = rec.position().map_or(0, |p| p.line());
             return Err(fail(
@@ -197,7 +212,11 @@ pub fn read_table(path: &Path, delimiter: Option<char>) -> anyhow::Result<Table>
         }
         rows.push(rec.iter().map(str::to_owned).collect());
     }
-    Ok(Table { header, rows, delimiter })
+    Ok(Table {
+        header,
+        rows,
+        delimiter,
+    })
 }
 
 /// The reason of a CSV error without the offending bytes (they may be personal data).
@@ -205,7 +224,9 @@ fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "invalid UTF-8".to_owned(),
         csv::ErrorKind::Io(err) => format!("I/O error: {err}"),
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("{len} fields where {expected_len} were expected")
         }
         _ => "malformed CSV".to_owned(),
@@ -213,22 +234,36 @@ fn csv_reason(e: &csv::Error) -> String {
 }
 
 /// Read the hierarchy files: every `*_hierarchy_<ATTR>.csv` in `dir`, then the explicit `ATTR=FILE` ones.
-pub fn read_hierarchies(dir: Option<&Path>, explicit: &[String]) -> anyhow::Result<HashMap<String, Hierarchy>> {
+pub fn read_hierarchies(
+    dir: Option<&Path>,
+    explicit: &[String],
+) -> anyhow::Result<HashMap<String, Hierarchy>> {
     let mut out = HashMap::new();
     let parse = |attr: &str, path: &Path| -> anyhow::Result<Hierarchy> {
-        let text = fs::read_to_string(path)
-            .map_err(|e| fail(exit::INPUT, format!("{}: cannot read hierarchy: {e}", path.display())))?;
-        Hierarchy::parse_arx(attr, &text).map_err(|e| fail(exit::INPUT, format!("{}: {e}", path.display())))
+        let text = fs::read_to_string(path).map_err(|e| {
+            fail(
+                exit::INPUT,
+                format!("{}: cannot read hierarchy: {e}", path.display()),
+            )
+        })?;
+        Hierarchy::parse_arx(attr, &text)
+            .map_err(|e| fail(exit::INPUT, format!("{}: {e}", path.display())))
     };
     if let Some(dir) = dir {
-        let entries =
-            fs::read_dir(dir).map_err(|e| fail(exit::INPUT, format!("{}: cannot list: {e}", dir.display())))?;
+        let entries = fs::read_dir(dir)
+            .map_err(|e| fail(exit::INPUT, format!("{}: cannot list: {e}", dir.display())))?;
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
         for path in files {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some(stem) = name.strip_suffix(".csv") else { continue };
-            let Some(pos) = stem.find("_hierarchy_") else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".csv") else {
+                continue;
+            };
+            let Some(pos) = stem.find("_hierarchy_") else {
+                continue;
+            };
             let attr = &stem[pos + "_hierarchy_".len()..];
             if attr.is_empty() {
                 continue;
@@ -237,9 +272,12 @@ pub fn read_hierarchies(dir: Option<&Path>, explicit: &[String]) -> anyhow::Resu
         }
     }
     for spec in explicit {
-        let (attr, file) = spec
-            .split_once('=')
-            .ok_or_else(|| fail(exit::USAGE, format!("--hierarchy {spec}: expected ATTR=FILE")))?;
+        let (attr, file) = spec.split_once('=').ok_or_else(|| {
+            fail(
+                exit::USAGE,
+                format!("--hierarchy {spec}: expected ATTR=FILE"),
+            )
+        })?;
         out.insert(attr.to_owned(), parse(attr, Path::new(file))?);
     }
     Ok(out)
@@ -249,7 +287,9 @@ pub fn read_hierarchies(dir: Option<&Path>, explicit: &[String]) -> anyhow::Resu
 pub fn anon_fail(e: AnonError) -> anyhow::Error {
     let code = match e {
         AnonError::NoSolution => exit::VERIFY,
-        AnonError::Config(_) | AnonError::LatticeTooLarge { .. } | AnonError::NoQuasiIdentifier => exit::USAGE,
+        AnonError::Config(_) | AnonError::LatticeTooLarge { .. } | AnonError::NoQuasiIdentifier => {
+            exit::USAGE
+        }
         _ => exit::INPUT,
     };
     fail(code, e.to_string())
@@ -264,15 +304,24 @@ pub fn build_dataset(
 ) -> anyhow::Result<(Dataset, Vec<usize>)> {
     for name in qi.iter().map(String::as_str).chain(sensitive) {
         if !table.header.iter().any(|h| h == name) {
-            return Err(fail(exit::USAGE, format!("attribute {name} is not a column of the input")));
+            return Err(fail(
+                exit::USAGE,
+                format!("attribute {name} is not a column of the input"),
+            ));
         }
     }
     for name in qi {
         if !hierarchies.contains_key(name) {
-            return Err(fail(exit::USAGE, format!("quasi-identifier {name} has no hierarchy")));
+            return Err(fail(
+                exit::USAGE,
+                format!("quasi-identifier {name} has no hierarchy"),
+            ));
         }
         if Some(name.as_str()) == sensitive {
-            return Err(fail(exit::USAGE, format!("{name} cannot be both sensitive and a quasi-identifier")));
+            return Err(fail(
+                exit::USAGE,
+                format!("{name} cannot be both sensitive and a quasi-identifier"),
+            ));
         }
     }
     let mut ds = Dataset::new(table.rows.len());
@@ -284,14 +333,23 @@ pub fn build_dataset(
             qi.contains(col)
         };
         if is_qi {
-            let h = hierarchies.get(col).cloned().ok_or_else(|| fail(exit::USAGE, format!("{col}: no hierarchy")))?;
-            ds.add_quasi_identifier(col, h, table.rows.iter().map(|r| r[j].as_str())).map_err(anon_fail)?;
+            let h = hierarchies
+                .get(col)
+                .cloned()
+                .ok_or_else(|| fail(exit::USAGE, format!("{col}: no hierarchy")))?;
+            ds.add_quasi_identifier(col, h, table.rows.iter().map(|r| r[j].as_str()))
+                .map_err(anon_fail)?;
             qi_cols.push(j);
         }
     }
     if let Some(s) = sensitive {
         let j = table.header.iter().position(|h| h == s).unwrap_or(0);
-        ds.set_sensitive(s, table.rows.iter().map(|r| r[j].as_str()), hierarchies.remove(s)).map_err(anon_fail)?;
+        ds.set_sensitive(
+            s,
+            table.rows.iter().map(|r| r[j].as_str()),
+            hierarchies.remove(s),
+        )
+        .map_err(anon_fail)?;
     }
     if qi_cols.is_empty() {
         return Err(anon_fail(AnonError::NoQuasiIdentifier));
@@ -306,15 +364,23 @@ fn models(args: &AnonymizeArgs) -> anyhow::Result<PrivacyModels> {
         Some(l) => Some(match args.l_variant {
             LVariant::Distinct => {
                 if l.fract() != 0.0 || l < 1.0 {
-                    return Err(fail(exit::USAGE, "--l must be a whole number ≥ 1 for distinct l-diversity"));
+                    return Err(fail(
+                        exit::USAGE,
+                        "--l must be a whole number ≥ 1 for distinct l-diversity",
+                    ));
                 }
                 LDiversity::Distinct { l: l as u32 }
             }
             LVariant::Entropy => LDiversity::Entropy { l },
             LVariant::Recursive => {
-                let c = args.c.ok_or_else(|| fail(exit::USAGE, "recursive l-diversity needs --c"))?;
+                let c = args
+                    .c
+                    .ok_or_else(|| fail(exit::USAGE, "recursive l-diversity needs --c"))?;
                 if l.fract() != 0.0 || l < 1.0 {
-                    return Err(fail(exit::USAGE, "--l must be a whole number ≥ 1 for recursive (c,l)-diversity"));
+                    return Err(fail(
+                        exit::USAGE,
+                        "--l must be a whole number ≥ 1 for recursive (c,l)-diversity",
+                    ));
                 }
                 LDiversity::Recursive { c, l: l as u32 }
             }
@@ -333,7 +399,12 @@ fn models(args: &AnonymizeArgs) -> anyhow::Result<PrivacyModels> {
     if args.k.is_none() && l_diversity.is_none() && t_closeness.is_none() {
         return Err(fail(exit::USAGE, "no privacy model: give --k, --l or --t"));
     }
-    Ok(PrivacyModels { k: args.k.unwrap_or(1), l_diversity, t_closeness, suppression_limit: args.suppression_limit })
+    Ok(PrivacyModels {
+        k: args.k.unwrap_or(1),
+        l_diversity,
+        t_closeness,
+        suppression_limit: args.suppression_limit,
+    })
 }
 
 struct Levels<'a>(&'a [String], &'a [u8]);
@@ -376,7 +447,12 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
     let metric: Metric = args.metric.into();
     let table = read_table(&args.input, args.delimiter)?;
     let mut hierarchies = read_hierarchies(args.hierarchies.as_deref(), &args.hierarchy)?;
-    let (ds, qi_cols) = build_dataset(&table, &mut hierarchies, &args.qi, args.sensitive.as_deref())?;
+    let (ds, qi_cols) = build_dataset(
+        &table,
+        &mut hierarchies,
+        &args.qi,
+        args.sensitive.as_deref(),
+    )?;
     let lattice: u128 = ds.heights().iter().map(|&h| h as u128).product();
     let strategy = match args.search {
         Some(SearchArg::Optimal) => Strategy::Optimal,
@@ -386,21 +462,39 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
     };
     let time_limit = match args.time_limit {
         Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => return Err(fail(exit::USAGE, "--time-limit must be a positive number of seconds")),
+        Some(_) => {
+            return Err(fail(
+                exit::USAGE,
+                "--time-limit must be a positive number of seconds",
+            ));
+        }
         None if strategy == Strategy::Heuristic => Some(Duration::from_secs(30)),
         None => None,
     };
-    let config = SearchConfig { strategy, metric, time_limit, max_evaluations: None, seed: args.seed };
+    let config = SearchConfig {
+        strategy,
+        metric,
+        time_limit,
+        max_evaluations: None,
+        seed: args.seed,
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .map_err(|e| fail(exit::FAILURE, format!("thread pool: {e}")))?;
-    let outcome = pool.install(|| tsunagu_anon::search(&ds, &models, &config)).map_err(anon_fail)?;
-    let (eval, suppressed) =
-        pool.install(|| tsunagu_anon::apply(&ds, &models, metric, &outcome.best.levels)).map_err(anon_fail)?;
+    let outcome = pool
+        .install(|| tsunagu_anon::search(&ds, &models, &config))
+        .map_err(anon_fail)?;
+    let (eval, suppressed) = pool
+        .install(|| tsunagu_anon::apply(&ds, &models, metric, &outcome.best.levels))
+        .map_err(anon_fail)?;
     write_output(&args.out, &table, &ds, &qi_cols, &eval.levels, &suppressed)?;
 
-    let names: Vec<String> = ds.quasi_identifiers().iter().map(|q| q.name.clone()).collect();
+    let names: Vec<String> = ds
+        .quasi_identifiers()
+        .iter()
+        .map(|q| q.name.clone())
+        .collect();
     let heights: Vec<u8> = ds.heights().iter().map(|&h| h as u8).collect();
     let report = Report {
         input: args.input.display().to_string(),
@@ -416,15 +510,23 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
         equivalence_classes: eval.classes,
         min_class_size: eval.min_class_size,
         optimal: outcome.optimal,
-        search: if strategy == Strategy::Optimal { "optimal" } else { "heuristic" },
+        search: if strategy == Strategy::Optimal {
+            "optimal"
+        } else {
+            "heuristic"
+        },
         transformations_checked: outcome.transformations_checked,
         lattice_size: outcome.lattice_size.to_string(),
         elapsed_ms: outcome.elapsed.as_secs_f64() * 1000.0,
         privacy_models: &models,
     };
     let json = serde_json::to_string_pretty(&report)?;
-    fs::write(&args.report, format!("{json}\n"))
-        .map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", args.report.display())))?;
+    fs::write(&args.report, format!("{json}\n")).map_err(|e| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", args.report.display()),
+        )
+    })?;
     let value: serde_json::Value = serde_json::from_str(&json)?;
     ctx.emit(&value, || {
         let levels: Vec<String> = names.iter().zip(&eval.levels).map(|(n, l)| format!("{n}={l}")).collect();
@@ -455,8 +557,18 @@ fn write_output(
     let mut w = csv::WriterBuilder::new()
         .delimiter(table.delimiter)
         .from_path(path)
-        .map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display())))?;
-    let werr = |e: csv::Error| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display()));
+        .map_err(|e| {
+            fail(
+                exit::FAILURE,
+                format!("{}: cannot write: {e}", path.display()),
+            )
+        })?;
+    let werr = |e: csv::Error| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", path.display()),
+        )
+    };
     w.write_record(&table.header).map_err(werr)?;
     let mut qi_of_col = vec![None; table.header.len()];
     for (q, &c) in qi_cols.iter().enumerate() {
@@ -474,6 +586,11 @@ fn write_output(
         }
         w.write_record(&out).map_err(werr)?;
     }
-    w.flush().map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display())))?;
+    w.flush().map_err(|e| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", path.display()),
+        )
+    })?;
     Ok(())
 }

@@ -36,18 +36,36 @@ pub fn run(ctx: &Ctx, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
                     } else {
                         format!(
                             "AUDIT CHAIN BROKEN at event {}: {}",
-                            r.first_bad_seq.map(|s| s.to_string()).unwrap_or_else(|| "?".into()),
+                            r.first_bad_seq
+                                .map(|s| s.to_string())
+                                .unwrap_or_else(|| "?".into()),
                             r.first_error.as_deref().unwrap_or("")
                         )
                     }
                 });
-                if r.ok { ExitCode::SUCCESS } else { ExitCode::from(exit::VERIFY) }
+                if r.ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(exit::VERIFY)
+                }
             }
             AuditCmd::List { from, limit } => {
                 let evs = store.ledger.audit_events(from, limit).await?;
                 ctx.emit(&serde_json::to_value(&evs)?, || {
                     evs.iter()
-                        .map(|e| format!("{:>6} {} {}({}) {} {}:{} {}", e.seq, e.at, e.actor, e.role, e.action, e.object_type, e.object_id, e.details))
+                        .map(|e| {
+                            format!(
+                                "{:>6} {} {}({}) {} {}:{} {}",
+                                e.seq,
+                                e.at,
+                                e.actor,
+                                e.role,
+                                e.action,
+                                e.object_type,
+                                e.object_id,
+                                e.details
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join("\n")
                 });

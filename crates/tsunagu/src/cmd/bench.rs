@@ -11,11 +11,14 @@ use crate::ctx::Ctx;
 pub enum BenchCmd {
     /// The anonymization engine on the ARX benchmark (adult, fars, mach2019, creditcard, adult × 10 M).
     Anonymize(crate::cmd::bench_anonymize::BenchAnonymizeArgs),
+    /// The linker beside Splink 5 on FEBRL4 and a synthetic Japanese population.
+    Link(crate::cmd::bench_link::BenchLinkArgs),
 }
 
 /// Run a benchmark.
 pub fn run(ctx: &Ctx, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Anonymize(a) => crate::cmd::bench_anonymize::run(ctx, a),
+        BenchCmd::Link(a) => crate::cmd::bench_link::run(ctx, a),
     }
 }

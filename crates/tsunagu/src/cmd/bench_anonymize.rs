@@ -72,7 +72,10 @@ struct Case {
 /// Run `tsunagu bench anonymize`.
 pub fn run(ctx: &Ctx, args: BenchAnonymizeArgs) -> anyhow::Result<ExitCode> {
     if !args.shared.join("arx-benchmark").is_dir() {
-        return Err(fail(exit::NOT_FOUND, format!("{}: no arx-benchmark/ directory", args.shared.display())));
+        return Err(fail(
+            exit::NOT_FOUND,
+            format!("{}: no arx-benchmark/ directory", args.shared.display()),
+        ));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
@@ -101,7 +104,10 @@ pub fn run(ctx: &Ctx, args: BenchAnonymizeArgs) -> anyhow::Result<ExitCode> {
     }
     for (data, arx_score) in [("mach2019_int", Some(0.524)), ("creditcard_int", None)] {
         cases.push(Case {
-            name: format!("{data} k=5 suppression=0.05 heuristic {}s", args.heuristic_seconds),
+            name: format!(
+                "{data} k=5 suppression=0.05 heuristic {}s",
+                args.heuristic_seconds
+            ),
             data: data.to_owned(),
             k: 5,
             limit: 0.05,
@@ -123,35 +129,62 @@ pub fn run(ctx: &Ctx, args: BenchAnonymizeArgs) -> anyhow::Result<ExitCode> {
         if !loaded.contains_key(&case.data) {
             loaded.insert(case.data.clone(), load(&args.shared, &case.data)?);
         }
-        let l = loaded.get_mut(&case.data).ok_or_else(|| fail(exit::FAILURE, "dataset not loaded"))?;
+        let l = loaded
+            .get_mut(&case.data)
+            .ok_or_else(|| fail(exit::FAILURE, "dataset not loaded"))?;
         reset_peak();
         let (ds, _) = build_dataset(&l.table, &mut l.hierarchies.clone(), &[], None)?;
-        let r = run_case(&pool, &ds, case.k, case.limit, case.strategy, args.heuristic_seconds)?;
+        let r = run_case(
+            &pool,
+            &ds,
+            case.k,
+            case.limit,
+            case.strategy,
+            args.heuristic_seconds,
+        )?;
         print_row(&case.name, &r, case.arx_seconds, case.arx_score);
         results.push(serde_json::json!({"case": case.name, "ms": r.ms, "peak_kib": r.peak, "checked": r.checked,
             "score": r.score, "suppressed": r.suppressed, "levels": r.levels, "optimal": r.optimal,
             "arx_reference_seconds": case.arx_seconds.map(|a| a.0)}));
     }
-    if args.replicated_rows > 0 && args.only.as_deref().is_none_or(|o| "adult replicated".contains(o)) {
+    if args.replicated_rows > 0
+        && args
+            .only
+            .as_deref()
+            .is_none_or(|o| "adult replicated".contains(o))
+    {
         if !loaded.contains_key("adult") {
             loaded.insert("adult".to_owned(), load(&args.shared, "adult")?);
         }
-        let l = loaded.get("adult").ok_or_else(|| fail(exit::FAILURE, "dataset not loaded"))?;
+        let l = loaded
+            .get("adult")
+            .ok_or_else(|| fail(exit::FAILURE, "dataset not loaded"))?;
         reset_peak();
         let n = args.replicated_rows;
         let base = l.table.rows.len();
         let mut ds = Dataset::new(n);
         for (j, col) in l.table.header.iter().enumerate() {
             if let Some(h) = l.hierarchies.get(col) {
-                ds.add_quasi_identifier(col, h.clone(), (0..n).map(|i| l.table.rows[i % base][j].as_str()))
-                    .map_err(anon_fail)?;
+                ds.add_quasi_identifier(
+                    col,
+                    h.clone(),
+                    (0..n).map(|i| l.table.rows[i % base][j].as_str()),
+                )
+                .map_err(anon_fail)?;
             }
         }
         // Replicating multiplies every class size by about n/base; k is scaled alike so that the search faces
         // the same decisions as on adult itself.
         let factor = (n / base).max(1) as u32;
         let k = 5 * factor;
-        let r = run_case(&pool, &ds, k, 0.05, Strategy::Optimal, args.heuristic_seconds)?;
+        let r = run_case(
+            &pool,
+            &ds,
+            k,
+            0.05,
+            Strategy::Optimal,
+            args.heuristic_seconds,
+        )?;
         let name = format!("adult replicated to {n} rows, k={k} suppression=0.05");
         print_row(&name, &r, None, None);
         results.push(serde_json::json!({"case": name, "ms": r.ms, "peak_kib": r.peak, "checked": r.checked,
@@ -181,16 +214,23 @@ fn run_case(
     strategy: Strategy,
     heuristic_seconds: f64,
 ) -> anyhow::Result<CaseResult> {
-    let models = PrivacyModels { k, suppression_limit: limit, ..Default::default() };
+    let models = PrivacyModels {
+        k,
+        suppression_limit: limit,
+        ..Default::default()
+    };
     let config = SearchConfig {
         strategy,
         metric: Metric::Loss,
-        time_limit: (strategy == Strategy::Heuristic).then(|| Duration::from_secs_f64(heuristic_seconds)),
+        time_limit: (strategy == Strategy::Heuristic)
+            .then(|| Duration::from_secs_f64(heuristic_seconds)),
         max_evaluations: None,
         seed: 0,
     };
     let t = Instant::now();
-    let out = pool.install(|| tsunagu_anon::search(ds, &models, &config)).map_err(anon_fail)?;
+    let out = pool
+        .install(|| tsunagu_anon::search(ds, &models, &config))
+        .map_err(anon_fail)?;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     Ok(CaseResult {
         ms,
@@ -214,7 +254,11 @@ fn print_row(name: &str, r: &CaseResult, arx: Option<(f64, f64)>, arx_score: Opt
         format!("{:.16}", r.score),
         r.suppressed,
         levels.join(" "),
-        if r.optimal { "" } else { " (not proven optimal)" }
+        if r.optimal {
+            ""
+        } else {
+            " (not proven optimal)"
+        }
     );
     if let Some((wall, cpu)) = arx {
         println!(

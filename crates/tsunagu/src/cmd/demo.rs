@@ -12,8 +12,8 @@ use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use clap::Args;
 use tsunagu_ledger::{
-    Actor, Channel, Ledger, NewNotice, NewProvider, NewProvision, NewReception, NewStop,
-    Recipient, RecordKind, Relationship, Requester, Via,
+    Actor, Channel, Ledger, NewNotice, NewProvider, NewProvision, NewReception, NewStop, Recipient,
+    RecordKind, Relationship, Requester, Via,
 };
 use tsunagu_model::{LocalPatientId, ProviderId, ProviderKind};
 
@@ -24,7 +24,7 @@ use crate::store::{Store, write_atomic};
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Persons in the synthetic population.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 1000)]
     pub persons: u64,
     /// Seed of the synthetic population.
     #[arg(long, default_value_t = 1)]
@@ -54,7 +54,10 @@ fn root(ctx: &Ctx) -> anyhow::Result<PathBuf> {
             if d.join("store").exists() {
                 return Err(fail(
                     exit::CONFLICT,
-                    format!("{} already holds a demo; choose an empty directory", d.display()),
+                    format!(
+                        "{} already holds a demo; choose an empty directory",
+                        d.display()
+                    ),
                 ));
             }
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -74,9 +77,12 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         data: Some(root.join("store")),
         ..ctx.global.clone()
     });
-    let _ = &args;
-    let summary = ctx.block_on(ledger_tour(ctx, &store_ctx, &root))??;
-    ctx.emit(&summary, || format!("\ndemo complete: everything is under {}", root.display()));
+    let ledger = ctx.block_on(ledger_tour(ctx, &store_ctx, &root))??;
+    let population = ctx.block_on(population_tour(ctx, &store_ctx, &root, &args))??;
+    let summary = serde_json::json!({ "root": root, "ledger": ledger, "population": population });
+    ctx.emit(&summary, || {
+        format!("\ndemo complete: everything is under {}", root.display())
+    });
     Ok(ExitCode::SUCCESS)
 }
 
@@ -87,9 +93,20 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
     let l = &store.ledger;
     let op = ctx.actor_for("operator");
     section(ctx, &format!("store: {}", store.dir.display()));
-    l.set_setting(&op, "producer_name", "一般財団法人つなぐ医療情報機構（デモ）").await?;
-    l.set_setting(&op, "producer_portal", "https://tsunagu.example.jp/stop").await?;
-    l.set_setting(&op, "producer_desk", "〒100-0001 東京都千代田区千代田1-1 つなぐ窓口 03-0000-0000").await?;
+    l.set_setting(
+        &op,
+        "producer_name",
+        "一般財団法人つなぐ医療情報機構（デモ）",
+    )
+    .await?;
+    l.set_setting(&op, "producer_portal", "https://tsunagu.example.jp/stop")
+        .await?;
+    l.set_setting(
+        &op,
+        "producer_desk",
+        "〒100-0001 東京都千代田区千代田1-1 つなぐ窓口 03-0000-0000",
+    )
+    .await?;
     let wait = l.settings().await?.notice_wait_days;
     say(ctx, format!("waiting period after a notice: {wait} days"));
 
@@ -99,10 +116,18 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
         (ProviderKind::Hospital, "1310001", "つなぐ総合病院"),
         (ProviderKind::Clinic, "1320002", "みなと内科クリニック"),
         (ProviderKind::Pharmacy, "1340003", "さくら薬局"),
-        (ProviderKind::CareFacility, "1370000004", "ひだまり介護センター"),
+        (
+            ProviderKind::CareFacility,
+            "1370000004",
+            "ひだまり介護センター",
+        ),
         (ProviderKind::Municipality, "131016", "千代田区"),
         (ProviderKind::Insurer, "06130005", "つなぐ健康保険組合"),
-        (ProviderKind::SchoolOperator, "13000006", "学校法人つなぐ学園"),
+        (
+            ProviderKind::SchoolOperator,
+            "13000006",
+            "学校法人つなぐ学園",
+        ),
     ];
     let mut ids: BTreeMap<ProviderKind, ProviderId> = BTreeMap::new();
     for (kind, code, name) in kinds {
@@ -139,12 +164,23 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
             },
         )
         .await?;
-    say(ctx, format!("{unfiled}  clinic          未届出クリニック (no 届出 on record yet)"));
+    say(
+        ctx,
+        format!("{unfiled}  clinic          未届出クリニック (no 届出 on record yet)"),
+    );
 
     section(ctx, "notices (通知) and stop requests (提供停止の求め)");
-    let hosp = ids.get(&ProviderKind::Hospital).cloned().context("hospital")?;
+    let hosp = ids
+        .get(&ProviderKind::Hospital)
+        .cloned()
+        .context("hospital")?;
     let today = Utc::now().date_naive();
-    let notice = |p: &ProviderId, patient: &str, days_ago: i64, ch: Channel, r: Recipient| -> anyhow::Result<NewNotice> {
+    let notice = |p: &ProviderId,
+                  patient: &str,
+                  days_ago: i64,
+                  ch: Channel,
+                  r: Recipient|
+     -> anyhow::Result<NewNotice> {
         Ok(NewNotice {
             provider: p.clone(),
             patient: pid(patient)?,
@@ -153,25 +189,64 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
             recipient: r,
         })
     };
-    l.add_notice(&op, notice(&hosp, "H-0001", 120, Channel::Letter, Recipient::Person)?).await?;
-    l.add_notice(&op, notice(&hosp, "H-0002", 5, Channel::InPerson, Recipient::Person)?).await?;
-    l.add_notice(&op, notice(&hosp, "H-0003", 200, Channel::PosterPortal, Recipient::Person)?).await?;
-    l.add_notice(&op, notice(&hosp, "H-0004", 90, Channel::Letter, Recipient::Guardian)?).await?;
-    l.add_notice(&op, notice(&unfiled, "C-0001", 120, Channel::Letter, Recipient::Person)?).await?;
-    say(ctx, "5 notices recorded (one to a guardian of a minor); patient ids are stored only as keyed hashes");
-    let stop = |patient: &str, requester, relationship, hours_ago: i64| -> anyhow::Result<NewStop> {
-        Ok(NewStop {
-            provider: hosp.clone(),
-            patient: pid(patient)?,
-            requester,
-            relationship,
-            received_at: Utc::now() - TimeDelta::hours(hours_ago),
-            via: Via::Producer,
-        })
-    };
-    let r1 = l.add_stop(&op, stop("H-0003", Requester::Person, None, 24 * 30)?).await?;
-    let r2 = l.add_stop(&op, stop("H-0005", Requester::Bereaved, Some(Relationship::Spouse), 2)?).await?;
-    let r3 = l.add_stop(&op, stop("H-0004", Requester::Guardian, None, 1)?).await?;
+    l.add_notice(
+        &op,
+        notice(&hosp, "H-0001", 120, Channel::Letter, Recipient::Person)?,
+    )
+    .await?;
+    l.add_notice(
+        &op,
+        notice(&hosp, "H-0002", 5, Channel::InPerson, Recipient::Person)?,
+    )
+    .await?;
+    l.add_notice(
+        &op,
+        notice(
+            &hosp,
+            "H-0003",
+            200,
+            Channel::PosterPortal,
+            Recipient::Person,
+        )?,
+    )
+    .await?;
+    l.add_notice(
+        &op,
+        notice(&hosp, "H-0004", 90, Channel::Letter, Recipient::Guardian)?,
+    )
+    .await?;
+    l.add_notice(
+        &op,
+        notice(&unfiled, "C-0001", 120, Channel::Letter, Recipient::Person)?,
+    )
+    .await?;
+    say(
+        ctx,
+        "5 notices recorded (one to a guardian of a minor); patient ids are stored only as keyed hashes",
+    );
+    let stop =
+        |patient: &str, requester, relationship, hours_ago: i64| -> anyhow::Result<NewStop> {
+            Ok(NewStop {
+                provider: hosp.clone(),
+                patient: pid(patient)?,
+                requester,
+                relationship,
+                received_at: Utc::now() - TimeDelta::hours(hours_ago),
+                via: Via::Producer,
+            })
+        };
+    let r1 = l
+        .add_stop(&op, stop("H-0003", Requester::Person, None, 24 * 30)?)
+        .await?;
+    let r2 = l
+        .add_stop(
+            &op,
+            stop("H-0005", Requester::Bereaved, Some(Relationship::Spouse), 2)?,
+        )
+        .await?;
+    let r3 = l
+        .add_stop(&op, stop("H-0004", Requester::Guardian, None, 1)?)
+        .await?;
     say(ctx, format!("stop by the person        → receipt {r1}"));
     say(ctx, format!("stop by a bereaved spouse → receipt {r2}"));
     say(ctx, format!("stop by a guardian        → receipt {r3}"));
@@ -182,20 +257,46 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
         (&hosp, "H-0001", "notified 120 days ago"),
         (&hosp, "H-0002", "notified 5 days ago"),
         (&hosp, "H-0003", "notified, then asked to stop"),
-        (&hosp, "H-0004", "guardian notified, then guardian asked to stop"),
+        (
+            &hosp,
+            "H-0004",
+            "guardian notified, then guardian asked to stop",
+        ),
         (&hosp, "H-0009", "never notified"),
         (&unfiled, "C-0001", "provider without a 届出"),
     ];
     let mut decisions = Vec::new();
     for (p, patient, what) in cases {
         let d = l.eligibility(p, &pid(patient)?, now).await?;
-        say(ctx, format!("{:<48} {:<5} {}", what, if d.eligible { "YES" } else { "no" }, d.explain()));
-        decisions.push(serde_json::json!({ "case": what, "eligible": d.eligible, "reason": d.reason }));
+        say(
+            ctx,
+            format!(
+                "{:<48} {:<5} {}",
+                what,
+                if d.eligible { "YES" } else { "no" },
+                d.explain()
+            ),
+        );
+        decisions
+            .push(serde_json::json!({ "case": what, "eligible": d.eligible, "reason": d.reason }));
     }
-    let before = l.eligibility(&hosp, &pid("H-0003")?, now - TimeDelta::days(60)).await?;
-    say(ctx, format!("{:<48} {:<5} {}", "…the same person 60 days ago", if before.eligible { "YES" } else { "no" }, before.explain()));
+    let before = l
+        .eligibility(&hosp, &pid("H-0003")?, now - TimeDelta::days(60))
+        .await?;
+    say(
+        ctx,
+        format!(
+            "{:<48} {:<5} {}",
+            "…the same person 60 days ago",
+            if before.eligible { "YES" } else { "no" },
+            before.explain()
+        ),
+    );
 
-    section(ctx, "stop request status by receipt (same answer shape for unknown numbers)");
+    section(
+        ctx,
+        "stop request status by receipt (same answer shape for unknown numbers)",
+    );
     let s = l.stop_status(r1.as_str()).await?;
     say(ctx, format!("{} → {}", s.receipt, s.message));
     let mut typo: Vec<char> = r1.as_str().chars().collect();
@@ -231,7 +332,10 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
             },
         )
         .await?;
-    say(ctx, format!("reception record {rec}, provision record {prov}"));
+    say(
+        ctx,
+        format!("reception record {rec}, provision record {prov}"),
+    );
     let dir = root.join("records");
     std::fs::create_dir_all(&dir)?;
     for kind in [RecordKind::Reception, RecordKind::Provision] {
@@ -244,10 +348,16 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
         say(ctx, format!("exported {}", dir.join(name).display()));
     }
     let refused = l.purge_records(&op, RecordKind::Reception, today).await;
-    say(ctx, format!("deleting today's records: {}", match refused {
-        Ok(_) => "allowed (unexpected)".to_owned(),
-        Err(e) => format!("refused — {e}"),
-    }));
+    say(
+        ctx,
+        format!(
+            "deleting today's records: {}",
+            match refused {
+                Ok(_) => "allowed (unexpected)".to_owned(),
+                Err(e) => format!("refused — {e}"),
+            }
+        ),
+    );
 
     section(ctx, "audit chain");
     let v = verify(l, &op).await?;
@@ -260,6 +370,123 @@ async fn ledger_tour(ctx: &Ctx, store_ctx: &Ctx, root: &Path) -> anyhow::Result<
         "root": root,
         "eligibility": decisions,
         "audit": v,
+    }))
+}
+
+/// Part 2 (the synthetic population): generate it, load its ledger files into the store, and
+/// check the opt-out gate against the generator's ground truth.
+async fn population_tour(
+    ctx: &Ctx,
+    store_ctx: &Ctx,
+    root: &Path,
+    args: &DemoArgs,
+) -> anyhow::Result<serde_json::Value> {
+    section(
+        ctx,
+        &format!(
+            "synthetic population: {} persons, seed {}",
+            args.persons, args.seed
+        ),
+    );
+    let out = root.join("synth");
+    let cfg = tsunagu_synth::Config::new(args.persons, args.seed);
+    cfg.validate()?;
+    let s = tsunagu_synth::generate(&cfg, &out, &mut |_, _| {})?;
+    say(
+        ctx,
+        format!(
+            "{} persons, {} providers, {} patient records, {} clinical records, {} notices, {} stop requests → {}",
+            s.persons,
+            s.providers,
+            s.patient_records,
+            s.records,
+            s.notices,
+            s.stops,
+            out.display()
+        ),
+    );
+
+    let store = Store::open(store_ctx).await?;
+    let l = &store.ledger;
+    let op = ctx.actor_for("operator");
+    let imported = l.import_ledger_dir(&op, &out.join("ledger")).await?;
+    say(
+        ctx,
+        format!(
+            "ledger import (one transaction): {} providers, {} notices, {} stop requests",
+            imported.providers, imported.notices, imported.stops
+        ),
+    );
+
+    // Every local record of the truth, decided now; everyone who asked to stop must be refused.
+    let mut stopped_truth = std::collections::HashSet::new();
+    let mut rdr = csv::Reader::from_path(out.join("truth/stops.csv"))?;
+    for rec in rdr.records() {
+        let rec = rec?;
+        stopped_truth.insert((
+            rec.get(1).unwrap_or("").to_owned(),
+            rec.get(2).unwrap_or("").to_owned(),
+        ));
+    }
+    let mut by_code: BTreeMap<String, (ProviderId, tsunagu_ledger::ProviderFacts)> =
+        BTreeMap::new();
+    for p in l.list_providers().await? {
+        let facts = l.provider_facts(&p.id).await?;
+        by_code.insert(p.code.to_string(), (p.id, facts));
+    }
+    let (mut eligible, mut waiting, mut stopped, mut other, mut leaks) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut rdr = csv::Reader::from_path(out.join("truth/records.csv"))?;
+    // Decide as of the end of the synthetic period, when its most recent notices are still in
+    // their waiting period.
+    let now =
+        tsunagu_ledger::start_of_day_jst(cfg.end + TimeDelta::days(1)) - TimeDelta::seconds(1);
+    for rec in rdr.records() {
+        let rec = rec?;
+        let (code, patient) = (rec.get(0).unwrap_or(""), rec.get(1).unwrap_or(""));
+        let Some(pid_) = by_code.get(code) else {
+            continue;
+        };
+        let d = l.eligibility(pid_, &pid(patient)?, now).await?;
+        match d.reason {
+            tsunagu_ledger::Reason::Eligible { .. } => eligible += 1,
+            tsunagu_ledger::Reason::Waiting { .. } => waiting += 1,
+            tsunagu_ledger::Reason::Stopped { .. } => stopped += 1,
+            _ => other += 1,
+        }
+        if d.eligible && stopped_truth.contains(&(code.to_owned(), patient.to_owned())) {
+            leaks += 1;
+        }
+    }
+    say(
+        ctx,
+        format!(
+            "opt-out gate at the end of the period: {eligible} eligible, {waiting} still in the waiting period, {stopped} stopped, {other} without notice"
+        ),
+    );
+    say(
+        ctx,
+        format!(
+            "people who asked to stop (truth): {}, of them eligible: {leaks}",
+            stopped_truth.len()
+        ),
+    );
+    if leaks > 0 {
+        return Err(fail(
+            exit::VERIFY,
+            "a person who asked to stop was found eligible",
+        ));
+    }
+    let v = l.verify_audit().await?;
+    say(
+        ctx,
+        format!("audit chain: {} events, intact: {}", v.events, v.ok),
+    );
+    store.close().await;
+    Ok(serde_json::json!({
+        "synth": s,
+        "gate": { "eligible": eligible, "waiting": waiting, "stopped": stopped, "no_notice": other, "stopped_but_eligible": leaks },
+        "audit_ok": v.ok,
     }))
 }
 

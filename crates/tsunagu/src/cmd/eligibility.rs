@@ -32,13 +32,26 @@ pub fn run(ctx: &Ctx, a: EligibilityArgs) -> anyhow::Result<ExitCode> {
             Some(t) => parse_instant("--at", t)?,
             None => chrono::Utc::now(),
         };
-        let patient = LocalPatientId::parse(&a.patient).map_err(|e| fail(exit::INPUT, format!("--patient: {e}")))?;
-        let d = store.ledger.eligibility(&provider_id(&a.provider)?, &patient, at).await?;
+        let patient = LocalPatientId::parse(&a.patient)
+            .map_err(|e| fail(exit::INPUT, format!("--patient: {e}")))?;
+        let d = store
+            .ledger
+            .eligibility(&provider_id(&a.provider)?, &patient, at)
+            .await?;
         store.close().await;
         let reason = d.explain();
         ctx.emit(
             &serde_json::json!({ "eligible": d.eligible, "reason": reason, "detail": d.reason }),
-            || format!("{}: {reason}", if d.eligible { "eligible" } else { "not eligible" }),
+            || {
+                format!(
+                    "{}: {reason}",
+                    if d.eligible {
+                        "eligible"
+                    } else {
+                        "not eligible"
+                    }
+                )
+            },
         );
         Ok(ExitCode::SUCCESS)
     })?

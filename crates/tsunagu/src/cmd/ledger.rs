@@ -25,7 +25,10 @@ pub fn run(ctx: &Ctx, cmd: LedgerCmd) -> anyhow::Result<ExitCode> {
     ctx.block_on(async {
         let store = Store::open(ctx).await?;
         let LedgerCmd::Import { dir } = cmd;
-        let s = store.ledger.import_ledger_dir(&ctx.actor_for("operator"), &dir).await?;
+        let s = store
+            .ledger
+            .import_ledger_dir(&ctx.actor_for("operator"), &dir)
+            .await?;
         store.close().await;
         ctx.emit(&serde_json::to_value(&s)?, || {
             format!(

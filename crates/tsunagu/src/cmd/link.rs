@@ -61,8 +61,16 @@ pub struct LinkArgs {
     #[arg(long, default_value_t = 1_000_000)]
     pub u_samples: usize,
     /// Seed of the u sample.
-    #[arg(long, default_value_t = 0x7473_756e_6167_75)]
+    #[arg(long, default_value_t = 0x0074_7375_6e61_6775)]
     pub seed: u64,
+}
+
+/// Peak resident set size of this process in KiB (Linux VmHWM), reported so that benchmarks can
+/// compare memory with other tools.
+pub fn peak_rss_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn load(path: &Path, mapping: Option<&Mapping>) -> anyhow::Result<Source> {
@@ -72,19 +80,33 @@ fn load(path: &Path, mapping: Option<&Mapping>) -> anyhow::Result<Source> {
 fn key(args: &LinkArgs) -> anyhow::Result<LinkageKey> {
     match &args.key_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| fail(exit::INPUT, format!("{}: cannot read: {e}", p.display())))?;
-            LinkageKey::from_hex(&text).map_err(|e| fail(exit::INPUT, format!("{}: {e}", p.display())))
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| fail(exit::INPUT, format!("{}: cannot read: {e}", p.display())))?;
+            LinkageKey::from_hex(&text)
+                .map_err(|e| fail(exit::INPUT, format!("{}: {e}", p.display())))
         }
         None => Ok(LinkageKey::generate()),
     }
 }
 
 /// Normalise and tokenise one source; the plaintext is dropped when this returns.
-fn tokenise(src: &Source, path: &Path, enc: &Encoder, strict: bool) -> anyhow::Result<(TokenTable, InvalidCounts)> {
+fn tokenise(
+    src: &Source,
+    path: &Path,
+    enc: &Encoder,
+    strict: bool,
+) -> anyhow::Result<(TokenTable, InvalidCounts)> {
     let (ids, invalid) = source::normalise_all(&src.records);
     if strict && !invalid.is_empty() {
         let what: Vec<String> = invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        return Err(fail(exit::INPUT, format!("{}: values that cannot be parsed ({})", path.display(), what.join(", "))));
+        return Err(fail(
+            exit::INPUT,
+            format!(
+                "{}: values that cannot be parsed ({})",
+                path.display(),
+                what.join(", ")
+            ),
+        ));
     }
     Ok((TokenTable::encode(enc, &ids), invalid))
 }
@@ -102,19 +124,40 @@ fn options(args: &LinkArgs) -> anyhow::Result<LinkOptions> {
     })
 }
 
+/// The two sides of a pairs file: token tables, ids and the id column names.
+struct Sides<'a> {
+    lt: &'a TokenTable,
+    rt: &'a TokenTable,
+    left_ids: &'a [String],
+    right_ids: &'a [String],
+    header: (&'a str, &'a str),
+}
+
 fn write_pairs(
     path: &Path,
     out: &LinkOutcome,
-    lt: &TokenTable,
-    rt: &TokenTable,
-    left_ids: &[String],
-    right_ids: &[String],
+    sides: &Sides<'_>,
     explain: bool,
-    header: (&str, &str),
 ) -> anyhow::Result<()> {
-    let io = |e: csv::Error| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display()));
+    let Sides {
+        lt,
+        rt,
+        left_ids,
+        right_ids,
+        header,
+    } = *sides;
+    let io = |e: csv::Error| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", path.display()),
+        )
+    };
     let mut w = csv::Writer::from_path(path).map_err(io)?;
-    let mut head = vec![header.0.to_owned(), header.1.to_owned(), "match_probability".to_owned()];
+    let mut head = vec![
+        header.0.to_owned(),
+        header.1.to_owned(),
+        "match_probability".to_owned(),
+    ];
     if explain {
         head.push("match_weight".to_owned());
         for f in &lt.schema().fields {
@@ -123,7 +166,8 @@ fn write_pairs(
         }
     }
     w.write_record(&head).map_err(io)?;
-    let cmp = tsunagu_link::compare::Comparator::new(lt, rt).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    let cmp = tsunagu_link::compare::Comparator::new(lt, rt)
+        .map_err(|e| fail(exit::INPUT, e.to_string()))?;
     for p in &out.links {
         let mut row = vec![
             left_ids[p.left as usize].clone(),
@@ -131,7 +175,10 @@ fn write_pairs(
             format!("{:.6}", p.probability),
         ];
         if explain {
-            row.push(format!("{:.3}", out.model.match_weight(&cmp, p.left as usize, p.pattern)));
+            row.push(format!(
+                "{:.3}",
+                out.model.match_weight(&cmp, p.left as usize, p.pattern)
+            ));
             for fw in out.model.explain(&cmp, p.left as usize, p.pattern) {
                 row.push(fw.level.to_owned());
                 row.push(format!("{:.3}", fw.weight));
@@ -139,7 +186,12 @@ fn write_pairs(
         }
         w.write_record(&row).map_err(io)?;
     }
-    w.flush().map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", path.display())))?;
+    w.flush().map_err(|e| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", path.display()),
+        )
+    })?;
     Ok(())
 }
 
@@ -165,19 +217,30 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         let (ls, rs) = (load(lp, mapping.as_ref())?, load(rp, mapping.as_ref())?);
         let schema = Schema::from_roles(|r| ls.roles.contains(&r) && rs.roles.contains(&r));
         if schema.fields.is_empty() {
-            return Err(fail(exit::INPUT, "the two files have no comparable column in common"));
+            return Err(fail(
+                exit::INPUT,
+                "the two files have no comparable column in common",
+            ));
         }
         let enc = Encoder::new(&key, schema);
         let (lt, linv) = tokenise(&ls, lp, &enc, args.strict)?;
         let (rt, rinv) = tokenise(&rs, rp, &enc, args.strict)?;
         let out = engine::link(&lt, &rt, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
-        write_pairs(&out_path, &out, &lt, &rt, &ls.ids, &rs.ids, args.explain, ("left_id", "right_id"))?;
+        let sides = Sides {
+            lt: &lt,
+            rt: &rt,
+            left_ids: &ls.ids,
+            right_ids: &rs.ids,
+            header: ("left_id", "right_id"),
+        };
+        write_pairs(&out_path, &out, &sides, args.explain)?;
         let json = serde_json::json!({
             "mode": "link",
             "fields": lt.schema().fields.iter().map(|f| f.name()).collect::<Vec<_>>(),
             "invalid_values": { "left": linv, "right": rinv },
             "stats": out.stats,
             "seconds": started.elapsed().as_secs_f64(),
+            "peak_rss_kib": peak_rss_kib(),
             "out": out_path,
         });
         ctx.emit(&json, || {
@@ -204,20 +267,41 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     let src = load(dp, mapping.as_ref())?;
     let schema = Schema::from_roles(|r| src.roles.contains(&r));
     if schema.fields.is_empty() {
-        return Err(fail(exit::INPUT, format!("{}: no comparable column", dp.display())));
+        return Err(fail(
+            exit::INPUT,
+            format!("{}: no comparable column", dp.display()),
+        ));
     }
     let enc = Encoder::new(&key, schema);
     let (t, inv) = tokenise(&src, dp, &enc, args.strict)?;
     let (out, labels) = engine::dedupe(&t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
-    let io = |e: csv::Error| fail(exit::FAILURE, format!("{}: cannot write: {e}", out_path.display()));
+    let io = |e: csv::Error| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", out_path.display()),
+        )
+    };
     let mut w = csv::Writer::from_path(&out_path).map_err(io)?;
     w.write_record(["id", "cluster_id"]).map_err(io)?;
     for (id, label) in src.ids.iter().zip(&labels) {
-        w.write_record([id.as_str(), &label.to_string()]).map_err(io)?;
+        w.write_record([id.as_str(), &label.to_string()])
+            .map_err(io)?;
     }
-    w.flush().map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", out_path.display())))?;
+    w.flush().map_err(|e| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", out_path.display()),
+        )
+    })?;
     if let Some(pp) = &args.pairs {
-        write_pairs(pp, &out, &t, &t, &src.ids, &src.ids, args.explain, ("id_1", "id_2"))?;
+        let sides = Sides {
+            lt: &t,
+            rt: &t,
+            left_ids: &src.ids,
+            right_ids: &src.ids,
+            header: ("id_1", "id_2"),
+        };
+        write_pairs(pp, &out, &sides, args.explain)?;
     }
     let clusters = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
     let json = serde_json::json!({
@@ -227,6 +311,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         "clusters": clusters,
         "stats": out.stats,
         "seconds": started.elapsed().as_secs_f64(),
+        "peak_rss_kib": peak_rss_kib(),
         "out": out_path,
     });
     ctx.emit(&json, || {

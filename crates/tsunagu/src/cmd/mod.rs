@@ -5,6 +5,7 @@ pub mod anonymize;
 pub mod audit;
 pub mod bench;
 pub mod bench_anonymize;
+pub mod bench_link;
 pub mod demo;
 pub mod eligibility;
 pub mod init;

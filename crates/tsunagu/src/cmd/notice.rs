@@ -62,20 +62,48 @@ pub fn run(ctx: &Ctx, cmd: NoticeCmd) -> anyhow::Result<ExitCode> {
         let l = &store.ledger;
         let actor = ctx.actor_for("operator");
         match cmd {
-            NoticeCmd::Add { provider, patient, date, channel, guardian } => {
-                let recipient = if guardian { Recipient::Guardian } else { Recipient::Person };
-                let n = NewNotice::parse(provider_id(&provider)?, &patient, &date, &channel, recipient)?;
+            NoticeCmd::Add {
+                provider,
+                patient,
+                date,
+                channel,
+                guardian,
+            } => {
+                let recipient = if guardian {
+                    Recipient::Guardian
+                } else {
+                    Recipient::Person
+                };
+                let n = NewNotice::parse(
+                    provider_id(&provider)?,
+                    &patient,
+                    &date,
+                    &channel,
+                    recipient,
+                )?;
                 let id = l.add_notice(&actor, n).await?;
                 ctx.emit(&serde_json::json!({ "id": id }), || id.clone());
             }
             NoticeCmd::Import { provider, file } => {
-                let f = std::fs::File::open(&file)
-                    .map_err(|e| fail(exit::INPUT, format!("{}: cannot be read: {e}", file.display())))?;
+                let f = std::fs::File::open(&file).map_err(|e| {
+                    fail(
+                        exit::INPUT,
+                        format!("{}: cannot be read: {e}", file.display()),
+                    )
+                })?;
                 let name = file.display().to_string();
-                let n = l.import_notices(&actor, &provider_id(&provider)?, &name, f).await?;
-                ctx.emit(&serde_json::json!({ "imported": n }), || format!("{n} notices recorded from {name}"));
+                let n = l
+                    .import_notices(&actor, &provider_id(&provider)?, &name, f)
+                    .await?;
+                ctx.emit(&serde_json::json!({ "imported": n }), || {
+                    format!("{n} notices recorded from {name}")
+                });
             }
-            NoticeCmd::Template { provider, format, template } => {
+            NoticeCmd::Template {
+                provider,
+                format,
+                template,
+            } => {
                 let format = match format.as_str() {
                     "html" => NoticeFormat::Html,
                     "text" => NoticeFormat::Text,
@@ -83,7 +111,10 @@ pub fn run(ctx: &Ctx, cmd: NoticeCmd) -> anyhow::Result<ExitCode> {
                 };
                 let tpl = template
                     .as_ref()
-                    .map(|p| std::fs::read_to_string(p).with_context(|| format!("{}: cannot be read", p.display())))
+                    .map(|p| {
+                        std::fs::read_to_string(p)
+                            .with_context(|| format!("{}: cannot be read", p.display()))
+                    })
                     .transpose()?;
                 let p = l.provider(&provider_id(&provider)?).await?;
                 let settings = l.settings().await?;

@@ -83,8 +83,12 @@ pub enum RecordsCmd {
 }
 
 fn date(what: &str, s: &str) -> anyhow::Result<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .map_err(|_| fail(exit::INPUT, format!("{what}: must be a real date written YYYY-MM-DD")))
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+        fail(
+            exit::INPUT,
+            format!("{what}: must be a real date written YYYY-MM-DD"),
+        )
+    })
 }
 
 fn counts(v: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
@@ -108,8 +112,17 @@ fn to_csv(export: &RecordsExport) -> anyhow::Result<Vec<u8>> {
     match export {
         RecordsExport::Reception(rs) => {
             w.write_record([
-                "id", "provider_id", "provider_name", "provider_address", "representative", "filing_ref",
-                "acquisition", "received_on", "data_items", "record_counts", "recorded_at",
+                "id",
+                "provider_id",
+                "provider_name",
+                "provider_address",
+                "representative",
+                "filing_ref",
+                "acquisition",
+                "received_on",
+                "data_items",
+                "record_counts",
+                "recorded_at",
             ])?;
             for r in rs {
                 w.write_record([
@@ -129,8 +142,16 @@ fn to_csv(export: &RecordsExport) -> anyhow::Result<Vec<u8>> {
         }
         RecordsExport::Provision(rs) => {
             w.write_record([
-                "id", "recipient", "provided_on", "request_ref", "approval_ref", "data_items", "record_counts",
-                "policy", "package_digest", "recorded_at",
+                "id",
+                "recipient",
+                "provided_on",
+                "request_ref",
+                "approval_ref",
+                "data_items",
+                "record_counts",
+                "policy",
+                "package_digest",
+                "recorded_at",
             ])?;
             for r in rs {
                 w.write_record([
@@ -170,7 +191,13 @@ pub fn run(ctx: &Ctx, cmd: RecordsCmd) -> anyhow::Result<ExitCode> {
         let l = &store.ledger;
         let actor = ctx.actor_for("operator");
         match cmd {
-            RecordsCmd::Export { kind, format, from, to, out } => {
+            RecordsCmd::Export {
+                kind,
+                format,
+                from,
+                to,
+                out,
+            } => {
                 let kind = RecordKind::parse(&kind)?;
                 let from = from.as_deref().map(|d| date("--from", d)).transpose()?;
                 let to = to.as_deref().map(|d| date("--to", d)).transpose()?;
@@ -201,7 +228,12 @@ pub fn run(ctx: &Ctx, cmd: RecordsCmd) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            RecordsCmd::AddReception { provider, acquisition, received_on, counts: c } => {
+            RecordsCmd::AddReception {
+                provider,
+                acquisition,
+                received_on,
+                counts: c,
+            } => {
                 let record_counts = counts(&c)?;
                 let id = l
                     .add_reception(
@@ -217,7 +249,15 @@ pub fn run(ctx: &Ctx, cmd: RecordsCmd) -> anyhow::Result<ExitCode> {
                     .await?;
                 ctx.emit(&serde_json::json!({ "id": id }), || id.clone());
             }
-            RecordsCmd::AddProvision { recipient, provided_on, request, approval, policy, digest, counts: c } => {
+            RecordsCmd::AddProvision {
+                recipient,
+                provided_on,
+                request,
+                approval,
+                policy,
+                digest,
+                counts: c,
+            } => {
                 let record_counts = counts(&c)?;
                 let id = l
                     .add_provision(
@@ -237,8 +277,16 @@ pub fn run(ctx: &Ctx, cmd: RecordsCmd) -> anyhow::Result<ExitCode> {
                 ctx.emit(&serde_json::json!({ "id": id }), || id.clone());
             }
             RecordsCmd::Purge { kind, before } => {
-                let n = l.purge_records(&actor, RecordKind::parse(&kind)?, date("--before", &before)?).await?;
-                ctx.emit(&serde_json::json!({ "deleted": n }), || format!("{n} records deleted"));
+                let n = l
+                    .purge_records(
+                        &actor,
+                        RecordKind::parse(&kind)?,
+                        date("--before", &before)?,
+                    )
+                    .await?;
+                ctx.emit(&serde_json::json!({ "deleted": n }), || {
+                    format!("{n} records deleted")
+                });
             }
         }
         store.close().await;

@@ -55,7 +55,12 @@ pub fn run(ctx: &Ctx, args: RiskArgs) -> anyhow::Result<ExitCode> {
     let n = table.rows.len() as f64;
     let population = match (args.population_size, args.sampling_fraction) {
         (Some(p), _) if p.is_finite() && p >= n => p,
-        (Some(_), _) => return Err(fail(exit::USAGE, "--population-size must be at least the number of records")),
+        (Some(_), _) => {
+            return Err(fail(
+                exit::USAGE,
+                "--population-size must be at least the number of records",
+            ));
+        }
         (None, Some(f)) if f > 0.0 && f <= 1.0 => n / f,
         (None, Some(_)) => return Err(fail(exit::USAGE, "--sampling-fraction must be in (0, 1]")),
         (None, None) => n,
@@ -63,21 +68,30 @@ pub fn run(ctx: &Ctx, args: RiskArgs) -> anyhow::Result<ExitCode> {
     let mut columns = Vec::new();
     let mut combinations = 1.0f64;
     for q in &args.qi {
-        let j = table
-            .header
-            .iter()
-            .position(|h| h == q)
-            .ok_or_else(|| fail(exit::USAGE, format!("attribute {q} is not a column of the input")))?;
+        let j = table.header.iter().position(|h| h == q).ok_or_else(|| {
+            fail(
+                exit::USAGE,
+                format!("attribute {q} is not a column of the input"),
+            )
+        })?;
         let col: Vec<&str> = table.rows.iter().map(|r| r[j].as_str()).collect();
         combinations *= col.iter().collect::<HashSet<_>>().len().max(1) as f64;
         columns.push(col);
     }
     let sizes = class_sizes(table.rows.len(), &columns);
     let risk = assess(&sizes, population, args.threshold, combinations);
-    let report = Report { input: args.input.display().to_string(), quasi_identifiers: &args.qi, risk: &risk };
+    let report = Report {
+        input: args.input.display().to_string(),
+        quasi_identifiers: &args.qi,
+        risk: &risk,
+    };
     let json = serde_json::to_string_pretty(&report)?;
-    fs::write(&args.report, format!("{json}\n"))
-        .map_err(|e| fail(exit::FAILURE, format!("{}: cannot write: {e}", args.report.display())))?;
+    fs::write(&args.report, format!("{json}\n")).map_err(|e| {
+        fail(
+            exit::FAILURE,
+            format!("{}: cannot write: {e}", args.report.display()),
+        )
+    })?;
     let value: serde_json::Value = serde_json::from_str(&json)?;
     ctx.emit(&value, || {
         let p = &risk.population;

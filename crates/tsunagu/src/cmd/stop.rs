@@ -47,13 +47,23 @@ pub fn run(ctx: &Ctx, cmd: StopCmd) -> anyhow::Result<ExitCode> {
         let store = Store::open(ctx).await?;
         let l = &store.ledger;
         match cmd {
-            StopCmd::Add { provider, patient, requester, relationship, received_at, via } => {
+            StopCmd::Add {
+                provider,
+                patient,
+                requester,
+                relationship,
+                received_at,
+                via,
+            } => {
                 let s = NewStop {
                     provider: provider_id(&provider)?,
                     patient: LocalPatientId::parse(&patient)
                         .map_err(|e| fail(exit::INPUT, format!("--patient: {e}")))?,
                     requester: Requester::parse(&requester)?,
-                    relationship: relationship.as_deref().map(Relationship::parse).transpose()?,
+                    relationship: relationship
+                        .as_deref()
+                        .map(Relationship::parse)
+                        .transpose()?,
                     received_at: match received_at {
                         Some(t) => parse_instant("--received-at", &t)?,
                         None => chrono::Utc::now(),
@@ -67,7 +77,9 @@ pub fn run(ctx: &Ctx, cmd: StopCmd) -> anyhow::Result<ExitCode> {
             }
             StopCmd::Status { receipt } => {
                 let s = l.stop_status(&receipt).await?;
-                ctx.emit(&serde_json::to_value(&s)?, || format!("{}\n{}", s.receipt, s.message));
+                ctx.emit(&serde_json::to_value(&s)?, || {
+                    format!("{}\n{}", s.receipt, s.message)
+                });
             }
         }
         store.close().await;

