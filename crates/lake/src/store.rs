@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +28,8 @@ use crate::LakeError;
 
 const PART_EXT: &str = ".parquet";
 const TEMP_SUFFIX: &str = ".parquet.tmp";
+/// Leading and trailing magic of a Parquet file whose footer is encrypted.
+const ENCRYPTED_MAGIC: &[u8; 4] = b"PARE";
 
 /// The Arrow schema of a table.
 pub fn schema_of(table: Table) -> SchemaRef {
@@ -294,7 +296,18 @@ impl Lake {
             source,
         };
         let path = self.part_path(table, part);
-        let file = File::open(&path).map_err(io_err(&path))?;
+        let mut file = File::open(&path).map_err(io_err(&path))?;
+        // The reader works from the footer and never looks at the leading magic, the only bytes
+        // of an encrypted file that no GCM tag covers; check it so that every byte counts.
+        let mut magic = [0u8; 4];
+        file.read_exact(&mut magic)
+            .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
+            .map_err(|e| read_err(ParquetError::External(Box::new(e))))?;
+        if &magic != ENCRYPTED_MAGIC {
+            return Err(read_err(ParquetError::General(
+                "not a Parquet file with an encrypted footer".to_owned(),
+            )));
+        }
         let options = ArrowReaderOptions::new()
             .with_file_decryption_properties(self.keys.decryption(table, part).map_err(read_err)?);
         let builder =

@@ -1120,6 +1120,7 @@ impl Gen<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn diagnosis(
         &mut self,
         prov: u32,
@@ -1163,7 +1164,7 @@ impl Gen<'_> {
         }
         let order = self.next_order(prov);
         // Most clinics and hospitals issue prescriptions to outside pharmacies (院外処方).
-        let outside = pharmacy.is_some() && prov % 5 != 0;
+        let outside = pharmacy.is_some() && !prov.is_multiple_of(5);
         for &drug in drugs {
             self.push(prov, d, enc, RecKind::Prescription { drug, days, order });
             if !outside {
@@ -1320,7 +1321,7 @@ impl Gen<'_> {
                             drugs.push(c.drugs[1]);
                         }
                         let every = if c.icd10 == "E11.9" { 1 } else { 3 };
-                        if visit % every == 0 {
+                        if visit.is_multiple_of(every) {
                             for &l in c.labs {
                                 if !labs.contains(&l) {
                                     labs.push(l);
@@ -1353,8 +1354,10 @@ impl Gen<'_> {
             };
             let mut d = if c.care == Care::Hospital && onset >= from {
                 let adm = add_days(onset, self.rng.int(7, 30));
-                if adm <= to {
-                    if let Some(h) = Self::at(&hospitals, adm) {
+                if adm <= to
+                    && let Some(h) = Self::at(&hospitals, adm)
+                {
+                    {
                         let los = self.rng.int(8, 21);
                         let dis = add_days(adm, los).min(to);
                         let enc = self.encounter(h, adm, dis, EncClass::Inpatient, "外科");

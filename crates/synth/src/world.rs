@@ -492,8 +492,8 @@ impl World {
                 );
                 let style = make_style(&mut rng, cfg);
                 // Multiplier coprime to 10 so the id map is a bijection.
-                let mut id_mult = rng.u64() % 1_000_000_000 | 1;
-                if id_mult % 5 == 0 {
+                let mut id_mult = (rng.u64() % 1_000_000_000) | 1;
+                if id_mult.is_multiple_of(5) {
                     id_mult += 2;
                 }
                 let id_width = if kind == ProviderKind::Clinic { 8 } else { 10 };

@@ -444,10 +444,10 @@ async fn population_tour(
     for rec in rdr.records() {
         let rec = rec?;
         let (code, patient) = (rec.get(0).unwrap_or(""), rec.get(1).unwrap_or(""));
-        let Some(pid_) = by_code.get(code) else {
+        let Some((provider, facts)) = by_code.get(code) else {
             continue;
         };
-        let d = l.eligibility(pid_, &pid(patient)?, now).await?;
+        let d = facts.decide(&l.patient_hash(provider, &pid(patient)?), now);
         match d.reason {
             tsunagu_ledger::Reason::Eligible { .. } => eligible += 1,
             tsunagu_ledger::Reason::Waiting { .. } => waiting += 1,
