@@ -639,10 +639,10 @@ impl<'a> Grouping<'a> {
     /// Classes of `levels`, rolled up from the smallest anchor below it, else counted from the records.
     pub fn classes(&self, levels: &[u8]) -> Classes {
         let below = |a: &&Classes| a.levels.iter().zip(levels).all(|(x, y)| x <= y);
-        match self.anchors.iter().find(below) {
-            Some(a) => self.roll_up(a, levels),
-            None => self.scan(levels),
-        }
+        let Some(single) = self.anchors.iter().find(below) else {
+            return self.scan(levels);
+        };
+        self.roll_up(single, levels)
     }
 
     /// Classes of `levels` counted from the records.
@@ -676,7 +676,7 @@ impl<'a> Grouping<'a> {
         let (keys, counts, hists) = match self.data.sensitive() {
             None => {
                 // Sized for many classes up front: rehashing a growing table costs more than scanning a sparse one.
-                let hint = (self.base.len() / 4).clamp(1024, 1 << 18);
+                let hint = (self.base.len() / 2).clamp(1024, 1 << 20);
                 let (keys, counts) = count_keys(self.base.iter().map(|&b| (key_of(b), 1)), hint);
                 (keys, counts, Vec::new())
             }
@@ -730,7 +730,7 @@ impl<'a> Grouping<'a> {
                     .iter()
                     .zip(&source.counts)
                     .map(|(&b, &n)| (key_of(b), n)),
-                source.len() / 2,
+                source.len(),
             );
             return Classes {
                 levels: levels.to_vec(),

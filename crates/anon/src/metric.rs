@@ -43,7 +43,7 @@ pub struct ClassSummary {
     /// Kept classes.
     pub kept_classes: u64,
     /// Σ |E|² over kept classes.
-    pub sum_sq: f64,
+    pub sum_sq: u128,
     /// Per attribute: Σ over kept records of the number of hierarchy leaves under their generalized value (for
     /// loss). An integer, so the score does not depend on the order classes are summed in.
     pub leaf_sums: Vec<u64>,
@@ -205,7 +205,7 @@ impl MetricTables {
                     trunc10(self.entropy[j][l as usize] + extra)
                 })
                 .sum(),
-            Metric::Discernibility => sum.sum_sq + self.n * sum.suppressed as f64,
+            Metric::Discernibility => sum.sum_sq as f64 + self.n * sum.suppressed as f64,
             Metric::Precision => self.precision(levels, sum.kept, sum.suppressed),
             Metric::Aecs => {
                 let classes = sum.kept_classes + u64::from(sum.suppressed > 0);

@@ -126,7 +126,7 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
         if checker.class_ok(count, hist) {
             sum.kept += u64::from(count);
             sum.kept_classes += 1;
-            sum.sum_sq += f64::from(count) * f64::from(count);
+            sum.sum_sq += u128::from(count) * u128::from(count);
             min_class = min_class.min(count);
             if shares {
                 classes.codes(c, &mut codes);
@@ -595,7 +595,12 @@ fn heuristic(
                     }
                 }
             }
-            moves.sort_by(|x, y| tables.lower_bound(x).total_cmp(&tables.lower_bound(y)).then_with(|| x.cmp(y)));
+            moves.sort_by(|x, y| {
+                tables
+                    .lower_bound(x)
+                    .total_cmp(&tables.lower_bound(y))
+                    .then_with(|| x.cmp(y))
+            });
             let mut improved = None;
             for chunk in moves.chunks(4 * rayon::current_num_threads().max(1)) {
                 if stop(seen.len()) {
@@ -606,7 +611,12 @@ fn heuristic(
                     .map(|n| evaluate(&g.classes(n), checker, tables))
                     .collect();
                 for e in evals {
-                    if e.solution && e.score < cur && improved.as_ref().is_none_or(|b: &Evaluation| e.score < b.score) {
+                    if e.solution
+                        && e.score < cur
+                        && improved
+                            .as_ref()
+                            .is_none_or(|b: &Evaluation| e.score < b.score)
+                    {
                         improved = Some(e.clone());
                     }
                     seen.insert(e.levels.clone(), e);

@@ -1,19 +1,24 @@
 //! The metrics on a table small enough to compute by hand (see each comment).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use tsunagu_anon::{Dataset, Hierarchy, Metric, PrivacyModels, apply, search, SearchConfig};
+use tsunagu_anon::{Dataset, Hierarchy, Metric, PrivacyModels, SearchConfig, apply, search};
 
 /// One attribute: x, y → X; z → Z; root *. Records x, x, y, z. At level 1 the classes are X (3) and Z (1); with
 /// k = 2 and a limit of 25 % (one record), Z is suppressed: N = 4, U = 3, S = 1.
 fn table() -> Dataset {
     let h = Hierarchy::parse_arx("a", "x;X;*\ny;X;*\nz;Z;*\n").unwrap();
     let mut ds = Dataset::new(4);
-    ds.add_quasi_identifier("a", h, ["x", "x", "y", "z"]).unwrap();
+    ds.add_quasi_identifier("a", h, ["x", "x", "y", "z"])
+        .unwrap();
     ds
 }
 
 fn models() -> PrivacyModels {
-    PrivacyModels { k: 2, suppression_limit: 0.25, ..Default::default() }
+    PrivacyModels {
+        k: 2,
+        suppression_limit: 0.25,
+        ..Default::default()
+    }
 }
 
 fn score(metric: Metric, level: u8) -> f64 {
@@ -47,9 +52,17 @@ fn entropy_suppression_term() {
     // Two suppressed records with different generalized values add 2 · 1·log2(2/1) = 2 bits.
     let h = Hierarchy::parse_arx("a", "x;X;*\ny;X;*\nz;Z;*\nw;W;*\n").unwrap();
     let mut ds = Dataset::new(5);
-    ds.add_quasi_identifier("a", h, ["x", "x", "y", "z", "w"]).unwrap();
-    let models = PrivacyModels { k: 2, suppression_limit: 0.4, ..Default::default() };
-    let mono = apply(&ds, &models, Metric::EntropyMonotonic, &[1]).unwrap().0.score;
+    ds.add_quasi_identifier("a", h, ["x", "x", "y", "z", "w"])
+        .unwrap();
+    let models = PrivacyModels {
+        k: 2,
+        suppression_limit: 0.4,
+        ..Default::default()
+    };
+    let mono = apply(&ds, &models, Metric::EntropyMonotonic, &[1])
+        .unwrap()
+        .0
+        .score;
     let non = apply(&ds, &models, Metric::Entropy, &[1]).unwrap().0.score;
     assert!((non - mono - 2.0).abs() < 1e-9, "{non} {mono}");
 }

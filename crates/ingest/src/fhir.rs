@@ -23,6 +23,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tsunagu_model::{LocalPatientId, PostalCode, Sex};
@@ -313,7 +314,6 @@ struct FhirAllergy {
 #[serde(default, rename_all = "camelCase")]
 struct FhirCoverage {
     extension: Vec<Extension>,
-    status: Option<String>,
     #[serde(rename = "type")]
     kind: Option<CodeableConcept>,
     subscriber_id: Option<String>,
@@ -533,8 +533,18 @@ fn resolve_and_map(items: &[Item<'_>], limits: &Limits, batch: &mut Batch) {
     for it in items {
         index.add(it);
     }
-    for it in items {
-        map_item(it, &index, limits, batch);
+    // Mapping is independent per resource once the index exists; `collect` keeps input order,
+    // so the output is the same on every run.
+    let parts: Vec<Batch> = items
+        .par_iter()
+        .map(|it| {
+            let mut part = Batch::default();
+            map_item(it, &index, limits, &mut part);
+            part
+        })
+        .collect();
+    for part in parts {
+        batch.extend(part);
     }
 }
 
@@ -542,7 +552,7 @@ fn resolve_and_map(items: &[Item<'_>], limits: &Limits, batch: &mut Batch) {
 /// all of them.
 pub fn read_ndjson(files: &[(Arc<SourceFile>, &[u8])], limits: &Limits) -> Batch {
     let mut batch = Batch::default();
-    let mut items: Vec<Item<'_>> = Vec::new();
+    let mut lines: Vec<(Position, &[u8])> = Vec::new();
     for (file, bytes) in files {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -550,39 +560,43 @@ pub fn read_ndjson(files: &[(Arc<SourceFile>, &[u8])], limits: &Limits) -> Batch
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            batch.read += 1;
-            let p = Position::entry(file, EntryKind::Line, n as u64 + 1);
+            lines.push((Position::entry(file, EntryKind::Line, n as u64 + 1), line));
+        }
+    }
+    batch.read = lines.len() as u64;
+    let parsed: Vec<Result<Item<'_>, Box<Rejected>>> = lines
+        .into_par_iter()
+        .map(|(p, line)| {
             if line.len() > limits.max_line_bytes {
-                batch.rejected.push(
-                    Rejected::new(
-                        p,
-                        "line",
-                        Reason::TooLarge {
-                            limit: limits.max_line_bytes as u64,
-                            unit: "bytes",
-                        },
-                    )
-                    .with_raw(line),
-                );
-                continue;
+                let reason = Reason::TooLarge {
+                    limit: limits.max_line_bytes as u64,
+                    unit: "bytes",
+                };
+                return Err(Box::new(Rejected::new(p, "line", reason).with_raw(line)));
             }
             let Ok(text) = std::str::from_utf8(line) else {
-                batch
-                    .rejected
-                    .push(Rejected::new(p, "line", Reason::Encoding("UTF-8")).with_raw(line));
-                continue;
+                return Err(Box::new(
+                    Rejected::new(p, "line", Reason::Encoding("UTF-8")).with_raw(line),
+                ));
             };
             match serde_json::from_str::<Head>(text) {
-                Ok(head) => items.push(Item {
+                Ok(head) => Ok(Item {
                     position: p,
                     full_url: None,
                     raw: text,
                     head,
                 }),
-                Err(e) => batch
-                    .rejected
-                    .push(Rejected::new(p, "line", json_reason(&e)).with_raw(line)),
+                Err(e) => Err(Box::new(
+                    Rejected::new(p, "line", json_reason(&e)).with_raw(line),
+                )),
             }
+        })
+        .collect();
+    let mut items: Vec<Item<'_>> = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        match p {
+            Ok(it) => items.push(it),
+            Err(r) => batch.rejected.push(*r),
         }
     }
     resolve_and_map(&items, limits, &mut batch);
@@ -603,7 +617,10 @@ struct Ctx<'i> {
 impl Ctx<'_> {
     fn text(&mut self, field: &'static str, s: Option<&str>) -> Built<Option<String>> {
         let Some(s) = s else { return Ok(None) };
-        if s.chars().count() > self.limits.max_string_chars {
+        // A char is at least one byte: count characters only when the bytes could exceed the cap.
+        if s.len() > self.limits.max_string_chars
+            && s.chars().count() > self.limits.max_string_chars
+        {
             return Err((
                 field,
                 Reason::TooLarge {
@@ -836,8 +853,10 @@ fn patient(ctx: &mut Ctx<'_>, key: Option<String>, p: Patient) -> Built<Vec<Body
                 Some(code) if system.is_empty() => code,
                 _ => system,
             };
-            id.other_identifiers
-                .push((Reason::type_name(&label).replace('?', ""), value));
+            // The system URI (or the identifier type code) says what the value is; it is not
+            // personal, but it is input, so it goes through the same cap.
+            let label = ctx.text("Patient.identifier.system", Some(&label))?.unwrap_or_default();
+            id.other_identifiers.push((label, value));
         }
     }
     for n in &p.name {
@@ -1442,7 +1461,6 @@ fn coverage(ctx: &mut Ctx<'_>, key: Option<String>, c: FhirCoverage) -> Built<Ve
         Some(b) => Some(b),
         None => ctx.text("Coverage.dependent", c.dependent.as_deref())?,
     };
-    let _ = &c.status;
     let mut out = vec![clinical(
         Some(subject.clone()),
         key,

@@ -98,6 +98,18 @@ pub fn is_private_use(c: char) -> bool {
 /// would also fold full-width digits, ①, ㈱ and other characters people chose on purpose — and
 /// replace private-use characters by 〓.
 pub fn normalise_text(s: &str) -> NormalisedText {
+    // Fast path: most values (codes, numbers, ASCII, ordinary kanji and kana) need no change.
+    if s.is_ascii()
+        || !s
+            .chars()
+            .any(|c| is_halfwidth_kana(c) || is_private_use(c) || c == GETA)
+    {
+        return NormalisedText {
+            text: s.to_owned(),
+            widened: false,
+            gaiji: false,
+        };
+    }
     let mut out = String::with_capacity(s.len());
     let mut widened = false;
     let mut gaiji = false;

@@ -8,6 +8,8 @@
 //! [`RecordStatus::Cancelled`] so the pipeline can retract earlier copies.
 
 use std::fs;
+
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -146,31 +148,34 @@ pub fn read_storage(root: &Path, opts: &Options) -> Result<Batch, std::io::Error
     let mut files = Vec::new();
     collect(root, 0, &mut files)?;
     files.sort();
-    let mut batch = Batch::default();
-    for (i, (path, depth)) in files.into_iter().enumerate() {
-        let ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        let source = SourceFile::new(ordinal, rel.clone());
-        if depth != 6 {
-            batch.read += 1;
-            batch.rejected.push(Rejected::new(
-                Position::file(&source),
-                "path",
-                Reason::BadFileName("not at the depth of a standardized-storage file"),
-            ));
-            continue;
-        }
-        let bytes = match read_capped(&path, opts.max_file_bytes) {
-            Ok(b) => b,
-            Err(reason) => {
-                batch.read += 1;
-                batch
-                    .rejected
-                    .push(Rejected::new(Position::file(&source), "file", reason));
-                continue;
+    // Files are independent: read and parse them in parallel; `collect` keeps the sorted order.
+    let parts: Vec<Batch> = files
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (path, depth))| {
+            let ordinal = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            let source = SourceFile::new(ordinal, rel.clone());
+            let whole = |field: &str, reason: Reason| Batch {
+                records: Vec::new(),
+                rejected: vec![Rejected::new(Position::file(&source), field, reason)],
+                read: 1,
+            };
+            if depth != 6 {
+                return whole(
+                    "path",
+                    Reason::BadFileName("not at the depth of a standardized-storage file"),
+                );
             }
-        };
-        batch.extend(read_file(&source, &rel, &bytes, opts));
+            match read_capped(&path, opts.max_file_bytes) {
+                Ok(bytes) => read_file(&source, &rel, &bytes, opts),
+                Err(reason) => whole("file", reason),
+            }
+        })
+        .collect();
+    let mut batch = Batch::default();
+    for part in parts {
+        batch.extend(part);
     }
     Ok(batch)
 }
@@ -525,7 +530,7 @@ struct Mapper<'m, 'a> {
 /// Builds one record; field errors reject the record, not the file.
 type Built<T> = Result<T, (&'static str, Reason)>;
 
-impl<'a> Mapper<'_, 'a> {
+impl<'m, 'a> Mapper<'m, 'a> {
     fn push(&mut self, seg: &Segment<'_>, flags: Flags, built: Built<Body>) {
         let pos = self.msg_pos.with_segment(seg.pos());
         match built {
@@ -648,8 +653,9 @@ impl<'a> Mapper<'_, 'a> {
     }
 
     fn encounter(&mut self, trigger: &str) {
-        let segs: Vec<Segment<'_>> = self.msg.segments_named("PV1").cloned().collect();
-        for pv1 in &segs {
+        let msg: &'m Message<'a> = self.msg;
+        let segs = msg.segments_named("PV1");
+        for pv1 in segs {
             let mut flags = Flags::default();
             let built = (|| -> Built<Body> {
                 let class = match pv1.field(2).comp(1).text().as_ref() {
@@ -698,10 +704,11 @@ impl<'a> Mapper<'_, 'a> {
     }
 
     fn allergies(&mut self, seg_id: &'static str) {
-        let segs: Vec<Segment<'_>> = self.msg.segments_named(seg_id).cloned().collect();
+        let msg: &'m Message<'a> = self.msg;
+        let segs = msg.segments_named(seg_id);
         // AL1 and IAM agree on fields 2–5; the identification / onset date differs.
         let date_field = if seg_id == "IAM" { 11 } else { 6 };
-        for s in &segs {
+        for s in segs {
             let mut flags = Flags::default();
             let built = (|| -> Built<Body> {
                 let code = coded(s.field(3), seg_id, &mut flags);
@@ -735,8 +742,9 @@ impl<'a> Mapper<'_, 'a> {
     /// IN1 (ADT) and JAHIS ZI1 (PPR) share the layout used here: 2 plan type (JHSD0001), 3
     /// insurer number, 10 記号, 11 番号, 12/13 validity, 17 relationship.
     fn insurance(&mut self, seg_id: &'static str) {
-        let segs: Vec<Segment<'_>> = self.msg.segments_named(seg_id).cloned().collect();
-        for s in &segs {
+        let msg: &'m Message<'a> = self.msg;
+        let segs = msg.segments_named(seg_id);
+        for s in segs {
             let mut flags = Flags::default();
             let built = (|| -> Built<(Body, Body)> {
                 let insurer = s.field(3).comp(1).norm(seg_id, &mut flags);
@@ -781,8 +789,9 @@ impl<'a> Mapper<'_, 'a> {
     }
 
     fn conditions(&mut self) {
-        let segs: Vec<Segment<'_>> = self.msg.segments_named("PRB").cloned().collect();
-        for prb in &segs {
+        let msg: &'m Message<'a> = self.msg;
+        let segs = msg.segments_named("PRB");
+        for prb in segs {
             let mut flags = Flags::default();
             let built = (|| -> Built<Body> {
                 let code = coded(prb.field(3), "PRB-3", &mut flags);
@@ -857,7 +866,8 @@ impl<'a> Mapper<'_, 'a> {
             .filter(|&i| self.msg.segments[i].id == "RXE")
             .collect();
         for i in starts {
-            let rxe = self.msg.segments[i].clone();
+            let msg: &'m Message<'a> = self.msg;
+            let rxe = &msg.segments[i];
             let group = self.group_after(i);
             let order = self.order_number(i);
             let tq1 = group.iter().find(|s| s.id == "TQ1").cloned();
@@ -914,7 +924,7 @@ impl<'a> Mapper<'_, 'a> {
                         }),
                     ))
                 })();
-                self.push(&rxe, flags, built);
+                self.push(rxe, flags, built);
             } else {
                 // An injection order: RXE-2 is a placeholder, the medicines are the RXC components.
                 for rxc in rxcs {
@@ -953,7 +963,8 @@ impl<'a> Mapper<'_, 'a> {
             .filter(|&i| self.msg.segments[i].id == "RXA")
             .collect();
         for i in starts {
-            let rxa = self.msg.segments[i].clone();
+            let msg: &'m Message<'a> = self.msg;
+            let rxa = &msg.segments[i];
             let group = self.group_after(i);
             let order = self.order_number(i);
             let mut flags = Flags::default();
@@ -983,16 +994,17 @@ impl<'a> Mapper<'_, 'a> {
                     }),
                 ))
             })();
-            self.push(&rxa, flags, built);
+            self.push(rxa, flags, built);
         }
     }
 
     /// OBX segments, with the context of the SPM and OBR before them.
     fn observations(&mut self, default_status: ObservationStatus) {
-        let segs = self.msg.segments.clone();
+        let msg: &'m Message<'a> = self.msg;
+        let segs = &msg.segments;
         let mut spm: Option<&Segment<'_>> = None;
         let mut obr: Option<&Segment<'_>> = None;
-        for s in &segs {
+        for s in segs {
             match s.id {
                 "SPM" => spm = Some(s),
                 "OBR" => obr = Some(s),

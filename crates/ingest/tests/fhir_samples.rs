@@ -134,6 +134,63 @@ fn synthea_transaction_bundle() {
     );
 }
 
+#[test]
+fn synthea_bundle_with_prescriptions() {
+    let bytes = fs::read(data(
+        "synthea/Willy_Koepp_ebbb96ce-c538-4ac4-ad6a-7c709ef6639c.json",
+    ))
+    .unwrap();
+    let b = read_json(&SourceFile::new(1, "w.json"), &bytes, &Limits::default());
+    assert_eq!(b.read, 121);
+    // Counted independently from the file (see the README of the sample).
+    let k = kinds(&b);
+    assert_eq!(
+        k,
+        BTreeMap::from([
+            ("condition", 6),
+            ("encounter", 10),
+            ("identity", 1),
+            ("medication", 5),
+            ("observation", 59),
+            ("organization", 1),
+            ("procedure", 3),
+        ])
+    );
+    assert_eq!(
+        unsupported_counts(&b),
+        BTreeMap::from([
+            ("CarePlan".to_owned(), 3),
+            ("Claim".to_owned(), 15),
+            ("DiagnosticReport".to_owned(), 4),
+            ("ExplanationOfBenefit".to_owned(), 10),
+            ("Immunization".to_owned(), 7),
+            ("Practitioner".to_owned(), 1),
+        ])
+    );
+    assert_eq!(b.rejected.len(), 40);
+    let meds: Vec<_> = b
+        .records
+        .iter()
+        .filter_map(|r| match &r.body {
+            Body::Clinical(c) => match &c.data {
+                ClinicalData::Medication(m) => Some((c.encounter.clone(), m.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let (enc, first) = &meds[0];
+    assert!(enc.as_deref().is_some_and(|e| e.starts_with("Encounter/")));
+    assert_eq!(first.kind, MedicationKind::Prescription);
+    let code = first.code.as_ref().unwrap();
+    assert_eq!(
+        (&code.system, code.code.as_str()),
+        (&CodeSystem::RxNorm, "198014")
+    );
+    assert_eq!(first.status.as_deref(), Some("stopped"));
+    assert!(matches!(first.start, Some(When::Zoned(_))));
+}
+
 /// Every JP Core example, as (file name, bytes).
 fn jpcore_files() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(data("jpcore"))

@@ -60,7 +60,9 @@ pub enum LakeError {
     },
     /// A part could not be decrypted or decoded: wrong store key, a file moved from another
     /// table or renamed, tampering, or not a lake file at all.
-    #[error("table {table}, part {part}: cannot read (wrong store key, moved, tampered or not a lake part): {source}")]
+    #[error(
+        "table {table}, part {part}: cannot read (wrong store key, moved, tampered or not a lake part): {source}"
+    )]
     Read {
         /// The table.
         table: Table,

@@ -16,15 +16,16 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::encryption::decrypt::FileDecryptionProperties;
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::properties::WriterProperties;
 use tsunagu_model::StoreKey;
 
+use crate::LakeError;
 use crate::tables::{
     Checkup, Claim, Condition, Encounter, Medication, Observation, Person, Procedure, TableRow,
     check_schema,
 };
 use crate::values::{PartName, Table};
-use crate::LakeError;
 
 const PART_EXT: &str = ".parquet";
 const TEMP_SUFFIX: &str = ".parquet.tmp";
@@ -285,10 +286,13 @@ impl Lake {
         Ok(parts)
     }
 
+    /// Open a part for reading. `with_page_index` also reads (and so authenticates) the page
+    /// indexes, which the data read itself never touches.
     fn open_part(
         &self,
         table: Table,
         part: &PartName,
+        with_page_index: bool,
     ) -> Result<ParquetRecordBatchReaderBuilder<File>, LakeError> {
         let read_err = |source| LakeError::Read {
             table,
@@ -308,10 +312,13 @@ impl Lake {
                 "not a Parquet file with an encrypted footer".to_owned(),
             )));
         }
-        let options = ArrowReaderOptions::new()
+        let mut options = ArrowReaderOptions::new()
             .with_file_decryption_properties(self.keys.decryption(table, part).map_err(read_err)?);
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new_with_options(file, options).map_err(read_err)?;
+        if with_page_index {
+            options = options.with_page_index_policy(PageIndexPolicy::Required);
+        }
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+            .map_err(read_err)?;
         check_schema(table, &schema_of(table), builder.schema())?;
         Ok(builder)
     }
@@ -319,7 +326,7 @@ impl Lake {
     /// The batches of one part, decrypted.
     pub fn read_part(&self, table: Table, part: &PartName) -> Result<Vec<RecordBatch>, LakeError> {
         let reader = self
-            .open_part(table, part)?
+            .open_part(table, part, true)?
             .build()
             .map_err(|source| LakeError::Read {
                 table,
@@ -364,10 +371,14 @@ impl Lake {
     pub fn row_count(&self, table: Table) -> Result<u64, LakeError> {
         let mut n = 0u64;
         for p in self.parts(table)? {
-            let rows = self.open_part(table, &p)?.metadata().file_metadata().num_rows();
-            n += u64::try_from(rows).map_err(|_| LakeError::Internal(
-                "negative row count in a part footer".to_owned(),
-            ))?;
+            let rows = self
+                .open_part(table, &p, false)?
+                .metadata()
+                .file_metadata()
+                .num_rows();
+            n += u64::try_from(rows).map_err(|_| {
+                LakeError::Internal("negative row count in a part footer".to_owned())
+            })?;
         }
         Ok(n)
     }

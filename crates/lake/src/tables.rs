@@ -19,12 +19,12 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use chrono::{NaiveDate, NaiveDateTime};
 use tsunagu_model::{Icd10Code, ProviderId, Sex};
 
+use crate::LakeError;
 use crate::column::{Column, Scalar, finish};
 use crate::values::{
-    CheckupProgram, EncounterClass, MedicationKind, ObservationCategory, PersonId, Postal3,
-    Table, YearMonth,
+    CheckupProgram, EncounterClass, MedicationKind, ObservationCategory, PersonId, Postal3, Table,
+    YearMonth,
 };
-use crate::LakeError;
 
 /// A row type of one table.
 pub trait TableRow: Sized {

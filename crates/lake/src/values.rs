@@ -22,8 +22,7 @@ impl PersonId {
         let Some(rest) = s.strip_prefix(Self::PREFIX) else {
             return Err("person id must start with psn-");
         };
-        if rest.is_empty() || rest.len() > 64 || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if rest.is_empty() || rest.len() > 64 || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err("person id must be psn- and 1 to 64 ASCII letters or digits");
         }
         Ok(PersonId(s.to_owned()))
@@ -292,8 +291,18 @@ mod tests {
 
     #[test]
     fn person_ids_parse_strictly() {
-        assert_eq!(PersonId::parse("psn-7K3M9Q").unwrap().as_str(), "psn-7K3M9Q");
-        for bad in ["", "psn-", "prs-ABC", "psn-AB C", "psn-山田", &format!("psn-{}", "A".repeat(65))] {
+        assert_eq!(
+            PersonId::parse("psn-7K3M9Q").unwrap().as_str(),
+            "psn-7K3M9Q"
+        );
+        for bad in [
+            "",
+            "psn-",
+            "prs-ABC",
+            "psn-AB C",
+            "psn-山田",
+            &format!("psn-{}", "A".repeat(65)),
+        ] {
             assert!(PersonId::parse(bad).is_err(), "{bad}");
         }
     }

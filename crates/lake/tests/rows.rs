@@ -9,7 +9,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use tsunagu_lake::*;
 
-fn batch_round_trip<R: TableRow + PartialEq + std::fmt::Debug>(rows: &[R]) -> Result<(), TestCaseError> {
+fn batch_round_trip<R: TableRow + PartialEq + std::fmt::Debug>(
+    rows: &[R],
+) -> Result<(), TestCaseError> {
     let batch = R::to_batch(rows).unwrap();
     prop_assert_eq!(batch.num_rows(), rows.len());
     prop_assert_eq!(batch.schema(), R::schema());
@@ -64,15 +66,29 @@ fn schemas_are_as_documented() {
     let names: Vec<_> = s.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(
         names,
-        ["person_id", "provider_id", "sex", "birth_month", "deceased_date", "postal3", "municipality"]
+        [
+            "person_id",
+            "provider_id",
+            "sex",
+            "birth_month",
+            "deceased_date",
+            "postal3",
+            "municipality"
+        ]
     );
     let o = Observation::schema();
-    assert_eq!(o.field_with_name("value").unwrap().data_type(), &DataType::Float64);
+    assert_eq!(
+        o.field_with_name("value").unwrap().data_type(),
+        &DataType::Float64
+    );
     assert_eq!(
         o.field_with_name("effective").unwrap().data_type(),
         &DataType::Timestamp(TimeUnit::Microsecond, None)
     );
-    assert_eq!(Claim::schema().field_with_name("line").unwrap().data_type(), &DataType::UInt32);
+    assert_eq!(
+        Claim::schema().field_with_name("line").unwrap().data_type(),
+        &DataType::UInt32
+    );
     for t in Table::ALL {
         let s = schema_of(t);
         assert_eq!(s.field(0).name(), "person_id", "{t}");
@@ -85,7 +101,16 @@ fn foreign_batches_are_refused_by_name_not_value() {
     // A batch of another table does not decode as this one.
     let batch = Condition::to_batch(&conditions()).unwrap();
     let err = Claim::from_batch(&batch).unwrap_err();
-    assert!(matches!(err, LakeError::Schema { table: Table::Claims, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            LakeError::Schema {
+                table: Table::Claims,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     // A batch with the right shape but a value the column type rules out: the error names the
     // column and row, not the value.

@@ -180,7 +180,7 @@ impl Ledger {
         &self,
         actor: &Actor,
         r: NewReception,
-        unit: Option<(&str, serde_json::Value)>,
+        units: Option<(&[String], serde_json::Value)>,
     ) -> Result<String> {
         let p = self.provider(&r.provider).await?;
         let Some(filing_ref) = p.filing_ref else {
@@ -213,31 +213,34 @@ impl Ledger {
         .map_err(Error::backend)?;
         let rows = rows_digest(&mut tx, "reception_records", head.next()).await?;
         let mut details = serde_json::json!({ "provider": p.id.as_str(), "rows": [rows] });
-        if let Some((digest, extra)) = unit {
-            let done: Option<String> = sqlx::query_scalar(
-                "SELECT reception_id FROM ingest_units WHERE provider_id = $1 AND digest = $2",
-            )
-            .bind(p.id.as_str())
-            .bind(digest)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(Error::backend)?;
-            if done.is_some() {
-                return Err(Error::conflict(
-                    "this input was already taken in from this provider",
-                ));
+        if let Some((digests, extra)) = units {
+            let now = fmt_instant(Utc::now());
+            for digest in digests {
+                let done: Option<String> = sqlx::query_scalar(
+                    "SELECT reception_id FROM ingest_units WHERE provider_id = $1 AND digest = $2",
+                )
+                .bind(p.id.as_str())
+                .bind(digest)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::backend)?;
+                if done.is_some() {
+                    return Err(Error::conflict(
+                        "an input of this run was already taken in from this provider",
+                    ));
+                }
+                sqlx::query(
+                    "INSERT INTO ingest_units (provider_id, digest, reception_id, done_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(p.id.as_str())
+                .bind(digest)
+                .bind(&id)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::backend)?;
             }
-            sqlx::query(
-                "INSERT INTO ingest_units (provider_id, digest, reception_id, done_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(p.id.as_str())
-            .bind(digest)
-            .bind(&id)
-            .bind(fmt_instant(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::backend)?;
-            details["unit"] = serde_json::Value::String(digest.to_owned());
+            details["units"] = serde_json::json!(digests.len());
             details["intake"] = extra;
         }
         self.append(
@@ -464,22 +467,24 @@ impl Ledger {
         Ok(found.is_some())
     }
 
-    /// Record a unit of intake as done, with its reception record, in one transaction: after a
-    /// crash either both exist (re-ingesting skips the unit) or neither (re-ingesting redoes it,
-    /// and every write before this point is idempotent).
-    pub async fn complete_unit(
+    /// Record units of intake as done, with their reception record, in one transaction: after a
+    /// crash either both exist (re-ingesting skips the units) or neither (re-ingesting redoes
+    /// them, and every write before this point is idempotent).
+    pub async fn complete_units(
         &self,
         actor: &Actor,
-        digest: &str,
+        digests: &[String],
         r: NewReception,
         details: serde_json::Value,
     ) -> Result<String> {
-        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::input("unit digest", "must be a SHA-256 in hex"));
+        if digests.is_empty()
+            || digests
+                .iter()
+                .any(|d| d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(Error::input("unit digests", "must be SHA-256 digests in hex"));
         }
-        let id = self
-            .add_reception_inner(actor, r, Some((digest, details)))
-            .await?;
-        Ok(id)
+        self.add_reception_inner(actor, r, Some((digests, details)))
+            .await
     }
 }

@@ -537,9 +537,10 @@ async fn records_are_append_only_and_kept(db: Db) {
     // A unit of intake is recorded with its reception record, once.
     let digest = "cd".repeat(32);
     assert!(!l.unit_done(&id, &digest).await.unwrap());
-    l.complete_unit(
+    let units = [digest.clone()];
+    l.complete_units(
         &actor(),
-        &digest,
+        &units,
         reception(&id, "2025-07-01"),
         serde_json::json!({ "accepted": 3 }),
     )
@@ -547,18 +548,18 @@ async fn records_are_append_only_and_kept(db: Db) {
     .unwrap();
     assert!(l.unit_done(&id, &digest).await.unwrap());
     let again = l
-        .complete_unit(
+        .complete_units(
             &actor(),
-            &digest,
+            &units,
             reception(&id, "2025-07-01"),
             serde_json::json!({}),
         )
         .await;
     assert_eq!(again.unwrap_err().kind(), ErrorKind::Conflict);
     assert_eq!(
-        l.complete_unit(
+        l.complete_units(
             &actor(),
-            "not-a-digest",
+            &["not-a-digest".to_owned()],
             reception(&id, "2025-07-01"),
             serde_json::json!({})
         )

@@ -28,6 +28,20 @@ pub struct BlockingRule {
 }
 
 impl BlockingRule {
+    /// The fields the rule uses.
+    pub fn fields(&self) -> Vec<usize> {
+        let mut f: Vec<usize> = self
+            .parts
+            .iter()
+            .map(|p| match *p {
+                KeyPart::Whole(f) | KeyPart::Alt(f, _) => f,
+            })
+            .collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    }
+
     fn key(&self, t: &TokenTable, i: usize) -> Option<u64> {
         let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
         for p in &self.parts {

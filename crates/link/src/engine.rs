@@ -59,6 +59,19 @@ pub struct ScoredPair {
     pub pattern: u64,
 }
 
+/// One EM session that estimated m (Splink-style: on one blocking rule's pairs).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainingSession {
+    /// The blocking rule whose pairs were used (its fields were not estimated).
+    pub rule: String,
+    /// Pairs in the session.
+    pub pairs: usize,
+    /// EM iterations.
+    pub iterations: usize,
+    /// Whether EM converged.
+    pub converged: bool,
+}
+
 /// What a run did (counts and timings; no data).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LinkStats {
@@ -72,11 +85,13 @@ pub struct LinkStats {
     pub per_rule: Vec<(String, u64)>,
     /// Key groups skipped for size.
     pub skipped_blocks: u64,
-    /// EM iterations and whether it converged.
+    /// EM sessions that estimated m.
+    pub training_sessions: Vec<TrainingSession>,
+    /// Iterations of the final EM (λ only).
     pub em_iterations: usize,
     /// EM converged.
     pub em_converged: bool,
-    /// Share of matches among candidates (EM).
+    /// Share of matches among candidates (final EM).
     pub lambda_candidates: f64,
     /// Expected number of matches.
     pub expected_matches: f64,
@@ -169,48 +184,32 @@ fn run(
         .par_iter()
         .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
         .collect();
-    let counts: HashMap<u64, f64> = patterns
-        .par_iter()
-        .fold(HashMap::new, |mut m: HashMap<u64, f64>, p| {
-            *m.entry(*p).or_default() += 1.0;
-            m
-        })
-        .reduce(HashMap::new, |mut a, b| {
-            for (k, v) in b {
-                *a.entry(k).or_default() += v;
-            }
-            a
-        });
-    let mut distinct: Vec<(u64, f64)> = counts.into_iter().collect();
-    distinct.sort_unstable_by_key(|p| p.0);
-
+    let distinct = pattern_counts(&patterns, 0);
     let u_sample = model::sample_u(&cmp, dedupe, opts.u_samples, opts.seed);
     let n_total_pairs = if dedupe {
         (left.len() as f64) * (left.len().saturating_sub(1) as f64) / 2.0
     } else {
         (left.len() as f64) * (right.len() as f64)
     };
-    let expected0 = if dedupe {
-        left.len() as f64 * 0.1
-    } else {
-        left.len().min(right.len()) as f64 * 0.5
-    };
+    let (m, sessions) = train_m(&cmp, dedupe, &rules, &u_sample, opts);
+    stats.training_sessions = sessions;
+    // λ among all candidates with m and u fixed.
     let lambda0 = if cands.pairs.is_empty() {
         0.1
     } else {
+        let expected0 = if dedupe {
+            left.len() as f64 * 0.1
+        } else {
+            left.len().min(right.len()) as f64 * 0.5
+        };
         (expected0 / cands.pairs.len() as f64).clamp(1e-4, 0.5)
     };
-    let m0 = kinds.iter().map(|k| model::initial_m(*k)).collect();
-    let fit = model::em(
-        &kinds,
-        true,
-        &distinct,
-        m0,
-        u_sample.clone(),
-        lambda0,
-        opts.max_em_iterations,
-        1e-6,
-    );
+    let only_lambda = model::EmSettings {
+        fix: model::Fix { m: true, u: true },
+        max_iter: opts.max_em_iterations,
+        tol: 1e-7,
+    };
+    let fit = model::em(&kinds, &distinct, m, u_sample.clone(), lambda0, only_lambda);
     stats.em_iterations = fit.iterations;
     stats.em_converged = fit.converged;
     stats.lambda_candidates = fit.lambda;
@@ -285,4 +284,99 @@ fn run(
         model,
         stats,
     })
+}
+
+/// Distinct patterns with their counts, with the fields in `mask` (bit per field) set to
+/// "missing".
+fn pattern_counts(patterns: &[u64], mask: u64) -> Vec<(u64, f64)> {
+    let counts: HashMap<u64, f64> = patterns
+        .par_iter()
+        .fold(HashMap::new, |mut m: HashMap<u64, f64>, p| {
+            *m.entry(p & !mask).or_default() += 1.0;
+            m
+        })
+        .reduce(HashMap::new, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_default() += v;
+            }
+            a
+        });
+    let mut distinct: Vec<(u64, f64)> = counts.into_iter().collect();
+    distinct.sort_unstable_by_key(|p| p.0);
+    distinct
+}
+
+/// Estimate m as Splink does: EM sessions, each on the pairs of one blocking rule, with u fixed
+/// (random sampling) and the rule's own fields left out — on pairs chosen because they agree
+/// on a field, that field's agreement says nothing about m, and treating it as evidence makes
+/// EM call every candidate a match. Sessions are added until every field has been estimated
+/// at least once; a field estimated in several sessions gets the mean.
+fn train_m(
+    cmp: &Comparator<'_>,
+    dedupe: bool,
+    rules: &[BlockingRule],
+    u: &[Vec<f64>],
+    opts: &LinkOptions,
+) -> (Vec<Vec<f64>>, Vec<TrainingSession>) {
+    let kinds = &cmp.left().schema().fields;
+    let nf = kinds.len();
+    let mut sum: Vec<Vec<f64>> = kinds.iter().map(|k| vec![0.0; k.levels().len()]).collect();
+    let mut n = vec![0usize; nf];
+    let mut sessions = Vec::new();
+    for rule in rules {
+        let used: Vec<usize> = rule.fields();
+        if (0..nf).all(|f| used.contains(&f) || n[f] > 0) {
+            continue;
+        }
+        let cands = block::candidates(
+            cmp.left(),
+            cmp.right(),
+            dedupe,
+            std::slice::from_ref(rule),
+            opts.max_block_pairs,
+        );
+        if cands.pairs.is_empty() {
+            continue;
+        }
+        let mask = used.iter().fold(0u64, |m, &f| {
+            m | (0xF << (f as u32 * crate::compare::LEVEL_BITS))
+        });
+        let patterns: Vec<u64> = cands
+            .pairs
+            .par_iter()
+            .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
+            .collect();
+        let distinct = pattern_counts(&patterns, mask);
+        let m0 = kinds.iter().map(|k| model::initial_m(*k)).collect();
+        let settings = model::EmSettings {
+            fix: model::Fix { m: false, u: true },
+            max_iter: opts.max_em_iterations,
+            tol: 1e-6,
+        };
+        let fit = model::em(kinds, &distinct, m0, u.to_vec(), 0.3, settings);
+        for f in (0..nf).filter(|f| !used.contains(f)) {
+            for (s, x) in sum[f].iter_mut().zip(&fit.m[f]) {
+                *s += x;
+            }
+            n[f] += 1;
+        }
+        sessions.push(TrainingSession {
+            rule: rule.name.clone(),
+            pairs: cands.pairs.len(),
+            iterations: fit.iterations,
+            converged: fit.converged,
+        });
+    }
+    let m = kinds
+        .iter()
+        .enumerate()
+        .map(|(f, k)| {
+            if n[f] == 0 {
+                model::initial_m(*k)
+            } else {
+                sum[f].iter().map(|x| x / n[f] as f64).collect()
+            }
+        })
+        .collect();
+    (m, sessions)
 }

@@ -80,6 +80,26 @@ pub fn sample_u(cmp: &Comparator<'_>, dedupe: bool, samples: usize, seed: u64) -
         .collect()
 }
 
+/// Which parameters EM keeps fixed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fix {
+    /// Keep m.
+    pub m: bool,
+    /// Keep u.
+    pub u: bool,
+}
+
+/// What EM fixes and when it stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmSettings {
+    /// Parameters kept fixed.
+    pub fix: Fix,
+    /// Iteration cap.
+    pub max_iter: usize,
+    /// Stop when no parameter moves more than this.
+    pub tol: f64,
+}
+
 /// The result of expectation–maximisation.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmResult {
@@ -109,18 +129,16 @@ fn normalise(v: &mut [f64]) {
 /// counts. Missing levels (0) contribute nothing. With `fix_u`, u stays at `u0` (estimated
 /// elsewhere, from random pairs) and only m and λ are fitted, as Splink does: it keeps the
 /// non-match class from absorbing true matches whose correlated fields (postal code and address
-/// after a move) both disagree.
-#[allow(clippy::too_many_arguments)]
+/// after a move) both disagree. With `fix.m` as well, only λ is fitted.
 pub fn em(
     kinds: &[FieldKind],
-    fix_u: bool,
     patterns: &[(u64, f64)],
     m0: Vec<Vec<f64>>,
     u0: Vec<Vec<f64>>,
     lambda0: f64,
-    max_iter: usize,
-    tol: f64,
+    settings: EmSettings,
 ) -> EmResult {
+    let EmSettings { fix, max_iter, tol } = settings;
     let nf = kinds.len();
     let (mut m, mut u, mut lambda) = (m0, u0, lambda0.clamp(1e-6, 1.0 - 1e-6));
     for v in m.iter_mut().chain(u.iter_mut()) {
@@ -171,16 +189,14 @@ pub fn em(
         } else {
             lambda
         };
-        let mut delta = (new_lambda - lambda).abs();
-        for (old, new) in m.iter().zip(sm.iter()) {
-            for (x, y) in old.iter().zip(new) {
-                delta = delta.max((x - y).abs());
-            }
-        }
-        if fix_u {
+        if fix.u {
             su = u.clone();
         }
-        for (old, new) in u.iter().zip(su.iter()) {
+        if fix.m {
+            sm = m.clone();
+        }
+        let mut delta = (new_lambda - lambda).abs();
+        for (old, new) in m.iter().chain(u.iter()).zip(sm.iter().chain(su.iter())) {
             for (x, y) in old.iter().zip(new) {
                 delta = delta.max((x - y).abs());
             }
@@ -382,7 +398,18 @@ mod tests {
         // Start far from the truth: flat-ish m, u uniform.
         let m0 = kinds.iter().map(|k| initial_m(*k)).collect();
         let u0 = kinds.iter().map(|k| vec![1.0; k.levels().len()]).collect();
-        let r = em(&kinds, false, &patterns, m0, u0, 0.5, 500, 1e-7);
+        let r = em(
+            &kinds,
+            &patterns,
+            m0,
+            u0,
+            0.5,
+            EmSettings {
+                fix: Fix::default(),
+                max_iter: 500,
+                tol: 1e-7,
+            },
+        );
         assert!(r.converged);
         assert!((r.lambda - lambda_true).abs() < 0.01, "lambda {}", r.lambda);
         for f in 0..kinds.len() {
@@ -403,7 +430,12 @@ mod tests {
         }
         // With u known (as from random sampling) only m and λ are fitted, and u stays put.
         let m0 = kinds.iter().map(|k| initial_m(*k)).collect();
-        let r = em(&kinds, true, &patterns, m0, u_true.to_vec(), 0.5, 500, 1e-7);
+        let fixed_u = EmSettings {
+            fix: Fix { m: false, u: true },
+            max_iter: 500,
+            tol: 1e-7,
+        };
+        let r = em(&kinds, &patterns, m0, u_true.to_vec(), 0.5, fixed_u);
         assert!(r.converged);
         assert!((r.lambda - lambda_true).abs() < 0.01, "lambda {}", r.lambda);
         for f in 0..kinds.len() {

@@ -7,7 +7,7 @@ use tsunagu_model::{PostalCode, Sex};
 
 use crate::normalize::{self, address::Address};
 use crate::schema::{FieldKind, Role, Schema};
-use crate::token::{FieldKey, LinkageKey, Tag, Token, qgrams};
+use crate::token::{FieldKey, LinkageKey, Tag, Token, for_each_qgram};
 
 /// One record as read from a file: the text of each role. Holds personal data: `Debug` is
 /// redacted.
@@ -54,8 +54,11 @@ pub struct Identity {
     pub birth_date: Option<NaiveDate>,
     /// Sex (unknown = `None`).
     pub sex: Option<Sex>,
-    /// Postal code.
+    /// Postal code (Japanese).
     pub postal: Option<PostalCode>,
+    /// Digits of the postal code as written (also for foreign codes such as FEBRL's
+    /// Australian postcodes, which are not Japanese postal codes but still compare).
+    pub postal_digits: String,
     /// Japanese address, split.
     pub address: Option<Address>,
     /// Normalised free-text roles (street number, address lines, suburb, state, phone,
@@ -111,9 +114,12 @@ impl Identity {
         }
         let v = raw.get(Role::PostalCode).trim();
         if !v.is_empty() {
+            id.postal_digits = normalize::digits(v);
             match normalize::postal(v) {
                 Ok(p) => id.postal = Some(p),
-                Err(_) => bad.push(Role::PostalCode),
+                // Only a value without any digit is unusable.
+                Err(_) if id.postal_digits.is_empty() => bad.push(Role::PostalCode),
+                Err(_) => {}
             }
         }
         let v = raw.get(Role::Address).trim();
@@ -185,9 +191,7 @@ impl Encoder {
     }
 
     fn grams(key: &FieldKey, tag: Tag, value: &str, out: &mut Vec<Token>) {
-        for g in qgrams(value, 2) {
-            out.push(key.token(tag, &g));
-        }
+        for_each_qgram(value, 2, |g| out.push(key.token(tag, g)));
     }
 
     /// Tokens of every field of one identity.
@@ -238,10 +242,15 @@ impl Encoder {
                         }
                     }
                     FieldKind::PostalCode => {
-                        if let Some(p) = id.postal {
-                            let s = p.as_str();
-                            t.whole = key.token(Tag::Whole, s);
+                        let s = match id.postal {
+                            Some(p) => p.as_str().to_owned(),
+                            None => id.postal_digits.clone(),
+                        };
+                        t.whole = key.token(Tag::Whole, &s);
+                        if s.len() > 3 {
                             t.alt[0] = key.token(Tag::Part1, &s[..3]);
+                        }
+                        if s.len() > 5 {
                             t.alt[1] = key.token(Tag::Part2, &s[..5]);
                         }
                     }
@@ -280,7 +289,10 @@ impl Encoder {
                         if v.chars().any(|c| !c.is_ascii_digit()) {
                             t.alt[0] = key.token(Tag::Phonetic, &normalize::phonetic(v));
                         }
-                        Self::grams(key, Tag::Gram, v, &mut t.grams);
+                        // A phone number is compared whole: a typo in it is another number.
+                        if *role != Role::Phone {
+                            Self::grams(key, Tag::Gram, v, &mut t.grams);
+                        }
                     }
                 }
                 t.grams.sort_unstable();
@@ -291,40 +303,56 @@ impl Encoder {
     }
 }
 
-/// One field of a [`TokenTable`], stored by column.
-#[derive(Debug, Clone, Default)]
-pub struct Column {
-    whole: Vec<Token>,
-    alt: Vec<[Token; 4]>,
-    offsets: Vec<u32>,
-    grams: Vec<Token>,
+/// Tokens per field in a row: the whole value and four variants.
+const SLOTS: usize = 5;
+
+/// One field of a [`TokenTable`], viewed across records.
+#[derive(Debug, Clone, Copy)]
+pub struct Column<'a> {
+    table: &'a TokenTable,
+    field: usize,
 }
 
-impl Column {
+impl<'a> Column<'a> {
+    #[inline]
+    fn slot(&self, i: usize) -> usize {
+        i * self.table.stride + self.field * SLOTS
+    }
+
     /// Whole-value token of a record.
     #[inline]
     pub fn whole(&self, i: usize) -> Token {
-        self.whole[i]
+        self.table.rows[self.slot(i)]
     }
 
     /// Variant tokens of a record.
     #[inline]
-    pub fn alt(&self, i: usize) -> &[Token; 4] {
-        &self.alt[i]
+    pub fn alt(&self, i: usize) -> &'a [Token] {
+        let s = self.slot(i);
+        &self.table.rows[s + 1..s + SLOTS]
     }
 
     /// Sorted q-gram tokens of a record.
     #[inline]
-    pub fn grams(&self, i: usize) -> &[Token] {
-        &self.grams[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    pub fn grams(&self, i: usize) -> &'a [Token] {
+        let k = i * self.table.nf + self.field;
+        &self.table.grams[self.table.offsets[k] as usize..self.table.offsets[k + 1] as usize]
     }
 }
 
-/// Tokenised records, by column: what the linker works on. Holds no plaintext.
+/// Tokenised records: what the linker works on. Holds no plaintext.
+///
+/// Stored row by row (all tokens of a record next to each other, q-grams in one run per
+/// record), because comparison reads whole records of random pairs: one record costs a few
+/// cache lines instead of several misses per field.
 #[derive(Debug, Clone)]
 pub struct TokenTable {
     schema: Schema,
-    columns: Vec<Column>,
+    nf: usize,
+    stride: usize,
+    rows: Vec<Token>,
+    offsets: Vec<u32>,
+    grams: Vec<Token>,
     len: usize,
 }
 
@@ -337,33 +365,31 @@ impl TokenTable {
     }
 
     /// Build from per-record tokens (e.g. re-loaded from storage).
-    pub fn from_rows(schema: Schema, rows: Vec<Vec<FieldTokens>>) -> TokenTable {
+    pub fn from_rows(schema: Schema, records: Vec<Vec<FieldTokens>>) -> TokenTable {
         let nf = schema.fields.len();
-        let mut columns: Vec<Column> = (0..nf)
-            .map(|_| Column {
-                whole: Vec::with_capacity(rows.len()),
-                alt: Vec::with_capacity(rows.len()),
-                offsets: vec![0],
-                grams: Vec::new(),
-            })
-            .collect();
-        for row in &rows {
-            for (c, ft) in columns.iter_mut().zip(
-                row.iter()
-                    .chain(std::iter::repeat(&FieldTokens::default()))
-                    .take(nf),
-            ) {
-                c.whole.push(ft.whole);
-                c.alt.push(ft.alt);
-                c.grams.extend_from_slice(&ft.grams);
-                c.offsets
-                    .push(u32::try_from(c.grams.len()).unwrap_or(u32::MAX));
+        let stride = nf * SLOTS;
+        let mut rows = Vec::with_capacity(records.len() * stride);
+        let mut offsets = Vec::with_capacity(records.len() * nf + 1);
+        offsets.push(0u32);
+        let mut grams = Vec::new();
+        let empty = FieldTokens::default();
+        for rec in &records {
+            for f in 0..nf {
+                let ft = rec.get(f).unwrap_or(&empty);
+                rows.push(ft.whole);
+                rows.extend_from_slice(&ft.alt);
+                grams.extend_from_slice(&ft.grams);
+                offsets.push(u32::try_from(grams.len()).unwrap_or(u32::MAX));
             }
         }
         TokenTable {
             schema,
-            columns,
-            len: rows.len(),
+            nf,
+            stride,
+            rows,
+            offsets,
+            grams,
+            len: records.len(),
         }
     }
 
@@ -382,9 +408,9 @@ impl TokenTable {
         &self.schema
     }
 
-    /// One field's column.
+    /// One field's tokens across records.
     #[inline]
-    pub fn column(&self, field: usize) -> &Column {
-        &self.columns[field]
+    pub fn column(&self, field: usize) -> Column<'_> {
+        Column { table: self, field }
     }
 }

@@ -183,17 +183,30 @@ impl Token {
 /// Character q-grams of a normalised value, padded with `^`/`$` so that short values and word
 /// edges carry weight (the standard padding of FEBRL and anonlink).
 pub fn qgrams(value: &str, q: usize) -> Vec<String> {
-    if value.is_empty() {
-        return Vec::new();
+    let mut out = Vec::new();
+    for_each_qgram(value, q, |g| out.push(g.to_owned()));
+    out
+}
+
+/// Call `f` with each padded q-gram of `value` (as [`qgrams`], without allocating per gram).
+pub fn for_each_qgram(value: &str, q: usize, mut f: impl FnMut(&str)) {
+    if value.is_empty() || q == 0 {
+        return;
     }
-    let mut chars: Vec<char> = Vec::with_capacity(value.len() + 2);
-    chars.push('^');
-    chars.extend(value.chars());
-    chars.push('$');
-    if chars.len() < q {
-        return vec![chars.into_iter().collect()];
+    let mut padded = String::with_capacity(value.len() + 2);
+    padded.push('^');
+    padded.push_str(value);
+    padded.push('$');
+    let mut bounds: Vec<usize> = padded.char_indices().map(|(i, _)| i).collect();
+    bounds.push(padded.len());
+    let n = bounds.len() - 1;
+    if n < q {
+        f(&padded);
+        return;
     }
-    chars.windows(q).map(|w| w.iter().collect()).collect()
+    for i in 0..=n - q {
+        f(&padded[bounds[i]..bounds[i + q]]);
+    }
 }
 
 /// A Bloom-filter encoding (CLK) of q-gram sets, for exchange with another producer.

@@ -76,4 +76,24 @@ mod tests {
         assert!(luhn_check_digit("12a").is_none());
         assert!(!luhn_valid("5"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn check_digits_validate_and_catch_single_digit_errors(digits in "[0-9]{5,12}", pos in 0usize..12, delta in 1u8..10) {
+            let code = with_luhn(&digits).unwrap();
+            proptest::prop_assert!(luhn_valid(&code));
+            // Changing any one digit breaks the check (the Luhn rule catches all single errors).
+            let pos = pos % digits.len();
+            let mut bytes = code.into_bytes();
+            bytes[pos] = b'0' + (bytes[pos] - b'0' + delta) % 10;
+            proptest::prop_assert!(!luhn_valid(&String::from_utf8(bytes).unwrap()));
+        }
+
+        #[test]
+        fn municipality_codes_have_six_digits(five in "[0-9]{5}") {
+            let c = with_municipality_check(&five).unwrap();
+            proptest::prop_assert_eq!(c.len(), 6);
+            proptest::prop_assert!(c.starts_with(&five));
+        }
+    }
 }

@@ -115,4 +115,15 @@ mod tests {
         );
         assert!(format(d(1800, 1, 1), EraStyle::Kanji).is_none());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_era_date_parses_back_with_the_model_parser(days in 0i64..(365 * 200)) {
+            let date = d(1868, 1, 25) + chrono::Days::new(days as u64);
+            for style in [EraStyle::Kanji, EraStyle::Letter] {
+                let s = format(date, style).unwrap();
+                proptest::prop_assert_eq!(tsunagu_model::era::parse_date(&s).unwrap(), date, "{}", s);
+            }
+        }
+    }
 }

@@ -168,4 +168,19 @@ mod tests {
         assert_eq!(kana_slip("ゴトウ", 0).unwrap(), "コトウ");
         assert!(kana_slip("サトウ", 0).is_none());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn noise_functions_never_panic_and_keep_length(s in "[ァ-ヶ一-龥ー　a-z0-9]{0,12}", at in 0usize..20) {
+            let n = s.chars().count();
+            proptest::prop_assert_eq!(to_hiragana(&s).chars().count(), n);
+            proptest::prop_assert_eq!(swap_variant(&s).chars().count(), n);
+            proptest::prop_assert_eq!(swap_variant(&swap_variant(&s)), s.clone());
+            proptest::prop_assert!(to_half_width(&s).chars().count() >= n);
+            if let Some(t) = kana_slip(&s, at) {
+                proptest::prop_assert_eq!(t.chars().count(), n);
+                proptest::prop_assert_ne!(t, s.clone());
+            }
+        }
+    }
 }

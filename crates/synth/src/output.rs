@@ -176,6 +176,18 @@ pub fn field(buf: &mut String, first: bool, s: &str) {
     }
 }
 
+/// Append a CSV row of fields that cannot contain a delimiter, quote or line break (codes,
+/// numbers, dates and names from the built-in catalogue; a unit test checks the catalogue).
+pub fn row_plain(buf: &mut String, fields: &[&str]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            buf.push(',');
+        }
+        buf.push_str(f);
+    }
+    buf.push('\n');
+}
+
 /// Append a CSV row.
 pub fn row(buf: &mut String, fields: &[&str]) {
     for (i, f) in fields.iter().enumerate() {
@@ -208,9 +220,19 @@ pub fn fmt_value(v: f64, decimals: usize) -> String {
 /// A date as YYYY-MM-DD without going through the general formatter.
 pub fn ymd(d: chrono::NaiveDate) -> String {
     use chrono::Datelike;
-    let (y, m, dd) = (d.year(), d.month(), d.day());
+    let (y, m, dd) = (d.year().clamp(0, 9999) as u32, d.month(), d.day());
+    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
     let mut s = String::with_capacity(10);
-    let _ = write!(s, "{y:04}-{m:02}-{dd:02}");
+    s.push(digit(y / 1000));
+    s.push(digit(y / 100));
+    s.push(digit(y / 10));
+    s.push(digit(y));
+    s.push('-');
+    s.push(digit(m / 10));
+    s.push(digit(m));
+    s.push('-');
+    s.push(digit(dd / 10));
+    s.push(digit(dd));
     s
 }
 
@@ -260,41 +282,70 @@ pub fn generate(
         fhir::write_organizations(out, &world)?;
     }
 
-    let mut total = Summary {
-        providers: world.providers.len() as u64,
-        ..Default::default()
-    };
+    let providers = world.providers.len() as u64;
     let chunk = cfg.chunk as u64;
     let n_chunks = cfg.persons.div_ceil(chunk);
-    // A window of chunks is generated in parallel, then written in order: memory is bounded by
-    // the window, output order by person index.
+    // Windows of chunks are generated in parallel (rayon) while a writer thread appends the
+    // previous window in person order: memory is bounded by about three windows, output order
+    // by person index, and writing overlaps generation.
     let window = (rayon::current_num_threads() as u64 * 4).max(1);
-    let mut c0 = 0;
-    while c0 < n_chunks {
-        let c1 = (c0 + window).min(n_chunks);
-        let outs: Vec<Result<ChunkOut, Error>> = (c0..c1)
-            .into_par_iter()
-            .map(|c| {
-                let lo = c * chunk;
-                let hi = ((c + 1) * chunk).min(cfg.persons);
-                chunk_out(cfg, r, &world, out, lo..hi)
-            })
-            .collect();
-        for o in outs {
-            let o = o?;
-            for (i, buf) in o.bufs.iter().enumerate() {
-                if let Some((p, w)) = writers[i].as_mut() {
-                    w.write_all(buf.as_bytes()).map_err(io_err(p))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ChunkOut>>(1);
+    let (generated, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<Summary, Error> {
+            let mut total = Summary {
+                providers,
+                ..Default::default()
+            };
+            for outs in rx {
+                for o in outs {
+                    for (i, buf) in o.bufs.iter().enumerate() {
+                        if let Some((p, w)) = writers[i].as_mut() {
+                            w.write_all(buf.as_bytes()).map_err(io_err(p))?;
+                        }
+                    }
+                    add(&mut total, &o.summary);
                 }
             }
-            add(&mut total, &o.summary);
+            for (p, w) in writers.iter_mut().flatten() {
+                w.flush().map_err(io_err(p))?;
+            }
+            Ok(total)
+        });
+        let mut generated: Result<(), Error> = Ok(());
+        let mut c0 = 0;
+        while c0 < n_chunks {
+            let c1 = (c0 + window).min(n_chunks);
+            let outs: Result<Vec<ChunkOut>, Error> = (c0..c1)
+                .into_par_iter()
+                .map(|c| {
+                    let lo = c * chunk;
+                    let hi = ((c + 1) * chunk).min(cfg.persons);
+                    chunk_out(cfg, r, &world, out, lo..hi)
+                })
+                .collect();
+            match outs {
+                // A closed channel means the writer failed; its error is reported below.
+                Ok(v) => {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    generated = Err(e);
+                    break;
+                }
+            }
+            progress((c1 * chunk).min(cfg.persons), cfg.persons);
+            c0 = c1;
         }
-        progress(c1 * chunk.min(cfg.persons), cfg.persons);
-        c0 = c1;
-    }
-    for (p, w) in writers.iter_mut().flatten() {
-        w.flush().map_err(io_err(p))?;
-    }
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (generated, written)
+    });
+    generated?;
+    let total = written?;
     progress(cfg.persons, cfg.persons);
     Ok(total)
 }
@@ -529,7 +580,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
         line.clear();
         let target = match &rec.kind {
             RecKind::Encounter { class, end, dept } => {
-                row(
+                row_plain(
                     &mut line,
                     &[pc, pid, &enc, class.as_str(), &date, &ymd(*end), dept],
                 );
@@ -542,7 +593,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
                 main,
             } => {
                 let f = |x: bool| if x { "1" } else { "0" };
-                row(
+                row_plain(
                     &mut line,
                     &[pc, pid, &enc, &date, icd10, name, f(*suspected), f(*main)],
                 );
@@ -550,7 +601,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
             }
             RecKind::Prescription { drug, days, order } => {
                 let d = &DRUGS[*drug];
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -574,7 +625,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
                 prescriber,
             } => {
                 let d = &DRUGS[*drug];
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -600,7 +651,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
                 } else {
                     ""
                 };
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -622,7 +673,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
             }
             RecKind::Vital { item, value } => {
                 let it = &ITEMS[*item];
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -651,7 +702,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
                     let it = &ITEMS[*index];
                     (it.code, it.loinc, it.name, it.unit, item_decimals(*index))
                 };
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -678,7 +729,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
                 } else {
                     format!("要介護{level}")
                 };
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -703,7 +754,7 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
             } => {
                 let mut q = String::new();
                 let _ = write!(q, "{qty}");
-                row(
+                row_plain(
                     &mut line,
                     &[
                         pc,
@@ -729,6 +780,51 @@ fn write_person(cfg: &Config, r: &Reference, w: &World, p: &PersonOut, co: &mut 
 const LABS_FILE: usize = file::LABS;
 
 fn fmt_dose(v: f64) -> String {
-    let s = format!("{v:.3}");
+    let s = fmt_value(v, 3);
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clinical::{ACUTES, CONDITIONS};
+
+    #[test]
+    fn catalogue_text_needs_no_csv_quoting() {
+        let plain = |s: &str| !s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+        for d in &DRUGS {
+            assert!(plain(d.name) && plain(d.usage) && plain(d.unit) && plain(d.yj));
+        }
+        for l in &LABS {
+            assert!(plain(l.name) && plain(l.unit));
+        }
+        for i in &ITEMS {
+            assert!(plain(i.name) && plain(i.unit));
+        }
+        for c in &CONDITIONS {
+            assert!(plain(c.name));
+        }
+        for a in &ACUTES {
+            assert!(plain(a.name));
+        }
+        for (c, n, _) in CARE_SERVICES {
+            assert!(plain(c) && plain(n));
+        }
+    }
+
+    #[test]
+    fn formatting() {
+        let d = chrono::NaiveDate::from_ymd_opt(987, 3, 9).unwrap();
+        assert_eq!(ymd(d), "0987-03-09");
+        assert_eq!(fmt_value(5.25, 1), "5.3");
+        assert_eq!(fmt_value(-0.04, 1), "0.0");
+        assert_eq!(fmt_value(-1.26, 1), "-1.3");
+        assert_eq!(fmt_value(0.046, 2), "0.05");
+        assert_eq!(fmt_value(128.0, 0), "128");
+        assert_eq!(fmt_dose(0.143), "0.143");
+        assert_eq!(fmt_dose(6.0), "6");
+        let mut b = String::new();
+        row(&mut b, &["a,b", "c\"d", "e"]);
+        assert_eq!(b, "\"a,b\",\"c\"\"d\",e\n");
+    }
 }

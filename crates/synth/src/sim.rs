@@ -492,6 +492,7 @@ impl Gen<'_> {
         self.medical();
         self.checkups();
         self.care();
+        self.chronological();
         self.identities();
         self.ledger();
     }
@@ -1357,37 +1358,35 @@ impl Gen<'_> {
                 if adm <= to
                     && let Some(h) = Self::at(&hospitals, adm)
                 {
-                    {
-                        let los = self.rng.int(8, 21);
-                        let dis = add_days(adm, los).min(to);
-                        let enc = self.encounter(h, adm, dis, EncClass::Inpatient, "外科");
-                        self.push(
-                            h,
-                            adm,
-                            enc,
-                            RecKind::Vital {
-                                item: item::TEMP,
-                                value: 36.6,
-                            },
-                        );
-                        self.diagnosis(h, adm, enc, c.icd10, c.name, false, true);
-                        self.labs(
-                            h,
-                            adm,
-                            enc,
-                            &[
-                                lab::HB,
-                                lab::WBC,
-                                lab::CRP,
-                                lab::CRE,
-                                lab::EGFR,
-                                lab::AST,
-                                lab::ALT,
-                            ],
-                            false,
-                        );
-                        self.prescribe(h, dis, enc, c.drugs, 28, None);
-                    }
+                    let los = self.rng.int(8, 21);
+                    let dis = add_days(adm, los).min(to);
+                    let enc = self.encounter(h, adm, dis, EncClass::Inpatient, "外科");
+                    self.push(
+                        h,
+                        adm,
+                        enc,
+                        RecKind::Vital {
+                            item: item::TEMP,
+                            value: 36.6,
+                        },
+                    );
+                    self.diagnosis(h, adm, enc, c.icd10, c.name, false, true);
+                    self.labs(
+                        h,
+                        adm,
+                        enc,
+                        &[
+                            lab::HB,
+                            lab::WBC,
+                            lab::CRP,
+                            lab::CRE,
+                            lab::EGFR,
+                            lab::AST,
+                            lab::ALT,
+                        ],
+                        false,
+                    );
+                    self.prescribe(h, dis, enc, c.drugs, 28, None);
                 }
                 add_days(adm, 90)
             } else {
@@ -1842,6 +1841,68 @@ impl Gen<'_> {
                 break;
             };
             month = next;
+        }
+    }
+
+    /// Records are generated condition by condition; providers number encounters, orders and
+    /// claims in time order. Sort by date (stable) and renumber in order of appearance, so that
+    /// the first encounter at a facility is the one billed as 初診.
+    fn chronological(&mut self) {
+        self.out.recs.sort_by_key(|r| r.date);
+        let mut enc_map: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+        let mut enc_next: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut order_map: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+        let mut order_next: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut claim_map: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+        let mut claim_next: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut line_next: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+        let mut billed: std::collections::BTreeSet<(u32, u32)> = std::collections::BTreeSet::new();
+        fn renumber(
+            map: &mut BTreeMap<(u32, u32), u32>,
+            next: &mut BTreeMap<u32, u32>,
+            prov: u32,
+            old: u32,
+        ) -> u32 {
+            *map.entry((prov, old)).or_insert_with(|| {
+                let n = next.entry(prov).or_insert(0);
+                *n += 1;
+                *n
+            })
+        }
+        for r in &mut self.out.recs {
+            if r.enc != 0 {
+                r.enc = renumber(&mut enc_map, &mut enc_next, r.prov, r.enc);
+            }
+            match &mut r.kind {
+                RecKind::Prescription { order, .. } | RecKind::Lab { order, .. } => {
+                    *order = renumber(&mut order_map, &mut order_next, r.prov, *order);
+                }
+                RecKind::Claim {
+                    claim,
+                    facility,
+                    line,
+                    kind,
+                    code,
+                    name,
+                    ..
+                } => {
+                    *claim = renumber(&mut claim_map, &mut claim_next, r.prov, *claim);
+                    let l = line_next.entry((r.prov, *claim)).or_insert(0);
+                    *l += 1;
+                    *line = *l;
+                    let visit = (*code, *name) == receipt::FIRST_VISIT
+                        || (*code, *name) == receipt::RETURN_VISIT;
+                    if *kind == "procedure" && visit {
+                        let first = billed.insert((r.prov, *facility));
+                        (*code, *name) = if first {
+                            receipt::FIRST_VISIT
+                        } else {
+                            receipt::RETURN_VISIT
+                        };
+                    }
+                }
+                _ => {}
+            }
         }
     }
 

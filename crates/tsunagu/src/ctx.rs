@@ -120,14 +120,15 @@ impl Ctx {
 
     /// Print a result: the JSON value with `--json`, else the text.
     pub fn emit(&self, json: &serde_json::Value, text: impl FnOnce() -> String) {
-        if self.json() {
-            println!("{json}");
+        use std::io::Write;
+        let out = if self.json() {
+            format!("{json}\n")
         } else {
             let t = text();
-            if !t.is_empty() {
-                println!("{t}");
-            }
-        }
+            if t.is_empty() { t } else { format!("{t}\n") }
+        };
+        // A closed pipe (`tsunagu … | head`) is not an error worth a panic.
+        let _ = std::io::stdout().write_all(out.as_bytes());
     }
 
     /// Print an error to standard error (as JSON with `--json`) and choose the exit code.

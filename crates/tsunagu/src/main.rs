@@ -51,6 +51,11 @@ enum Command {
     /// Audit chain: verify, list.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
+    /// Take in a provider's data through the opt-out gate into the vault and the lake.
+    Ingest(cmd::ingest::IngestArgs),
+    /// Inputs that were not accepted: list, show.
+    #[command(subcommand)]
+    Quarantine(cmd::ingest::QuarantineCmd),
     /// Bulk import of ledger data (providers, notices, stop requests).
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCmd),
@@ -82,6 +87,8 @@ fn main() -> ExitCode {
         Command::Records(c) => cmd::records::run(&ctx, c),
         Command::Audit(c) => cmd::audit::run(&ctx, c),
         Command::Ledger(c) => cmd::ledger::run(&ctx, c),
+        Command::Ingest(a) => cmd::ingest::run(&ctx, a),
+        Command::Quarantine(c) => cmd::ingest::run_quarantine(&ctx, c),
         Command::Synth(a) => cmd::synth::run(&ctx, a),
         Command::Link(a) => cmd::link::run(&ctx, a),
         Command::Anonymize(a) => cmd::anonymize::run(&ctx, a),

@@ -24,8 +24,9 @@ pub struct Store {
     /// The ledger.
     pub ledger: Ledger,
     /// The store key (vault, lake and ledger keys derive from it).
-    #[allow(dead_code)]
     pub key: StoreKey,
+    /// The database URL (ledger and vault share the database).
+    pub url: String,
 }
 
 fn database_url(ctx: &Ctx, dir: &Path) -> String {
@@ -175,7 +176,26 @@ impl Store {
             dir: dir.to_path_buf(),
             ledger,
             key,
+            url,
         })
+    }
+
+    /// The identity vault (same database as the ledger).
+    pub async fn vault(&self) -> anyhow::Result<tsunagu_vault::Vault> {
+        Ok(tsunagu_vault::Vault::connect(&self.url, &self.key).await?)
+    }
+
+    /// The clinical lake (`DIR/lake`).
+    pub fn lake(&self) -> anyhow::Result<tsunagu_lake::Lake> {
+        Ok(tsunagu_lake::Lake::open(self.dir.join("lake"), &self.key)?)
+    }
+
+    /// The held area for data that arrived before its person became eligible (`DIR/held/lake`).
+    pub fn held(&self) -> anyhow::Result<tsunagu_lake::Lake> {
+        Ok(tsunagu_lake::Lake::open(
+            self.dir.join("held").join("lake"),
+            &self.key,
+        )?)
     }
 
     /// Close the ledger cleanly.

@@ -367,7 +367,10 @@ fn bad_inputs_fail_with_row_and_column_but_no_value() {
     let o = tsunagu(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("x_hierarchy_sex.csv") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("x_hierarchy_sex.csv") && err.contains("line 2"),
+        "{err}"
+    );
     assert!(!err.contains("Female"), "{err}");
 
     // k larger than the table cannot be satisfied.

@@ -2,8 +2,8 @@
 //! around them. Nothing here is hand-rolled cryptography: this module only fixes formats,
 //! contexts (associated data) and which key is used for what.
 
-use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use hmac::Mac;
 use std::fmt;
 
@@ -82,7 +82,8 @@ impl fmt::Debug for Sealed {
 /// The context a seal is bound to: a fixed label and the parts that say whose and which data it
 /// is (subject id, version, purpose). Length-prefixed so that no two contexts collide.
 pub(crate) fn context(label: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(label.len() + 8 + parts.iter().map(|p| p.len() + 8).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(label.len() + 8 + parts.iter().map(|p| p.len() + 8).sum::<usize>());
     for p in std::iter::once(label.as_bytes()).chain(parts.iter().copied()) {
         out.extend_from_slice(&(p.len() as u64).to_be_bytes());
         out.extend_from_slice(p);
@@ -140,7 +141,13 @@ impl SealKey {
         let (nonce, ct) = body.split_at(NONCE_LEN);
         let nonce = Nonce::<Aes256Gcm>::try_from(nonce).map_err(|_| fail())?;
         self.0
-            .decrypt(&nonce, Payload { msg: ct, aad: context })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ct,
+                    aad: context,
+                },
+            )
             .map_err(|_| fail())
     }
 }
@@ -182,7 +189,10 @@ mod tests {
         assert!(Sealed::from_bytes(vec![1; Sealed::OVERHEAD - 1]).is_err());
         assert!(Sealed::from_bytes(vec![2; 64]).is_err());
         assert!(Sealed::from_hex("zz").is_err());
-        assert_eq!(format!("{a:?}"), format!("Sealed({} bytes)", a.as_bytes().len()));
+        assert_eq!(
+            format!("{a:?}"),
+            format!("Sealed({} bytes)", a.as_bytes().len())
+        );
     }
 
     #[test]

@@ -220,21 +220,72 @@ impl Vault {
         patient: &PatientHash,
         payload: &IdentityPayload,
     ) -> Result<(InternalId, PutOutcome)> {
+        let mut tx = self.pool.begin().await.map_err(Error::backend)?;
+        let (id, outcome) = self.put_in(&mut tx, provider, patient, payload).await?;
+        if outcome == PutOutcome::Unchanged {
+            // Nothing to keep: a rollback releases the subject's lock without a disk write.
+            tx.rollback().await.map_err(Error::backend)?;
+        } else {
+            tx.commit().await.map_err(Error::backend)?;
+        }
+        Ok((id, outcome))
+    }
+
+    /// [`Vault::put_identity`] for many subjects in one transaction (one disk sync for a whole
+    /// ingest batch). Results come in the order of `items`. A shredded subject is refused on its
+    /// own ([`Error::Shredded`] in its slot) while the others are stored; any other failure
+    /// stores nothing and is returned as the outer error. Subjects are locked in internal-id
+    /// order, so concurrent batches cannot deadlock.
+    pub async fn put_identities(
+        &self,
+        items: &[(ProviderId, PatientHash, IdentityPayload)],
+    ) -> Result<Vec<Result<(InternalId, PutOutcome)>>> {
+        let mut order: Vec<(InternalId, usize)> = items
+            .iter()
+            .enumerate()
+            .map(|(i, (provider, patient, _))| (self.internal_id(provider, patient), i))
+            .collect();
+        order.sort();
+        let mut results: Vec<Option<Result<(InternalId, PutOutcome)>>> =
+            items.iter().map(|_| None).collect();
+        let mut tx = self.pool.begin().await.map_err(Error::backend)?;
+        for (_, i) in order {
+            let (provider, patient, payload) = &items[i];
+            let r = match self.put_in(&mut tx, provider, patient, payload).await {
+                Err(Error::Shredded(id)) => Err(Error::Shredded(id)),
+                Err(other) => return Err(other),
+                Ok(done) => Ok(done),
+            };
+            results[i] = Some(r);
+        }
+        tx.commit().await.map_err(Error::backend)?;
+        // Every slot was filled by the loop over a permutation of the indices.
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Corrupt("batch result missing".into()))))
+            .collect())
+    }
+
+    /// The body of a put, inside `tx`. A shredded subject fails before anything is written.
+    async fn put_in(
+        &self,
+        tx: &mut Transaction<'static, sqlx::Any>,
+        provider: &ProviderId,
+        patient: &PatientHash,
+        payload: &IdentityPayload,
+    ) -> Result<(InternalId, PutOutcome)> {
         let id = self.internal_id(provider, patient);
         let json = payload.to_canonical_json()?;
-        let mut tx = self.pool.begin().await.map_err(Error::backend)?;
-        let keys = self.lock_or_create(&mut tx, provider, patient, &id).await?;
+        let keys = self.lock_or_create(tx, provider, patient, &id).await?;
         let digest = hex::encode(mac(&keys.digest, &[&json]));
         let stored: Vec<(i64, String)> = sqlx::query_as(
             "SELECT version, content_digest FROM vault_identities WHERE internal_id = $1",
         )
         .bind(id.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(Error::backend)?;
         if stored.iter().any(|(_, d)| *d == digest) {
-            // Nothing written; ending the transaction releases the subject's lock.
-            tx.rollback().await.map_err(Error::backend)?;
             return Ok((id, PutOutcome::Unchanged));
         }
         let latest = stored.iter().map(|(v, _)| *v).max().unwrap_or(0);
@@ -249,10 +300,9 @@ impl Vault {
         .bind(sealed.to_hex())
         .bind(digest)
         .bind(fmt_instant(Utc::now()))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(Error::backend)?;
-        tx.commit().await.map_err(Error::backend)?;
         let outcome = if latest == 0 {
             PutOutcome::New
         } else {
@@ -301,7 +351,9 @@ impl Vault {
                 Some(id),
             )?;
             let payload: IdentityPayload = serde_json::from_slice(&json).map_err(|_| {
-                Error::Corrupt(format!("identity version {version} of {id} is not a payload"))
+                Error::Corrupt(format!(
+                    "identity version {version} of {id} is not a payload"
+                ))
             })?;
             out.push(IdentityVersion {
                 version: u32::try_from(version)
@@ -322,7 +374,8 @@ impl Vault {
             .subject_keys(id)
             .await?
             .ok_or_else(|| Error::NotFound(id.clone()))?;
-        keys.enc.seal(&context(CTX_SUBJECT_DATA, &[id.as_str().as_bytes()]), bytes)
+        keys.enc
+            .seal(&context(CTX_SUBJECT_DATA, &[id.as_str().as_bytes()]), bytes)
     }
 
     /// Open bytes sealed by [`Vault::seal_for`] for the same subject.
@@ -351,8 +404,12 @@ impl Vault {
     /// Open bytes sealed by [`Vault::seal_blob`] with the same purpose.
     pub fn open_blob(&self, purpose: &str, sealed: &Sealed) -> Result<Vec<u8>> {
         check_purpose(purpose)?;
-        self.blob_key
-            .open(&context(CTX_BLOB, &[purpose.as_bytes()]), sealed, "blob", None)
+        self.blob_key.open(
+            &context(CTX_BLOB, &[purpose.as_bytes()]),
+            sealed,
+            "blob",
+            None,
+        )
     }
 
     /// Crypto-shred a subject: destroy its wrapped data key, so that its identity and everything
@@ -513,7 +570,9 @@ impl Vault {
             .kek
             .open(&dek_context(id), &sealed, "data key", Some(id))?;
         if dek.len() != 32 {
-            return Err(Error::Corrupt(format!("data key of {id} has the wrong length")));
+            return Err(Error::Corrupt(format!(
+                "data key of {id} has the wrong length"
+            )));
         }
         Ok(SubjectKeys::from_dek(&dek))
     }
@@ -566,7 +625,10 @@ fn dek_context(id: &InternalId) -> Vec<u8> {
 }
 
 fn identity_context(id: &InternalId, version: i64) -> Vec<u8> {
-    context(CTX_IDENTITY, &[id.as_str().as_bytes(), &version.to_be_bytes()])
+    context(
+        CTX_IDENTITY,
+        &[id.as_str().as_bytes(), &version.to_be_bytes()],
+    )
 }
 
 fn check_purpose(purpose: &str) -> Result<()> {

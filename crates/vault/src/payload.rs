@@ -122,10 +122,13 @@ impl PartialDate {
                     Err(BAD)
                 }
             }
-            10 if t
-                .bytes()
-                .enumerate()
-                .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() }) =>
+            10 if t.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            }) =>
             {
                 NaiveDate::parse_from_str(t, "%Y-%m-%d")
                     .map(PartialDate::Day)
@@ -270,7 +273,15 @@ mod tests {
         for s in ["1948", "1948-02", "1948-02-29"] {
             assert_eq!(PartialDate::parse(s).unwrap().to_string(), s);
         }
-        for s in ["1949-02-29", "1948-13", "1948-2", "48", "１９４８", "1948-02-3x", ""] {
+        for s in [
+            "1949-02-29",
+            "1948-13",
+            "1948-2",
+            "48",
+            "１９４８",
+            "1948-02-3x",
+            "",
+        ] {
             assert!(PartialDate::parse(s).is_err(), "{s}");
         }
         let d = PartialDate::parse("1948-02-29").unwrap();
@@ -287,7 +298,10 @@ mod tests {
             phones: vec!["1".into(), "2".into()],
             ..Default::default()
         };
-        assert_eq!(a.to_canonical_json().unwrap(), b.to_canonical_json().unwrap());
+        assert_eq!(
+            a.to_canonical_json().unwrap(),
+            b.to_canonical_json().unwrap()
+        );
     }
 
     #[test]

@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use tsunagu_anon::{Dataset, Hierarchy};
 
 pub fn data_dir(name: &str) -> PathBuf {
-    std::env::var("ANON_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"))
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 /// Header and rows of a `;` CSV.

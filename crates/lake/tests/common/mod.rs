@@ -248,8 +248,11 @@ pub fn odate() -> impl Strategy<Value = Option<NaiveDate>> {
 
 pub fn odatetime() -> impl Strategy<Value = Option<NaiveDateTime>> {
     option::of(
-        (-5_000_000_000_000_000i64..5_000_000_000_000_000)
-            .prop_map(|us| chrono::DateTime::from_timestamp_micros(us).unwrap().naive_utc()),
+        (-5_000_000_000_000_000i64..5_000_000_000_000_000).prop_map(|us| {
+            chrono::DateTime::from_timestamp_micros(us)
+                .unwrap()
+                .naive_utc()
+        }),
     )
 }
 
@@ -278,9 +281,7 @@ pub fn sex() -> impl Strategy<Value = Sex> {
 }
 
 pub fn icd() -> impl Strategy<Value = Option<Icd10Code>> {
-    option::of(
-        "[A-Z][0-9]{2}(\\.[0-9]{1,2})?".prop_map(|s| Icd10Code::parse(&s).unwrap()),
-    )
+    option::of("[A-Z][0-9]{2}(\\.[0-9]{1,2})?".prop_map(|s| Icd10Code::parse(&s).unwrap()))
 }
 
 pub fn pick<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strategy<Value = T> {

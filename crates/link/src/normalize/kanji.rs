@@ -13,7 +13,6 @@
 //! same person is written either way, and the Fellegi–Sunter model still weighs a folded
 //! agreement on its own evidence because the reading (kana) is compared separately.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// `(variant, canonical)` pairs. The canonical form is the one most systems use today.
@@ -148,11 +147,25 @@ pub const VARIANTS: &[(char, char)] = &[
     ('繩', '縄'),
 ];
 
-static TABLE: LazyLock<HashMap<char, char>> = LazyLock::new(|| VARIANTS.iter().copied().collect());
+/// The table sorted by variant, for binary search (called for every character of every name).
+static TABLE: LazyLock<Vec<(char, char)>> = LazyLock::new(|| {
+    let mut t = VARIANTS.to_vec();
+    t.sort_unstable();
+    t
+});
 
 /// The canonical form of one character (itself when it is not a listed variant).
+#[inline]
 pub fn fold_char(c: char) -> char {
-    TABLE.get(&c).copied().unwrap_or(c)
+    // Every listed variant is a CJK ideograph (U+3400 and above): kana, Latin and digits skip
+    // the lookup.
+    if (c as u32) < 0x3400 {
+        return c;
+    }
+    match TABLE.binary_search_by_key(&c, |p| p.0) {
+        Ok(i) => TABLE[i].1,
+        Err(_) => c,
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +177,7 @@ mod tests {
     fn table_is_sound() {
         let variants: std::collections::HashSet<char> = VARIANTS.iter().map(|p| p.0).collect();
         assert_eq!(variants.len(), VARIANTS.len(), "duplicate variant");
+        assert!(VARIANTS.iter().all(|(v, _)| *v as u32 >= 0x3400), "fold_char skips below U+3400");
         for &(v, c) in VARIANTS {
             assert_ne!(v, c);
             // No chains: a canonical form is never itself a variant.

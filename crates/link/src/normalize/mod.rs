@@ -65,7 +65,10 @@ pub fn text(input: &str) -> String {
     // stable so that normalisation is idempotent; plain names have no combining marks and pay
     // nothing.
     for _ in 0..3 {
-        if !out.chars().any(unicode_normalization::char::is_combining_mark) {
+        if !out
+            .chars()
+            .any(unicode_normalization::char::is_combining_mark)
+        {
             break;
         }
         let again = text_once(&out);

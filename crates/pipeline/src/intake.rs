@@ -1,0 +1,686 @@
+//! Intake: `tsunagu ingest`. One run takes a provider's files, and for each person in them asks
+//! the Act's eligibility rule at that moment:
+//!
+//! * eligible → identity to the vault, clinical rows to the lake under the internal id;
+//! * not yet eligible (waiting period, no notice yet) → held: rows in the held area of the lake
+//!   (encrypted like the lake), identity sealed under the person's own data key, released by
+//!   [`Intake::release_held`] once the rule allows;
+//! * covered by a stop request → refused: nothing is stored;
+//! * unreadable or unattributable input → quarantine (encrypted), with position and reason.
+//!
+//! Nothing lost, nothing doubled: each input file is a unit known by its SHA-256. Units already
+//! taken in are skipped. Every write before the final ledger transaction is idempotent
+//! (deterministic internal ids, part names and quarantine ids, vault writes keyed by content), and
+//! the ledger records the units together with their reception record in one transaction — so a
+//! run killed at any point and run again gives exactly the result of one clean run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::Digest;
+use tsunagu_ingest::record::SourceFile;
+use tsunagu_ingest::{Batch, Position, Reason, Rejected, csv_mapped, fhir, ssmix2};
+use tsunagu_lake::{Lake, PartName, PersonId, Table, TableRow};
+use tsunagu_ledger::{Actor, ContractState, Ledger, NewReception, Reason as Why};
+use tsunagu_model::{ProviderId, StoreKey};
+use tsunagu_vault::{InternalId, PatientHash, Vault};
+
+use crate::map::{IdMaker, Rows, group, rows_for};
+use crate::quarantine::{Item, Quarantine, write_atomic};
+use crate::{Error, Result};
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// FHIR R4 JSON: Bundles (`.json`) and Bulk Data NDJSON (`.ndjson`).
+    Fhir,
+    /// An SS-MIX2 standardized storage tree (HL7 v2.5, ISO-2022-JP).
+    Ssmix2,
+    /// CSV read through a mapping (the Japanese identity layout by default).
+    Csv,
+}
+
+impl Format {
+    /// Parse the CLI name.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "fhir" => Ok(Format::Fhir),
+            "ssmix2" => Ok(Format::Ssmix2),
+            "csv" => Ok(Format::Csv),
+            _ => Err(Error::input("--format", "must be fhir, ssmix2 or csv")),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Fhir => "fhir",
+            Format::Ssmix2 => "ssmix2",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// Options of one intake run.
+pub struct IntakeOptions {
+    /// Force a format instead of detecting it.
+    pub format: Option<Format>,
+    /// Mapping for CSV input (default: the Japanese identity layout).
+    pub mapping: Option<csv_mapped::Mapping>,
+    /// How the provider acquired the data (for the reception record).
+    pub acquisition: String,
+    /// The moment the eligibility rule is applied (now, normally).
+    pub at: DateTime<Utc>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IntakeSummary {
+    /// Input files taken in by this run.
+    pub units_new: usize,
+    /// Input files skipped because they were taken in before.
+    pub units_skipped: usize,
+    /// Records (resources, messages, rows) read from the new files.
+    pub records_read: u64,
+    /// Persons found in the new files.
+    pub persons: usize,
+    /// Persons whose data was accepted.
+    pub accepted_persons: usize,
+    /// Persons whose data is held until the rule allows.
+    pub held_persons: usize,
+    /// Persons refused because of a stop request (nothing stored).
+    pub refused_persons: usize,
+    /// Rows stored in the lake, per table.
+    pub rows_stored: BTreeMap<String, u64>,
+    /// Rows held, per table.
+    pub rows_held: BTreeMap<String, u64>,
+    /// Inputs quarantined.
+    pub quarantined: usize,
+    /// Records cancelled or deleted at the source (SS-MIX2 condition flag), not stored.
+    pub cancelled: u64,
+    /// Records of kinds the lake keeps no table for (counted, not stored).
+    pub unstored: BTreeMap<String, u64>,
+    /// The reception record written, if anything was new.
+    pub reception: Option<String>,
+}
+
+/// What a release of held data did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReleaseSummary {
+    /// Persons whose held data moved to the lake.
+    pub released_persons: usize,
+    /// Persons whose held data was dropped because they asked to stop meanwhile.
+    pub refused_persons: usize,
+    /// Persons still waiting.
+    pub still_held_persons: usize,
+    /// Rows moved to the lake, per table.
+    pub rows_released: BTreeMap<String, u64>,
+}
+
+/// Everything an intake run needs.
+pub struct Intake<'a> {
+    /// The ledger.
+    pub ledger: &'a Ledger,
+    /// The identity vault.
+    pub vault: &'a Vault,
+    /// The clinical lake.
+    pub lake: &'a Lake,
+    /// The held area (same format and keys as the lake, another directory).
+    pub held: &'a Lake,
+    /// The store directory (quarantine and held identities live under it).
+    pub store_dir: &'a Path,
+    /// The store key.
+    pub key: &'a StoreKey,
+    /// Who runs it.
+    pub actor: Actor,
+}
+
+struct Unit {
+    /// The path as found (inside an input the operator named); may hold personal data.
+    path: PathBuf,
+    /// Relative to the SS-MIX2 root, for SS-MIX2 files.
+    rel: PathBuf,
+    /// Depth below the SS-MIX2 root.
+    depth: usize,
+    bytes: Vec<u8>,
+    digest: String,
+    format: Format,
+    ndjson: bool,
+    done: bool,
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, usize)>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            walk(&e.path(), depth + 1, out)?;
+        } else if ty.is_file() {
+            out.push((e.path(), depth + 1));
+        }
+    }
+    Ok(())
+}
+
+fn ext(p: &Path) -> Option<String> {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Find the input files under the paths the operator named, with their formats.
+fn discover(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Unit>> {
+    let mut units = Vec::new();
+    for p in paths {
+        let shown = p.display().to_string();
+        let meta = std::fs::metadata(p).map_err(|_| Error::input(&shown, "cannot be read"))?;
+        let files: Vec<(PathBuf, usize)> = if meta.is_dir() {
+            let mut v = Vec::new();
+            walk(p, 0, &mut v).map_err(|_| Error::input(&shown, "cannot be read"))?;
+            v
+        } else {
+            vec![(p.clone(), 0)]
+        };
+        // A directory whose files carry no extension is an SS-MIX2 storage tree.
+        let tree = meta.is_dir()
+            && (forced == Some(Format::Ssmix2)
+                || (forced.is_none()
+                    && !files.is_empty()
+                    && files.iter().all(|(f, _)| ext(f).is_none())));
+        for (f, depth) in files {
+            let (format, ndjson) = if tree {
+                (Format::Ssmix2, false)
+            } else {
+                match (forced, ext(&f).as_deref()) {
+                    (Some(Format::Fhir) | None, Some("ndjson" | "jsonl")) => (Format::Fhir, true),
+                    (Some(Format::Fhir) | None, Some("json")) => (Format::Fhir, false),
+                    (Some(Format::Csv) | None, Some("csv" | "txt")) => (Format::Csv, false),
+                    (Some(Format::Ssmix2), _) => (Format::Ssmix2, false),
+                    (Some(other), _) => (other, false),
+                    (None, _) if !meta.is_dir() => {
+                        return Err(Error::input(
+                            &shown,
+                            "cannot tell the format from the name; give --format",
+                        ));
+                    }
+                    // Other files inside a directory of FHIR or CSV files (READMEs…) are skipped.
+                    (None, _) => continue,
+                }
+            };
+            let rel = if meta.is_dir() {
+                f.strip_prefix(p).unwrap_or(&f).to_path_buf()
+            } else {
+                PathBuf::new()
+            };
+            units.push(Unit {
+                path: f,
+                rel,
+                depth,
+                bytes: Vec::new(),
+                digest: String::new(),
+                format,
+                ndjson,
+                done: false,
+            });
+        }
+    }
+    if units.is_empty() {
+        return Err(Error::input("input", "no files found"));
+    }
+    Ok(units)
+}
+
+fn read_units(units: &mut [Unit]) -> Result<()> {
+    units.par_iter_mut().try_for_each(|u| {
+        let bytes =
+            std::fs::read(&u.path).map_err(|_| Error::input("an input file", "cannot be read"))?;
+        u.digest = hex::encode(sha2::Sha256::digest(&bytes));
+        u.bytes = bytes;
+        Ok(())
+    })
+}
+
+fn parse(units: &[Unit], mapping: &csv_mapped::Mapping) -> Batch {
+    let sources: Vec<Arc<SourceFile>> = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| SourceFile::new(u32::try_from(i + 1).unwrap_or(u32::MAX), u.path.clone()))
+        .collect();
+    // NDJSON files are read together: their references cross files.
+    let ndjson: Vec<(Arc<SourceFile>, &[u8])> = units
+        .iter()
+        .zip(&sources)
+        .filter(|(u, _)| u.format == Format::Fhir && u.ndjson)
+        .map(|(u, s)| (Arc::clone(s), u.bytes.as_slice()))
+        .collect();
+    let mut batch = if ndjson.is_empty() {
+        Batch::default()
+    } else {
+        fhir::read_ndjson(&ndjson, &fhir::Limits::default())
+    };
+    let parts: Vec<Batch> = units
+        .par_iter()
+        .zip(sources.par_iter())
+        .filter(|(u, _)| !(u.format == Format::Fhir && u.ndjson))
+        .map(|(u, s)| match u.format {
+            Format::Fhir => fhir::read_json(s, &u.bytes, &fhir::Limits::default()),
+            Format::Csv => csv_mapped::read(s, &u.bytes, mapping, &csv_mapped::Limits::default()),
+            Format::Ssmix2 => {
+                if u.depth != 6 {
+                    Batch {
+                        records: Vec::new(),
+                        rejected: vec![Rejected::new(
+                            Position::file(s),
+                            "path",
+                            Reason::BadFileName("not at the depth of a standardized-storage file"),
+                        )],
+                        read: 1,
+                    }
+                } else {
+                    ssmix2::read_file(s, &u.rel, &u.bytes, &ssmix2::Options::default())
+                }
+            }
+        })
+        .collect();
+    for p in parts {
+        batch.extend(p);
+    }
+    batch
+}
+
+fn unit_of<'u>(units: &'u [Unit], pos: &Position) -> Option<&'u Unit> {
+    units.get((pos.file.ordinal() as usize).checked_sub(1)?)
+}
+
+fn digest_of(parts: &[&str]) -> String {
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Write every non-empty table of `rows` as one part of `lake`.
+fn write_rows(lake: &Lake, part: &PartName, rows: &Rows) -> Result<()> {
+    fn one<R: TableRow>(lake: &Lake, part: &PartName, rows: &[R]) -> Result<()> {
+        if !rows.is_empty() {
+            lake.write_rows(part, rows)?;
+        }
+        Ok(())
+    }
+    one(lake, part, &rows.persons)?;
+    one(lake, part, &rows.encounters)?;
+    one(lake, part, &rows.conditions)?;
+    one(lake, part, &rows.medications)?;
+    one(lake, part, &rows.observations)?;
+    one(lake, part, &rows.procedures)?;
+    Ok(())
+}
+
+fn read_part_rows(lake: &Lake, part: &PartName) -> Result<Rows> {
+    fn one<R: TableRow>(lake: &Lake, part: &PartName) -> Result<Vec<R>> {
+        if !lake.parts(R::TABLE)?.contains(part) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for b in lake.read_part(R::TABLE, part)? {
+            out.extend(R::from_batch(&b)?);
+        }
+        Ok(out)
+    }
+    Ok(Rows {
+        persons: one(lake, part)?,
+        encounters: one(lake, part)?,
+        conditions: one(lake, part)?,
+        medications: one(lake, part)?,
+        observations: one(lake, part)?,
+        procedures: one(lake, part)?,
+    })
+}
+
+/// Make `part` of every table hold exactly `rows`: each table's part is replaced atomically, or
+/// removed when it has no rows left.
+fn replace_rows(lake: &Lake, part: &PartName, rows: &Rows) -> Result<()> {
+    fn one<R: TableRow>(lake: &Lake, part: &PartName, rows: &[R]) -> Result<()> {
+        if rows.is_empty() {
+            lake.remove_part(R::TABLE, part)?;
+        } else {
+            lake.write_rows(part, rows)?;
+        }
+        Ok(())
+    }
+    one(lake, part, &rows.persons)?;
+    one(lake, part, &rows.encounters)?;
+    one(lake, part, &rows.conditions)?;
+    one(lake, part, &rows.medications)?;
+    one(lake, part, &rows.observations)?;
+    one(lake, part, &rows.procedures)?;
+    Ok(())
+}
+
+/// What a release does with a held person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Fate {
+    Release,
+    Refuse,
+    Keep,
+}
+
+impl Intake<'_> {
+    fn held_identity_dir(&self) -> PathBuf {
+        self.store_dir.join("held").join("identities")
+    }
+
+    /// Take in a provider's files.
+    pub async fn ingest(
+        &self,
+        provider: &ProviderId,
+        paths: &[PathBuf],
+        opts: IntakeOptions,
+    ) -> Result<IntakeSummary> {
+        let p = self.ledger.provider(provider).await?;
+        if p.filing_ref.is_none() {
+            return Err(Error::input(
+                format!("provider {provider}"),
+                "has no 届出 on record: data from it cannot be received",
+            ));
+        }
+        if matches!(
+            p.contract_state,
+            ContractState::Suspended | ContractState::Terminated
+        ) {
+            return Err(Error::input(
+                format!("provider {provider}"),
+                format!(
+                    "its contract is {}: no data is received",
+                    p.contract_state.as_str()
+                ),
+            ));
+        }
+        let mut units = discover(paths, opts.format)?;
+        read_units(&mut units)?;
+        for u in &mut units {
+            u.done = self.ledger.unit_done(provider, &u.digest).await?;
+        }
+        let mut summary = IntakeSummary {
+            units_new: units.iter().filter(|u| !u.done).count(),
+            units_skipped: units.iter().filter(|u| u.done).count(),
+            ..Default::default()
+        };
+        if summary.units_new == 0 {
+            return Ok(summary);
+        }
+        let mapping = opts
+            .mapping
+            .clone()
+            .unwrap_or_else(csv_mapped::Mapping::jp_identity);
+        let mut batch = parse(&units, &mapping);
+        // Only what the new units hold is taken in (NDJSON references may still have been
+        // resolved through files taken in before).
+        batch
+            .records
+            .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
+        batch
+            .rejected
+            .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
+        summary.records_read = (batch.records.len() + batch.rejected.len()) as u64;
+        let new_digests: BTreeSet<&str> = units
+            .iter()
+            .filter(|u| !u.done)
+            .map(|u| u.digest.as_str())
+            .collect();
+        let run = digest_of(&new_digests.iter().copied().collect::<Vec<_>>());
+        let part = PartName::parse(&format!("u-{}", &run[..32]))?;
+
+        let grouped = group(batch);
+        summary.persons = grouped.subjects.len();
+        summary.unstored = grouped
+            .unstored
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
+        let facts = self.ledger.provider_facts(provider).await?;
+        let ids = IdMaker::new(self.key);
+        let mut stored = Rows::default();
+        let mut held = Rows::default();
+        for s in grouped.subjects.values() {
+            summary.cancelled += s.cancelled;
+            let hash = self.ledger.patient_hash(provider, &s.local);
+            let ph = PatientHash::parse(&hash)?;
+            let decision = facts.decide(&hash, opts.at);
+            if let Why::Stopped { .. } = decision.reason {
+                summary.refused_persons += 1;
+                continue;
+            }
+            let internal = self.vault.ensure_subject(provider, &ph).await?;
+            let person = PersonId::parse(internal.as_str())
+                .map_err(|why| Error::input("internal id", why))?;
+            let unit_digest = run.as_str();
+            let mut rows = rows_for(&ids, provider, &person, s, unit_digest);
+            if decision.eligible {
+                if let Some(idn) = &s.identity {
+                    self.vault.put_identity(provider, &ph, idn).await?;
+                }
+                summary.accepted_persons += 1;
+                stored.append(&mut rows);
+            } else {
+                if let Some(idn) = &s.identity {
+                    let json = serde_json::to_vec(idn)
+                        .map_err(|e| Error::input("identity", e.to_string()))?;
+                    let sealed = self.vault.seal_for(&internal, &json).await?;
+                    let dir = self.held_identity_dir();
+                    std::fs::create_dir_all(&dir).map_err(Error::io("held identities"))?;
+                    write_atomic(
+                        &dir.join(format!("{}.{}.sealed", internal.as_str(), part.as_str())),
+                        sealed.as_bytes(),
+                    )
+                    .map_err(Error::io("held identity"))?;
+                }
+                summary.held_persons += 1;
+                held.append(&mut rows);
+            }
+        }
+        write_rows(self.lake, &part, &stored)?;
+        write_rows(self.held, &part, &held)?;
+        summary.rows_stored = stored.counts();
+        summary.rows_held = held.counts();
+
+        let q = Quarantine::open(self.store_dir)?;
+        let items: Vec<Item<'_>> = grouped
+            .rejected
+            .iter()
+            .filter_map(|r| {
+                unit_of(&units, &r.position).map(|u| Item {
+                    unit: &u.digest,
+                    format: u.format.name(),
+                    path: &u.path,
+                    rejected: r,
+                })
+            })
+            .collect();
+        q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
+        summary.quarantined = items.len();
+
+        let mut counts = stored.counts();
+        counts.insert("persons_accepted".into(), summary.accepted_persons as u64);
+        let reception = NewReception {
+            provider: provider.clone(),
+            acquisition: opts.acquisition.clone(),
+            received_on: opts.at.with_timezone(&tsunagu_ledger::JST).date_naive(),
+            data_items: if stored.counts().is_empty() {
+                vec!["(none accepted)".into()]
+            } else {
+                stored.counts().into_keys().collect()
+            },
+            record_counts: counts,
+        };
+        let details = serde_json::json!({
+            "units": new_digests.len(),
+            "formats": units.iter().filter(|u| !u.done).map(|u| u.format.name()).collect::<BTreeSet<_>>(),
+            "persons": summary.persons,
+            "accepted": summary.accepted_persons,
+            "held": summary.held_persons,
+            "refused": summary.refused_persons,
+            "quarantined": summary.quarantined,
+            "part": part.as_str(),
+        });
+        let digests: Vec<String> = new_digests.iter().map(|d| (*d).to_owned()).collect();
+        summary.reception = Some(
+            self.ledger
+                .complete_units(&self.actor, &digests, reception, details)
+                .await?,
+        );
+        Ok(summary)
+    }
+
+    /// Move held data whose persons have become eligible into the lake; drop what a stop
+    /// request now covers; keep the rest.
+    ///
+    /// Crash safety: for each held part the decisions are first written to a journal
+    /// (`held/release-<part>.json`, atomically); every later step follows the journal and is
+    /// idempotent, and the journal is removed last. A re-run after a crash finishes the same
+    /// release instead of deciding again (a decision that changed in between would otherwise
+    /// move rows twice).
+    pub async fn release_held(&self, at: DateTime<Utc>) -> Result<ReleaseSummary> {
+        let mut parts: BTreeSet<PartName> = BTreeSet::new();
+        for t in Table::ALL {
+            parts.extend(self.held.parts(t)?);
+        }
+        let mut summary = ReleaseSummary::default();
+        if parts.is_empty() {
+            return Ok(summary);
+        }
+        let subjects: HashMap<String, (ProviderId, PatientHash)> = self
+            .vault
+            .subjects()
+            .await?
+            .into_iter()
+            .map(|s| {
+                (
+                    s.internal_id.as_str().to_owned(),
+                    (s.provider, s.patient_hash),
+                )
+            })
+            .collect();
+        let mut facts: HashMap<ProviderId, tsunagu_ledger::ProviderFacts> = HashMap::new();
+        let held_dir = self.store_dir.join("held");
+        std::fs::create_dir_all(&held_dir).map_err(Error::io("held directory"))?;
+        let (mut released_ids, mut refused_ids, mut kept_ids) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for part in parts {
+            let rows = read_part_rows(self.held, &part)?;
+            let journal_path = held_dir.join(format!("release-{}.json", part.as_str()));
+            let journal: BTreeMap<String, Fate> = match std::fs::read(&journal_path) {
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|_| Error::input("release journal", "is damaged"))?,
+                Err(_) => {
+                    let mut j = BTreeMap::new();
+                    for id in rows.person_ids() {
+                        let fate = match subjects.get(&id) {
+                            None => Fate::Keep,
+                            Some((prov, ph)) => {
+                                if !facts.contains_key(prov) {
+                                    facts.insert(
+                                        prov.clone(),
+                                        self.ledger.provider_facts(prov).await?,
+                                    );
+                                }
+                                match facts.get(prov).map(|f| f.decide(ph.as_str(), at)) {
+                                    Some(d) if d.eligible => Fate::Release,
+                                    Some(d) if matches!(d.reason, Why::Stopped { .. }) => {
+                                        Fate::Refuse
+                                    }
+                                    _ => Fate::Keep,
+                                }
+                            }
+                        };
+                        j.insert(id, fate);
+                    }
+                    let bytes = serde_json::to_vec(&j)
+                        .map_err(|e| Error::input("release journal", e.to_string()))?;
+                    write_atomic(&journal_path, &bytes).map_err(Error::io("release journal"))?;
+                    j
+                }
+            };
+            let fate = |id: &str| journal.get(id).copied().unwrap_or(Fate::Keep);
+            let mut keep = rows;
+            let mut out = keep.split_off(&|id| fate(id) == Fate::Keep);
+            let _refused = out.split_off(&|id| fate(id) == Fate::Release);
+            // The lake part of released rows is named by the held part: one release per part.
+            if !out.is_empty() {
+                let name = PartName::parse(&format!("{}-released", part.as_str()))?;
+                write_rows(self.lake, &name, &out)?;
+                for (k, v) in out.counts() {
+                    *summary.rows_released.entry(k).or_default() += v;
+                }
+            }
+            for (id, f) in &journal {
+                let file = self
+                    .held_identity_dir()
+                    .join(format!("{id}.{}.sealed", part.as_str()));
+                match f {
+                    Fate::Release => {
+                        released_ids.insert(id.clone());
+                        if file.exists()
+                            && let Some((prov, ph)) = subjects.get(id)
+                        {
+                            let internal = InternalId::parse(id)?;
+                            let bytes = std::fs::read(&file).map_err(Error::io("held identity"))?;
+                            let sealed = tsunagu_vault::Sealed::from_bytes(bytes)?;
+                            let json = self.vault.open_for(&internal, &sealed).await?;
+                            let idn: tsunagu_vault::IdentityPayload = serde_json::from_slice(&json)
+                                .map_err(|_| Error::input("held identity", "is damaged"))?;
+                            self.vault.put_identity(prov, ph, &idn).await?;
+                        }
+                    }
+                    Fate::Refuse => {
+                        refused_ids.insert(id.clone());
+                    }
+                    Fate::Keep => {
+                        kept_ids.insert(id.clone());
+                    }
+                }
+            }
+            replace_rows(self.held, &part, &keep)?;
+            for (id, f) in &journal {
+                if *f != Fate::Keep {
+                    let file = self
+                        .held_identity_dir()
+                        .join(format!("{id}.{}.sealed", part.as_str()));
+                    if file.exists() {
+                        std::fs::remove_file(&file).map_err(Error::io("held identity"))?;
+                    }
+                }
+            }
+            std::fs::remove_file(&journal_path).map_err(Error::io("release journal"))?;
+        }
+        summary.released_persons = released_ids.len();
+        summary.refused_persons = refused_ids.len();
+        summary.still_held_persons = kept_ids.len();
+        self.ledger
+            .record_event(
+                &self.actor,
+                "intake.release_held",
+                "lake",
+                "held",
+                serde_json::json!({
+                    "released": summary.released_persons,
+                    "refused": summary.refused_persons,
+                    "still_held": summary.still_held_persons,
+                    "rows": summary.rows_released,
+                }),
+            )
+            .await?;
+        Ok(summary)
+    }
+}
