@@ -500,7 +500,11 @@ pub fn decode(bytes: &[u8], flags: &mut Flags) -> Result<String, DecodeError> {
     };
     let declared = msh18(&text);
     if declared.iter().any(|c| c == "ISOIR87")
-        && !text.lines().next().unwrap_or("").contains("ISO IR87")
+        && !text
+            .split(['\r', '\n'])
+            .next()
+            .unwrap_or("")
+            .contains("ISO IR87")
     {
         // The `~ISOIR87` spelling: accepted, noted.
         flags.push("MSH-18", FlagKind::NonStandardCharsetDeclaration);

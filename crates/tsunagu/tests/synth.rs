@@ -18,17 +18,38 @@ fn synth_writes_every_format_deterministically() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let out = synth(a.path(), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["summary"]["persons"], 60);
     assert!(json["summary"]["records"].as_u64().unwrap() > 100);
-    for f in ["ledger/providers.csv", "ledger/notices.csv", "ledger/stops.csv", "truth/records.csv", "csv/identities.csv", "fhir/Patient.ndjson"] {
+    for f in [
+        "ledger/providers.csv",
+        "ledger/notices.csv",
+        "ledger/stops.csv",
+        "truth/records.csv",
+        "csv/identities.csv",
+        "fhir/Patient.ndjson",
+    ] {
         assert!(a.path().join(f).is_file(), "{f}");
     }
     assert!(a.path().join("ssmix2").read_dir().unwrap().next().is_some());
     assert!(synth(b.path(), &[]).status.success());
-    for f in ["csv/identities.csv", "csv/labs.csv", "ledger/notices.csv", "fhir/Observation.ndjson", "truth/conditions.csv"] {
-        assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap(), "{f}");
+    for f in [
+        "csv/identities.csv",
+        "csv/labs.csv",
+        "ledger/notices.csv",
+        "fhir/Observation.ndjson",
+        "truth/conditions.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+            "{f}"
+        );
     }
 }
 

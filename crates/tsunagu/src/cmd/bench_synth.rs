@@ -40,7 +40,9 @@ fn dir_bytes(p: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             match e.metadata() {
                 Ok(m) if m.is_dir() => stack.push(e.path()),
@@ -61,7 +63,8 @@ pub fn run(ctx: &Ctx, args: BenchSynthArgs) -> anyhow::Result<ExitCode> {
         .map(|f| Format::parse(f))
         .collect::<Result<_, _>>()
         .map_err(|e| fail(exit::USAGE, e.to_string()))?;
-    cfg.validate().map_err(|e| fail(exit::USAGE, e.to_string()))?;
+    cfg.validate()
+        .map_err(|e| fail(exit::USAGE, e.to_string()))?;
     let tmp;
     let out = match &args.work {
         Some(w) => w.clone(),

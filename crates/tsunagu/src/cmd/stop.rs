@@ -33,6 +33,10 @@ pub enum StopCmd {
         /// Where it was received: provider (default) or producer.
         #[arg(long, default_value = "provider")]
         via: String,
+        /// Also erase the person's identity for good: destroy their data key in the vault
+        /// (crypto-shredding), so neither the identity nor held data can ever be read again.
+        #[arg(long)]
+        erase: bool,
     },
     /// The state of the request with a receipt number.
     Status {
@@ -70,7 +74,22 @@ pub fn run(ctx: &Ctx, cmd: StopCmd) -> anyhow::Result<ExitCode> {
                     },
                     via: Via::parse(&via)?,
                 };
+                let (prov, local) = (s.provider.clone(), s.patient.clone());
                 let receipt = l.add_stop(&ctx.actor_for("operator"), s).await?;
+                if erase {
+                    let vault = store.vault().await?;
+                    let hash = tsunagu_vault::PatientHash::parse(&l.patient_hash(&prov, &local))?;
+                    let (id, outcome) = vault.shred(&prov, &hash).await?;
+                    l.record_event(
+                        &ctx.actor_for("operator"),
+                        "vault.shred",
+                        "subject",
+                        id.as_str(),
+                        serde_json::json!({ "provider": prov.as_str(), "outcome": format!("{outcome:?}") }),
+                    )
+                    .await?;
+                    vault.close().await;
+                }
                 ctx.emit(&serde_json::json!({ "receipt": receipt.as_str() }), || {
                     format!("受付番号 / receipt number: {receipt}")
                 });

@@ -60,7 +60,8 @@ pub fn config(args: &SynthArgs) -> anyhow::Result<Config> {
     if args.no_noise {
         cfg.noise = tsunagu_synth::NoiseConfig::none();
     }
-    cfg.validate().map_err(|e| fail(exit::USAGE, e.to_string()))?;
+    cfg.validate()
+        .map_err(|e| fail(exit::USAGE, e.to_string()))?;
     Ok(cfg)
 }
 
@@ -79,9 +80,9 @@ pub fn run(ctx: &Ctx, args: SynthArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let summary = tsunagu_synth::generate(&cfg, &args.out, &mut |done, _| bar.set_position(done))
         .map_err(|e| match e {
-            tsunagu_synth::Error::Config(_) => fail(exit::USAGE, e.to_string()),
-            other => anyhow::Error::new(other),
-        })?;
+        tsunagu_synth::Error::Config(_) => fail(exit::USAGE, e.to_string()),
+        other => anyhow::Error::new(other),
+    })?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     let json = serde_json::json!({

@@ -1,0 +1,239 @@
+//! `tsunagu ingest` on what `tsunagu synth` makes, as an operator runs it: the opt-out gate,
+//! the split into vault and lake, idempotence, kill-and-rerun, quarantine, held data.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tsunagu"));
+    c.env_remove("TSUNAGU_STORE_KEY").env_remove("TSUNAGU_DATA");
+    c
+}
+
+fn run(store: &Path, args: &[&str]) -> Output {
+    bin().arg("--data").arg(store).args(args).output().unwrap()
+}
+
+fn json(store: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let o = run(store, &a);
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    synth: PathBuf,
+}
+
+fn synth(persons: &str, seed: &str) -> World {
+    let tmp = tempfile::tempdir().unwrap();
+    let synth = tmp.path().join("synth");
+    let o = bin()
+        .args(["synth", "--persons", persons, "--seed", seed, "--formats", "fhir,ssmix2,csv", "--out"])
+        .arg(&synth)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    World { _tmp: tmp, synth }
+}
+
+fn store_with_ledger(w: &World, dir: &Path) -> BTreeMap<String, String> {
+    json(dir, &["init"]);
+    json(dir, &["ledger", "import", w.synth.join("ledger").to_str().unwrap()]);
+    json(dir, &["provider", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["code"].as_str().unwrap().to_owned(), p["id"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    r.records().map(|x| h.iter().cloned().zip(x.unwrap().iter().map(str::to_owned)).collect()).collect()
+}
+
+/// The provider with the most patients that has FHIR bundles.
+fn busiest(w: &World) -> String {
+    let mut n: BTreeMap<String, usize> = BTreeMap::new();
+    for r in csv_rows(&w.synth.join("truth/records.csv")) {
+        if w.synth.join("fhir/bundles").join(&r["provider_code"]).is_dir() {
+            *n.entry(r["provider_code"].clone()).or_default() += 1;
+        }
+    }
+    n.into_iter().max_by_key(|(_, c)| *c).unwrap().0
+}
+
+fn all_bytes(dir: &Path, out: &mut Vec<u8>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all_bytes(&p, out);
+        } else {
+            out.extend(std::fs::read(&p).unwrap());
+        }
+    }
+}
+
+#[test]
+fn fhir_intake_splits_gates_and_is_idempotent() {
+    let w = synth("150", "11");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ids = store_with_ledger(&w, &store);
+    let code = busiest(&w);
+    let provider = &ids[&code];
+    let bundles = w.synth.join("fhir/bundles").join(&code);
+
+    let s = json(&store, &["ingest", "--provider", provider, bundles.to_str().unwrap()]);
+    // Every patient of the provider in the truth is accounted for: accepted, held or refused.
+    let truth: Vec<_> = csv_rows(&w.synth.join("truth/records.csv")).into_iter().filter(|r| r["provider_code"] == code).collect();
+    let persons = s["persons"].as_u64().unwrap() as usize;
+    assert_eq!(persons, truth.len(), "{s}");
+    let acc = s["accepted_persons"].as_u64().unwrap() + s["held_persons"].as_u64().unwrap() + s["refused_persons"].as_u64().unwrap();
+    assert_eq!(acc as usize, persons);
+    // Who is held: exactly those without a notice whose wait is over.
+    let notified: BTreeSet<String> = csv_rows(&w.synth.join("ledger/notices.csv"))
+        .into_iter()
+        .filter(|r| r["provider_code"] == code)
+        .map(|r| r["patient"].clone())
+        .collect();
+    let stopped: BTreeSet<String> = csv_rows(&w.synth.join("ledger/stops.csv"))
+        .into_iter()
+        .filter(|r| r["provider_code"] == code)
+        .map(|r| r["patient"].clone())
+        .collect();
+    let not_notified = truth.iter().filter(|r| !notified.contains(&r["patient_id"]) && !stopped.contains(&r["patient_id"])).count();
+    assert!(s["held_persons"].as_u64().unwrap() as usize >= not_notified, "{s}");
+    assert_eq!(s["refused_persons"].as_u64().unwrap() as usize, truth.iter().filter(|r| stopped.contains(&r["patient_id"])).count());
+    assert!(s["rows_stored"]["conditions"].as_u64().unwrap() > 0);
+    assert!(s["reception"].as_str().unwrap().starts_with("rcv-"));
+
+    // Re-ingesting the same files changes nothing.
+    let again = json(&store, &["ingest", "--provider", provider, bundles.to_str().unwrap()]);
+    assert_eq!(again["units_new"], 0);
+    assert_eq!(again["reception"], serde_json::Value::Null);
+
+    // No name, phone or insurance number of anyone reaches the store in plain text.
+    let mut bytes = Vec::new();
+    all_bytes(&store, &mut bytes);
+    let hay = String::from_utf8_lossy(&bytes);
+    let mine: BTreeSet<String> = truth.iter().map(|r| r["person_id"].clone()).collect();
+    let mut checked = 0;
+    for p in csv_rows(&w.synth.join("truth/persons.csv")) {
+        if !mine.contains(&p["person_id"]) {
+            continue;
+        }
+        for f in ["phone", "insured_number"] {
+            let v = &p[f];
+            if v.len() >= 6 {
+                assert!(!hay.contains(v.as_str()), "{f} found in plain text in the store");
+                checked += 1;
+            }
+        }
+        let full = format!("{}{}", p["family_name"], p["given_name"]);
+        assert!(!hay.contains(&full), "a name found in plain text in the store");
+        let kana = format!("{}{}", p["family_name_kana"], p["given_name_kana"]);
+        assert!(!hay.contains(&kana), "a kana name found in plain text in the store");
+    }
+    assert!(checked > 10);
+    let v = json(&store, &["audit", "verify"]);
+    assert_eq!(v["ok"], true);
+
+    // Held data is released once its persons are notified and the wait is over.
+    if s["held_persons"].as_u64().unwrap() > 0 {
+        let missing: Vec<String> = truth
+            .iter()
+            .filter(|r| !notified.contains(&r["patient_id"]) && !stopped.contains(&r["patient_id"]))
+            .map(|r| format!("{},2020-01-01,letter", r["patient_id"]))
+            .collect();
+        if !missing.is_empty() {
+            let f = tmp.path().join("late-notices.csv");
+            std::fs::write(&f, format!("patient,date,channel\n{}\n", missing.join("\n"))).unwrap();
+            json(&store, &["notice", "import", "--provider", provider, f.to_str().unwrap()]);
+            let r = json(&store, &["ingest", "--release-held"]);
+            assert_eq!(r["released_persons"].as_u64().unwrap() as usize, missing.len(), "{r}");
+            let r2 = json(&store, &["ingest", "--release-held"]);
+            assert_eq!(r2["released_persons"], 0, "a second release moves nothing: {r2}");
+        }
+    }
+}
+
+#[test]
+fn malformed_and_hostile_files_are_quarantined_not_fatal() {
+    let w = synth("20", "4");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ids = store_with_ledger(&w, &store);
+    let provider = ids.values().next().unwrap();
+    let dir = tmp.path().join("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("truncated.json"), br#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","#).unwrap();
+    std::fs::write(dir.join("deep.json"), "[".repeat(100_000)).unwrap();
+    std::fs::write(dir.join("latin1.json"), b"{\"resourceType\":\"Patient\",\"name\":[{\"text\":\"\xe9\xe8\"}]}").unwrap();
+    std::fs::write(dir.join("unknown.json"), br#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"ImagingStudy","id":"x"}}]}"#).unwrap();
+    let s = json(&store, &["ingest", "--provider", provider, dir.to_str().unwrap()]);
+    assert_eq!(s["units_new"], 4);
+    assert!(s["quarantined"].as_u64().unwrap() >= 4, "{s}");
+    let q = json(&store, &["quarantine", "list"]);
+    let reasons: Vec<String> = q.as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap().to_owned()).collect();
+    assert!(reasons.iter().any(|r| r.contains("unsupported")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("nested too deeply") || r.contains("syntax")), "{reasons:?}");
+    let id = q[0]["id"].as_str().unwrap();
+    let shown = json(&store, &["quarantine", "show", id, "--reveal"]);
+    assert!(shown["path"].as_str().unwrap().ends_with(".json"));
+    // The metadata on disk holds no path (a path can hold a patient id); the sealed part does.
+    let mut bytes = Vec::new();
+    all_bytes(&store.join("quarantine"), &mut bytes);
+    assert!(!String::from_utf8_lossy(&bytes).contains("truncated.json"));
+}
+
+/// Kill the intake at many points and run it again: the result equals one clean run.
+#[test]
+fn killed_intake_rerun_gives_the_clean_result() {
+    let w = synth("120", "21");
+    let code = busiest(&w);
+    let bundles = w.synth.join("fhir/bundles").join(&code);
+    let counts = |store: &Path| -> (serde_json::Value, BTreeMap<String, u64>) {
+        let v = json(store, &["records", "export", "--kind", "reception", "--format", "json"]);
+        let mut total: BTreeMap<String, u64> = BTreeMap::new();
+        for r in v.as_array().unwrap() {
+            for (k, n) in r["record_counts"].as_object().unwrap() {
+                *total.entry(k.clone()).or_default() += n.as_u64().unwrap();
+            }
+        }
+        (v, total)
+    };
+    let clean = tempfile::tempdir().unwrap();
+    let ids = store_with_ledger(&w, clean.path());
+    json(clean.path(), &["ingest", "--provider", &ids[&code], bundles.to_str().unwrap()]);
+    let (_, want) = counts(clean.path());
+
+    for delay_ms in [30u64, 120, 400, 900] {
+        let d = tempfile::tempdir().unwrap();
+        let ids = store_with_ledger(&w, d.path());
+        let mut child = bin()
+            .arg("--data")
+            .arg(d.path())
+            .args(["ingest", "--provider", &ids[&code]])
+            .arg(&bundles)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        json(d.path(), &["ingest", "--provider", &ids[&code], bundles.to_str().unwrap()]);
+        let (_, got) = counts(d.path());
+        assert_eq!(got, want, "killed after {delay_ms} ms");
+        // And the lake holds exactly the rows the reception records count.
+        let v = json(d.path(), &["audit", "verify"]);
+        assert_eq!(v["ok"], true);
+    }
+}
