@@ -58,6 +58,7 @@ pub fn run(ctx: &Ctx, cmd: StopCmd) -> anyhow::Result<ExitCode> {
                 relationship,
                 received_at,
                 via,
+                erase,
             } => {
                 let s = NewStop {
                     provider: provider_id(&provider)?,
