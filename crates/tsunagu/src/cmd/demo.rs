@@ -477,6 +477,7 @@ async fn population_tour(
             "a person who asked to stop was found eligible",
         ));
     }
+    let intake = intake_tour(ctx, &store, &out, now).await?;
     let v = l.verify_audit().await?;
     say(
         ctx,
@@ -486,8 +487,135 @@ async fn population_tour(
     Ok(serde_json::json!({
         "synth": s,
         "gate": { "eligible": eligible, "waiting": waiting, "stopped": stopped, "no_notice": other, "stopped_but_eligible": leaks },
+        "intake": intake,
         "audit_ok": v.ok,
     }))
+}
+
+/// Part 3 (intake): every provider sends what it holds — SS-MIX2 trees from hospitals and
+/// clinics, FHIR R4 Bundles from the others, and CSV identity extracts from pharmacies — through
+/// the opt-out gate into the vault and the lake. Decided as of the end of the synthetic period.
+async fn intake_tour(
+    ctx: &Ctx,
+    store: &Store,
+    synth: &Path,
+    at: chrono::DateTime<Utc>,
+) -> anyhow::Result<serde_json::Value> {
+    use tsunagu_pipeline::intake::IntakeOptions;
+    section(
+        ctx,
+        "intake (SS-MIX2, FHIR R4, CSV) through the opt-out gate into the vault and the lake",
+    );
+    let vault = store.vault().await?;
+    let lake = store.lake()?;
+    let held = store.held()?;
+    let intake = tsunagu_pipeline::Intake {
+        ledger: &store.ledger,
+        vault: &vault,
+        lake: &lake,
+        held: &held,
+        store_dir: &store.dir,
+        key: &store.key,
+        actor: ctx.actor_for("operator"),
+    };
+    // Pharmacies' CSV extracts: the generator writes one identity file for everyone; each
+    // pharmacy sends only its own rows.
+    let split = synth.join("csv-by-provider");
+    std::fs::create_dir_all(&split)?;
+    let mut by_provider: BTreeMap<String, Vec<csv::StringRecord>> = BTreeMap::new();
+    let mut rdr = csv::Reader::from_path(synth.join("csv/identities.csv"))?;
+    let headers = rdr.headers()?.clone();
+    let code_col = headers.iter().position(|h| h == "provider_code");
+    for rec in rdr.records() {
+        let rec = rec?;
+        if let Some(c) = code_col.and_then(|i| rec.get(i)) {
+            by_provider.entry(c.to_owned()).or_default().push(rec);
+        }
+    }
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut per_format: BTreeMap<&str, u64> = BTreeMap::new();
+    for p in store.ledger.list_providers().await? {
+        let code = p.code.to_string();
+        let tree = synth.join("ssmix2").join(&code);
+        let bundles = synth.join("fhir/bundles").join(&code);
+        let mut inputs: Vec<(&str, PathBuf)> = Vec::new();
+        if tree.is_dir() {
+            inputs.push(("ssmix2", tree));
+        } else if bundles.is_dir() {
+            inputs.push(("fhir", bundles));
+        }
+        if p.kind == ProviderKind::Pharmacy
+            && let Some(rows) = by_provider.get(&code)
+        {
+            let f = split.join(format!("{code}.csv"));
+            let mut w = csv::Writer::from_path(&f)?;
+            w.write_record(&headers)?;
+            for r in rows {
+                w.write_record(r)?;
+            }
+            w.flush()?;
+            inputs.push(("csv", f));
+        }
+        for (format, path) in inputs {
+            let opts = IntakeOptions {
+                format: None,
+                mapping: None,
+                acquisition: "診療等の過程で取得".into(),
+                at,
+            };
+            let r = intake.ingest(&p.id, &[path], opts).await?;
+            *per_format.entry(format).or_default() += r.records_read;
+            *totals.entry("records read").or_default() += r.records_read;
+            *totals.entry("persons accepted").or_default() += r.accepted_persons as u64;
+            *totals.entry("persons held").or_default() += r.held_persons as u64;
+            *totals.entry("persons refused (stop request)").or_default() +=
+                r.refused_persons as u64;
+            *totals.entry("rows stored").or_default() += r.rows_stored.values().sum::<u64>();
+            *totals.entry("rows held").or_default() += r.rows_held.values().sum::<u64>();
+            *totals.entry("quarantined").or_default() += r.quarantined as u64;
+        }
+    }
+    for (k, v) in &totals {
+        say(ctx, format!("{k:<32} {v}"));
+    }
+    say(
+        ctx,
+        format!(
+            "records read by format: {}",
+            per_format
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let mut lake_rows = BTreeMap::new();
+    for t in tsunagu_lake::Table::ALL {
+        let n = lake.row_count(t)?;
+        if n > 0 {
+            lake_rows.insert(t.name(), n);
+        }
+    }
+    say(
+        ctx,
+        format!(
+            "lake (Parquet, encrypted): {}",
+            lake_rows
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    let subjects = vault.subjects().await?.len();
+    say(
+        ctx,
+        format!("vault: {subjects} persons-at-provider, identities sealed per person"),
+    );
+    vault.close().await;
+    Ok(
+        serde_json::json!({ "totals": totals, "by_format": per_format, "lake_rows": lake_rows, "vault_subjects": subjects }),
+    )
 }
 
 async fn verify(l: &Ledger, _op: &Actor) -> anyhow::Result<tsunagu_ledger::VerifyReport> {
