@@ -241,6 +241,21 @@ struct FhirMedicationStatement {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct FhirMedicationDispense {
+    status: Option<String>,
+    medication_codeable_concept: Option<CodeableConcept>,
+    medication_reference: Option<Reference>,
+    subject: Option<Reference>,
+    context: Option<Reference>,
+    quantity: Option<FhirQuantity>,
+    days_supply: Option<FhirQuantity>,
+    when_prepared: Option<String>,
+    when_handed_over: Option<String>,
+    dosage_instruction: Vec<Dosage>,
+}
+
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct ReferenceRange {
     low: Option<FhirQuantity>,
@@ -767,6 +782,9 @@ fn map_item(it: &Item<'_>, index: &Index, limits: &Limits, batch: &mut Batch) {
         }
         "MedicationStatement" => parse::<FhirMedicationStatement>(it)
             .and_then(|r| medication_statement(&mut ctx, key, r)),
+        "MedicationDispense" => {
+            parse::<FhirMedicationDispense>(it).and_then(|r| medication_dispense(&mut ctx, key, r))
+        }
         "Observation" => parse::<FhirObservation>(it).and_then(|r| observation(&mut ctx, key, r)),
         "Procedure" => parse::<FhirProcedure>(it).and_then(|r| procedure(&mut ctx, key, r)),
         "AllergyIntolerance" => parse::<FhirAllergy>(it).and_then(|r| allergy(&mut ctx, key, r)),
@@ -855,7 +873,9 @@ fn patient(ctx: &mut Ctx<'_>, key: Option<String>, p: Patient) -> Built<Vec<Body
             };
             // The system URI (or the identifier type code) says what the value is; it is not
             // personal, but it is input, so it goes through the same cap.
-            let label = ctx.text("Patient.identifier.system", Some(&label))?.unwrap_or_default();
+            let label = ctx
+                .text("Patient.identifier.system", Some(&label))?
+                .unwrap_or_default();
             id.other_identifiers.push((label, value));
         }
     }
@@ -1170,6 +1190,66 @@ fn medication_statement(
         )?,
         days: None,
         status: ctx.text("MedicationStatement.status", m.status.as_deref())?,
+    };
+    Ok(vec![clinical(
+        Some(subject),
+        key,
+        encounter,
+        ClinicalData::Medication(data),
+    )])
+}
+
+/// JP Core MedicationDispense: what a pharmacy handed over (調剤), with days supplied.
+fn medication_dispense(
+    ctx: &mut Ctx<'_>,
+    key: Option<String>,
+    m: FhirMedicationDispense,
+) -> Built<Vec<Body>> {
+    let subject = ctx.subject("MedicationDispense.subject", m.subject.as_ref())?;
+    let encounter = ctx.encounter("MedicationDispense.context", m.context.as_ref());
+    let code = medicine(
+        ctx,
+        "MedicationDispense.medication",
+        m.medication_codeable_concept.as_ref(),
+        m.medication_reference.as_ref(),
+    )?;
+    let (dose, route) = dose(
+        ctx,
+        "MedicationDispense.dosageInstruction",
+        m.dosage_instruction.first(),
+    )?;
+    let total = ctx.quantity("MedicationDispense.quantity", m.quantity.as_ref())?;
+    let days = match &m.days_supply {
+        Some(q)
+            if matches!(
+                q.code.as_deref().or(q.unit.as_deref()),
+                Some("d" | "day" | "days" | "日")
+            ) =>
+        {
+            q.value.as_ref().and_then(|v| v.get().parse::<u32>().ok())
+        }
+        _ => None,
+    };
+    let start = match ctx.when(
+        "MedicationDispense.whenHandedOver",
+        m.when_handed_over.as_deref(),
+    )? {
+        Some(w) => Some(w),
+        None => ctx.when(
+            "MedicationDispense.whenPrepared",
+            m.when_prepared.as_deref(),
+        )?,
+    };
+    let data = Medication {
+        kind: MedicationKind::Dispensing,
+        code: Some(code),
+        dose,
+        total,
+        route,
+        start,
+        end: None,
+        days,
+        status: ctx.text("MedicationDispense.status", m.status.as_deref())?,
     };
     Ok(vec![clinical(
         Some(subject),

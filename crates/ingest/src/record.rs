@@ -706,6 +706,8 @@ pub enum MedicationKind {
     Administration,
     /// Reported as taken (FHIR MedicationStatement).
     Statement,
+    /// Handed over by a pharmacy (調剤, FHIR MedicationDispense).
+    Dispensing,
 }
 
 /// A medication record.

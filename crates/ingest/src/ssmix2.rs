@@ -1230,6 +1230,24 @@ mod tests {
     }
 
     #[test]
+    fn jis_x0201_kana_in_iso_2022_jp_is_widened() {
+        // ESC ( I switches to JIS X 0201 katakana: 0x36 0x40 0x5B 0x33 = ｶﾀﾛｳ.
+        let mut bytes = format!("{MSH}ADT^A08|1|P|2.5||||||~ISO IR87\rPID|1||1||X^").into_bytes();
+        bytes.extend_from_slice(b"\x1b(I\x40\x5b\x33\x1b(B^^^^^L^P");
+        let b = parse_bytes(&bytes, Some("1"));
+        let Body::Identity(id) = &b.records[0].body else {
+            panic!()
+        };
+        assert_eq!(id.names[0].given.as_deref(), Some("タロウ"));
+        assert!(
+            b.records[0]
+                .flags
+                .iter()
+                .any(|f| f.kind == FlagKind::HalfWidthKanaWidened)
+        );
+    }
+
+    #[test]
     fn bad_birth_date_rejects_identity_only() {
         let b = parse(
             &format!("{MSH}ADT^A01|1|P|2.5\rPID|1||1||A^B||M|19470515\rPV1|1|O"),

@@ -442,7 +442,7 @@ impl Intake<'_> {
         let run = digest_of(&new_digests.iter().copied().collect::<Vec<_>>());
         let part = PartName::parse(&format!("u-{}", &run[..32]))?;
 
-        let grouped = group(batch);
+        let grouped = group(batch, p.code.as_str());
         summary.persons = grouped.subjects.len();
         summary.unstored = grouped
             .unstored
@@ -453,6 +453,8 @@ impl Intake<'_> {
         let ids = IdMaker::new(self.key);
         let mut stored = Rows::default();
         let mut held = Rows::default();
+        // Decide every person first (cheap), then map their records in parallel.
+        let mut decided = Vec::with_capacity(grouped.subjects.len());
         for s in grouped.subjects.values() {
             summary.cancelled += s.cancelled;
             let hash = self.ledger.patient_hash(provider, &s.local);
@@ -462,22 +464,53 @@ impl Intake<'_> {
                 summary.refused_persons += 1;
                 continue;
             }
-            let internal = self.vault.ensure_subject(provider, &ph).await?;
+            let internal = self.vault.internal_id(provider, &ph);
             let person = PersonId::parse(internal.as_str())
                 .map_err(|why| Error::input("internal id", why))?;
-            let unit_digest = run.as_str();
-            let mut rows = rows_for(&ids, provider, &person, s, unit_digest);
-            if decision.eligible {
-                if let Some(idn) = &s.identity {
-                    self.vault.put_identity(provider, &ph, idn).await?;
+            decided.push((s, ph, internal, person, decision.eligible));
+        }
+        let mut mapped: Vec<Rows> = decided
+            .par_iter()
+            .map(|(s, _, _, person, _)| rows_for(&ids, provider, person, s, &run))
+            .collect();
+        // Identities of eligible persons: one vault transaction for the whole run.
+        let batch: Vec<(ProviderId, PatientHash, tsunagu_vault::IdentityPayload)> = decided
+            .iter()
+            .filter(|d| d.4)
+            .filter_map(|(s, ph, ..)| {
+                s.identity
+                    .clone()
+                    .map(|i| (provider.clone(), ph.clone(), i))
+            })
+            .collect();
+        let mut shredded: BTreeSet<String> = BTreeSet::new();
+        for (item, result) in batch.iter().zip(self.vault.put_identities(&batch).await?) {
+            match result {
+                Ok(_) => {}
+                // A person whose identity was erased at their request is never stored again.
+                Err(e) if e.kind() == tsunagu_vault::ErrorKind::Shredded => {
+                    shredded.insert(item.1.as_str().to_owned());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        for ((s, ph, internal, _, eligible), rows) in decided.iter().zip(mapped.iter_mut()) {
+            if shredded.contains(ph.as_str()) {
+                summary.refused_persons += 1;
+                continue;
+            }
+            if *eligible {
+                if s.identity.is_none() {
+                    self.vault.ensure_subject(provider, ph).await?;
                 }
                 summary.accepted_persons += 1;
-                stored.append(&mut rows);
+                stored.append(rows);
             } else {
+                self.vault.ensure_subject(provider, ph).await?;
                 if let Some(idn) = &s.identity {
                     let json = serde_json::to_vec(idn)
                         .map_err(|e| Error::input("identity", e.to_string()))?;
-                    let sealed = self.vault.seal_for(&internal, &json).await?;
+                    let sealed = self.vault.seal_for(internal, &json).await?;
                     let dir = self.held_identity_dir();
                     std::fs::create_dir_all(&dir).map_err(Error::io("held identities"))?;
                     write_atomic(
@@ -487,7 +520,7 @@ impl Intake<'_> {
                     .map_err(Error::io("held identity"))?;
                 }
                 summary.held_persons += 1;
-                held.append(&mut rows);
+                held.append(rows);
             }
         }
         write_rows(self.lake, &part, &stored)?;

@@ -146,15 +146,26 @@ fn local_of(key: &SubjectKey) -> Option<LocalPatientId> {
 }
 
 /// Group a parsed batch by person. A FHIR subject is tied to the provider's local patient id by
-/// its Patient resource; records whose subject has no local id go to quarantine.
-pub fn group(batch: Batch) -> Grouped {
+/// its Patient resource: the JP Core patient-id identifier, or else an identifier whose system
+/// names the provider's own code (how providers without a JP Core OID, such as care facilities,
+/// label their ids). Records whose subject has no local id go to quarantine.
+pub fn group(batch: Batch, provider_code: &str) -> Grouped {
     let mut subject_local: BTreeMap<SubjectKey, LocalPatientId> = BTreeMap::new();
     for r in &batch.records {
         if let Body::Identity(id) = &r.body {
+            let own = || {
+                id.other_identifiers
+                    .iter()
+                    .filter(|(system, _)| {
+                        !provider_code.is_empty() && system.contains(provider_code)
+                    })
+                    .find_map(|(_, v)| LocalPatientId::parse(v).ok())
+            };
             let local = id
                 .local_patient_id
                 .clone()
-                .or_else(|| local_of(&id.subject));
+                .or_else(|| local_of(&id.subject))
+                .or_else(own);
             if let Some(l) = local {
                 subject_local.insert(id.subject.clone(), l);
             }
@@ -210,7 +221,10 @@ pub fn group(batch: Batch) -> Grouped {
             continue;
         }
         if let Body::Identity(id) = &r.body {
-            let p = identity_payload(id);
+            let mut p = identity_payload(id);
+            if p.local_patient_id.is_none() {
+                p.local_patient_id = Some(local.expose().to_owned());
+            }
             // Several identity records of one person (an SS-MIX2 ADT per visit) merge into one
             // payload; the vault keeps versions when it changes between ingests.
             s.identity = Some(match s.identity.take() {
@@ -448,6 +462,7 @@ pub fn rows_for(
                         MedicationKind::Injection => lake::MedicationKind::Injection,
                         MedicationKind::Administration => lake::MedicationKind::Administration,
                         MedicationKind::Statement => lake::MedicationKind::Statement,
+                        MedicationKind::Dispensing => lake::MedicationKind::Dispensing,
                     },
                     code_system: system,
                     code,
@@ -477,7 +492,9 @@ pub fn rows_for(
                         Some(c.display.clone().unwrap_or_else(|| c.code.clone())),
                         None,
                     ),
-                    Some(ObservationValue::Text(t)) => (None, Some(t.clone()), None),
+                    // Free text can name people; it stays out of the lake until the
+                    // de-identification of free text (scrub) exists.
+                    Some(ObservationValue::Text(_)) => (None, None, None),
                     None => (None, None, None),
                 };
                 let category = match o.category.as_deref() {

@@ -178,7 +178,12 @@ impl Writer<'_> {
             source,
         })?;
         let path = dir.join(file_name(&self.h.id, &date_s, kind, order, &ts, dept));
-        fs::write(&path, encode(&text)).map_err(|source| Error::Io { path, source })?;
+        // Storage writers end each stored message with the MLLP end byte 0x1C: without it a
+        // file cut short cannot be told from a complete one (every file of the public sample
+        // tree has it, and intake requires it).
+        let mut bytes = encode(&text);
+        bytes.extend_from_slice(b"\x1c\r");
+        fs::write(&path, bytes).map_err(|source| Error::Io { path, source })?;
         self.count += 1;
         Ok(())
     }

@@ -396,7 +396,10 @@ impl World {
                         (gov.code.clone(), gov.name.clone())
                     }
                     ProviderKind::Insurer => {
-                        let pick = match rng.pick_weighted(&[0.3, 0.3, 0.05, 0.25, 0.1]) {
+                        let pick = // Weighted toward the large insurers (協会けんぽ branches and 後期高齢者医療広域連合
+                        // of populous prefectures), which are the ones that join data networks and
+                        // which hold enough members for claims and 特定健診 to show up.
+                        match rng.pick_weighted(&[0.45, 0.2, 0.05, 0.1, 0.2]) {
                             0 => kyokai[pref as usize],
                             1 => {
                                 let ks = &kumiai[pref as usize];

@@ -35,6 +35,15 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
     assert_eq!(gate["stopped_but_eligible"], 0);
     assert!(gate["eligible"].as_u64().unwrap() > 0);
     assert_eq!(v["population"]["audit_ok"], true);
+    // Intake in all three formats accounts for every patient record of the truth: each
+    // person-at-provider is in the vault, nothing was quarantined.
+    let intake = &v["population"]["intake"];
+    assert_eq!(intake["vault_subjects"], v["population"]["synth"]["patient_records"], "{intake}");
+    assert_eq!(intake["totals"]["quarantined"], 0, "{intake}");
+    for f in ["csv", "fhir", "ssmix2"] {
+        assert!(intake["by_format"][f].as_u64().unwrap() > 0, "{f}: {intake}");
+    }
+    assert!(intake["lake_rows"]["conditions"].as_u64().unwrap() > 0);
     for p in [
         "store/tsunagu-store.toml",
         "store/ledger.sqlite",

@@ -29,7 +29,9 @@ onset = "onset"
 "#;
 
 fuzz_target!(|bytes: &[u8]| {
-    let Some((&sel, body)) = bytes.split_first() else { return };
+    let Some((&sel, body)) = bytes.split_first() else {
+        return;
+    };
     let mapping = match sel % 3 {
         0 => Mapping::jp_identity(),
         1 => match Mapping::from_toml(OBSERVATION_CP932) {
@@ -41,7 +43,12 @@ fuzz_target!(|bytes: &[u8]| {
             Err(_) => return,
         },
     };
-    let b = read(&SourceFile::new(1, "fuzz.csv"), body, &mapping, &Limits::default());
+    let b = read(
+        &SourceFile::new(1, "fuzz.csv"),
+        body,
+        &mapping,
+        &Limits::default(),
+    );
     for r in &b.rejected {
         let _ = r.to_string();
     }

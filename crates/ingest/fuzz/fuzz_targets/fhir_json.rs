@@ -7,11 +7,17 @@ use tsunagu_ingest::record::SourceFile;
 
 fuzz_target!(|bytes: &[u8]| {
     let file = SourceFile::new(1, "fuzz.json");
-    let limits = Limits { max_string_chars: 256, ..Limits::default() };
+    let limits = Limits {
+        max_string_chars: 256,
+        ..Limits::default()
+    };
     let b = read_json(&file, bytes, &limits);
     for r in &b.rejected {
         let _ = r.to_string();
     }
     let (a, z) = bytes.split_at(bytes.len() / 2);
-    let _ = read_ndjson(&[(SourceFile::new(1, "a"), a), (SourceFile::new(2, "b"), z)], &limits);
+    let _ = read_ndjson(
+        &[(SourceFile::new(1, "a"), a), (SourceFile::new(2, "b"), z)],
+        &limits,
+    );
 });

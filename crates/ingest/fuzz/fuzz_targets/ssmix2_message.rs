@@ -7,7 +7,10 @@ use tsunagu_ingest::ssmix2::{FileName, Options, parse_message_bytes};
 
 fuzz_target!(|bytes: &[u8]| {
     let src = SourceFile::new(1, "fuzz");
-    let lenient = Options { require_end_mark: false, ..Options::default() };
+    let lenient = Options {
+        require_end_mark: false,
+        ..Options::default()
+    };
     let b = parse_message_bytes(&src, bytes, None, None, &lenient);
     // Every input is either records or rejections (or both), never lost.
     assert!(!b.records.is_empty() || !b.rejected.is_empty());
