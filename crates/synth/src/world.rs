@@ -396,10 +396,13 @@ impl World {
                         (gov.code.clone(), gov.name.clone())
                     }
                     ProviderKind::Insurer => {
-                        let pick = // Weighted toward the large insurers (協会けんぽ branches and 後期高齢者医療広域連合
-                        // of populous prefectures), which are the ones that join data networks and
-                        // which hold enough members for claims and 特定健診 to show up.
-                        match rng.pick_weighted(&[0.45, 0.2, 0.05, 0.1, 0.2]) {
+                        // Weighted toward the large insurers (協会けんぽ branches and
+                        // 後期高齢者医療広域連合 of populous prefectures), which are the ones that
+                        // join data networks and hold enough members for claims and 特定健診 to
+                        // show up; the first insurer is always a 協会けんぽ branch so that even a
+                        // small world has claims.
+                        let kind_pick = rng.pick_weighted(&[0.45, 0.2, 0.05, 0.1, 0.2]);
+                        let pick = match if made == 0 { 0 } else { kind_pick } {
                             0 => kyokai[pref as usize],
                             1 => {
                                 let ks = &kumiai[pref as usize];

@@ -5,6 +5,7 @@
 
 mod cmd;
 mod ctx;
+mod measure;
 mod store;
 
 use std::process::ExitCode;

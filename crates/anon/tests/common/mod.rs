@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use tsunagu_anon::{Dataset, Hierarchy};
 
 pub fn data_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 /// Header and rows of a `;` CSV.

@@ -177,7 +177,10 @@ mod tests {
     fn table_is_sound() {
         let variants: std::collections::HashSet<char> = VARIANTS.iter().map(|p| p.0).collect();
         assert_eq!(variants.len(), VARIANTS.len(), "duplicate variant");
-        assert!(VARIANTS.iter().all(|(v, _)| *v as u32 >= 0x3400), "fold_char skips below U+3400");
+        assert!(
+            VARIANTS.iter().all(|(v, _)| *v as u32 >= 0x3400),
+            "fold_char skips below U+3400"
+        );
         for &(v, c) in VARIANTS {
             assert_ne!(v, c);
             // No chains: a canonical form is never itself a variant.

@@ -290,7 +290,11 @@ fn print_row(name: &str, r: &CaseResult, arx: Option<(f64, f64)>, arx_score: Opt
         println!(
             "    reference, not measured here: ARX 3.9 heuristics reach loss {s} (as reported, 3 digits) in 30 s → ours {} ({})",
             r.score,
-            if r.score < s { "better" } else { "not better than the reported figure" }
+            if r.score < s {
+                "better"
+            } else {
+                "not better than the reported figure"
+            }
         );
     }
 }

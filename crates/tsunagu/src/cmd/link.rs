@@ -214,7 +214,10 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     };
     let key = key(&args)?;
     if let (Some(lp), Some(rp)) = (&args.left, &args.right) {
-        let (ls, rs) = (load(lp, mapping.as_ref())?, load(rp, mapping.as_ref())?);
+        // Both files are read and tokenised at the same time.
+        let (ls, rs) = rayon::join(|| load(lp, mapping.as_ref()), || load(rp, mapping.as_ref()));
+        let (ls, rs) = (ls?, rs?);
+        let seconds_read = started.elapsed().as_secs_f64();
         let schema = Schema::from_roles(|r| ls.roles.contains(&r) && rs.roles.contains(&r));
         if schema.fields.is_empty() {
             return Err(fail(
@@ -223,8 +226,12 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         let enc = Encoder::new(&key, schema);
-        let (lt, linv) = tokenise(&ls, lp, &enc, args.strict)?;
-        let (rt, rinv) = tokenise(&rs, rp, &enc, args.strict)?;
+        let (l, r) = rayon::join(
+            || tokenise(&ls, lp, &enc, args.strict),
+            || tokenise(&rs, rp, &enc, args.strict),
+        );
+        let ((lt, linv), (rt, rinv)) = (l?, r?);
+        let seconds_tokenise = started.elapsed().as_secs_f64() - seconds_read;
         let out = engine::link(&lt, &rt, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
         let sides = Sides {
             lt: &lt,
@@ -236,6 +243,8 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         write_pairs(&out_path, &out, &sides, args.explain)?;
         let json = serde_json::json!({
             "mode": "link",
+            "seconds_read": seconds_read,
+            "seconds_normalise_and_tokenise": seconds_tokenise,
             "fields": lt.schema().fields.iter().map(|f| f.name()).collect::<Vec<_>>(),
             "invalid_values": { "left": linv, "right": rinv },
             "stats": out.stats,

@@ -5,6 +5,7 @@ pub mod anonymize;
 pub mod audit;
 pub mod bench;
 pub mod bench_anonymize;
+pub mod bench_ingest;
 pub mod bench_link;
 pub mod bench_synth;
 pub mod demo;
