@@ -108,6 +108,39 @@ pub struct IntakeSummary {
     pub reception: Option<String>,
 }
 
+/// What a re-try of quarantined inputs did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RetrySummary {
+    /// Entries re-tried.
+    pub retried: usize,
+    /// Entries now accepted (taken out of the quarantine).
+    pub resolved: usize,
+    /// Entries still rejected (their reasons are updated in place).
+    pub still_rejected: usize,
+    /// Entries whose input file changed or vanished since (ingest the file again instead).
+    pub file_changed: usize,
+    /// What the accepted records did.
+    pub intake: IntakeSummary,
+}
+
+/// A position without its file number (which depends on the run that read the file):
+/// `file #7 line 3` → ` line 3`; the whole file → ``.
+fn strip_file(s: &str) -> String {
+    match s.strip_prefix("file #") {
+        Some(rest) => {
+            let i = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            rest[i..].to_owned()
+        }
+        None => s.to_owned(),
+    }
+}
+
+fn within_file(pos: &Position) -> String {
+    strip_file(&pos.to_string())
+}
+
 /// What a release of held data did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReleaseSummary {
@@ -442,7 +475,224 @@ impl Intake<'_> {
         let run = digest_of(&new_digests.iter().copied().collect::<Vec<_>>());
         let part = PartName::parse(&format!("u-{}", &run[..32]))?;
 
-        let grouped = group(batch, p.code.as_str());
+        let (stored, rejected) = self
+            .split(
+                provider,
+                p.code.as_str(),
+                batch,
+                &part,
+                &run,
+                opts.at,
+                &mut summary,
+            )
+            .await?;
+
+        let q = Quarantine::open(self.store_dir)?;
+        let items: Vec<Item<'_>> = rejected
+            .iter()
+            .filter_map(|r| {
+                unit_of(&units, &r.position).map(|u| Item {
+                    unit: &u.digest,
+                    format: u.format.name(),
+                    path: &u.path,
+                    rejected: r,
+                })
+            })
+            .collect();
+        q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
+        summary.quarantined = items.len();
+
+        let mut counts = stored.counts();
+        counts.insert("persons_accepted".into(), summary.accepted_persons as u64);
+        let reception = NewReception {
+            provider: provider.clone(),
+            acquisition: opts.acquisition.clone(),
+            received_on: opts.at.with_timezone(&tsunagu_ledger::JST).date_naive(),
+            data_items: if stored.counts().is_empty() {
+                vec!["(none accepted)".into()]
+            } else {
+                stored.counts().into_keys().collect()
+            },
+            record_counts: counts,
+        };
+        let details = serde_json::json!({
+            "units": new_digests.len(),
+            "formats": units.iter().filter(|u| !u.done).map(|u| u.format.name()).collect::<BTreeSet<_>>(),
+            "persons": summary.persons,
+            "accepted": summary.accepted_persons,
+            "held": summary.held_persons,
+            "refused": summary.refused_persons,
+            "quarantined": summary.quarantined,
+            "part": part.as_str(),
+        });
+        let digests: Vec<String> = new_digests.iter().map(|d| (*d).to_owned()).collect();
+        summary.reception = Some(
+            self.ledger
+                .complete_units(&self.actor, &digests, reception, details)
+                .await?,
+        );
+        Ok(summary)
+    }
+
+    /// Re-try quarantined inputs: read each one's file again (it must be unchanged), parse it with
+    /// today's parsers (and `mapping`), and take in exactly the records that were quarantined.
+    /// Those now accepted leave the quarantine; the rest stay.
+    pub async fn retry(
+        &self,
+        ids: &[String],
+        mapping: Option<csv_mapped::Mapping>,
+        at: DateTime<Utc>,
+    ) -> Result<RetrySummary> {
+        let q = Quarantine::open(self.store_dir)?;
+        let mut groups: BTreeMap<(String, String, String, PathBuf), Vec<crate::quarantine::Entry>> =
+            BTreeMap::new();
+        for id in ids {
+            let e = q.get(id)?;
+            let (path, _) = q.reveal(self.vault, id)?;
+            groups
+                .entry((e.provider.clone(), e.unit.clone(), e.format.clone(), path))
+                .or_default()
+                .push(e);
+        }
+        let mut out = RetrySummary {
+            retried: ids.len(),
+            ..Default::default()
+        };
+        let mapping = mapping.unwrap_or_else(csv_mapped::Mapping::jp_identity);
+        for ((provider, unit, format, path), entries) in groups {
+            let provider = ProviderId::parse(&provider)
+                .map_err(|e| Error::input("quarantine entry", e.to_string()))?;
+            let p = self.ledger.provider(&provider).await?;
+            let bytes = match std::fs::read(&path) {
+                Ok(b) if hex::encode(sha2::Sha256::digest(&b)) == unit => b,
+                _ => {
+                    out.file_changed += entries.len();
+                    continue;
+                }
+            };
+            let format = Format::parse(&format)?;
+            // SS-MIX2 file names are checked against their folders: the last six components.
+            let comps: Vec<_> = path.components().collect();
+            let rel: PathBuf = comps[comps.len().saturating_sub(6)..].iter().collect();
+            let ndjson =
+                ext(&path).as_deref() == Some("ndjson") || ext(&path).as_deref() == Some("jsonl");
+            let units = vec![Unit {
+                path: path.clone(),
+                rel,
+                depth: 6,
+                bytes,
+                digest: unit.clone(),
+                format,
+                ndjson,
+                done: false,
+            }];
+            let mut batch = parse(&units, &mapping);
+            let wanted: BTreeSet<String> =
+                entries.iter().map(|e| strip_file(&e.position)).collect();
+            // A whole-file rejection (a CSV header the mapping did not fit…) re-tries the file.
+            // (Parsers mark a rejection of the whole file with the field `file`.)
+            let whole = entries.iter().any(|e| e.field == "file");
+            batch
+                .records
+                .retain(|r| whole || wanted.contains(&within_file(&r.position)));
+            batch
+                .rejected
+                .retain(|r| whole || wanted.contains(&within_file(&r.position)));
+            let ids_here: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+            let run = digest_of(&ids_here);
+            let part = PartName::parse(&format!("retry-{}", &run[..32]))?;
+            let (stored, rejected) = self
+                .split(
+                    &provider,
+                    p.code.as_str(),
+                    batch,
+                    &part,
+                    &run,
+                    at,
+                    &mut out.intake,
+                )
+                .await?;
+            let still: BTreeSet<String> =
+                rejected.iter().map(|r| within_file(&r.position)).collect();
+            let resolved: Vec<String> = entries
+                .iter()
+                .filter(|e| {
+                    if e.field == "file" {
+                        !rejected.iter().any(|r| r.field == "file")
+                    } else {
+                        !still.contains(&strip_file(&e.position))
+                    }
+                })
+                .map(|e| e.id.clone())
+                .collect();
+            out.still_rejected += entries.len() - resolved.len();
+            if !stored.is_empty() {
+                for (k, v) in stored.counts() {
+                    *out.intake.rows_stored.entry(k).or_default() += v;
+                }
+                let mut counts = stored.counts();
+                counts.insert(
+                    "persons_accepted".into(),
+                    out.intake.accepted_persons as u64,
+                );
+                let r = self
+                    .ledger
+                    .add_reception(
+                        &self.actor,
+                        NewReception {
+                            provider: provider.clone(),
+                            acquisition: "診療等の過程で取得（検疫からの再処理）".into(),
+                            received_on: at.with_timezone(&tsunagu_ledger::JST).date_naive(),
+                            data_items: stored.counts().into_keys().collect(),
+                            record_counts: counts,
+                        },
+                    )
+                    .await?;
+                out.intake.reception = Some(r);
+            }
+            // What still fails is quarantined again under this re-try's name (with today's
+            // reasons), then the old entries go.
+            let items: Vec<Item<'_>> = rejected
+                .iter()
+                .map(|r| Item {
+                    unit: &unit,
+                    format: format.name(),
+                    path: &path,
+                    rejected: r,
+                })
+                .collect();
+            q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
+            let old: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+            q.remove(self.vault, &old, Some(part.as_str()))?;
+            out.resolved += resolved.len();
+            self.ledger
+                .record_event(
+                    &self.actor,
+                    "quarantine.retry",
+                    "quarantine",
+                    &format!("retry-{}", &run[..16]),
+                    serde_json::json!({ "entries": entries.len(), "resolved": resolved.len(), "part": part.as_str() }),
+                )
+                .await?;
+        }
+        Ok(out)
+    }
+
+    /// Gate and split a parsed batch: identities to the vault, rows to the lake or the held
+    /// area under `part`, nothing for persons covered by a stop request. Returns the rows stored
+    /// and the rejections (the parser's and the unattributable records).
+    #[allow(clippy::too_many_arguments)]
+    async fn split(
+        &self,
+        provider: &ProviderId,
+        provider_code: &str,
+        batch: Batch,
+        part: &PartName,
+        run: &str,
+        at: DateTime<Utc>,
+        summary: &mut IntakeSummary,
+    ) -> Result<(Rows, Vec<Rejected>)> {
+        let grouped = group(batch, provider_code);
         summary.persons = grouped.subjects.len();
         summary.unstored = grouped
             .unstored
@@ -459,7 +709,7 @@ impl Intake<'_> {
             summary.cancelled += s.cancelled;
             let hash = self.ledger.patient_hash(provider, &s.local);
             let ph = PatientHash::parse(&hash)?;
-            let decision = facts.decide(&hash, opts.at);
+            let decision = facts.decide(&hash, at);
             if let Why::Stopped { .. } = decision.reason {
                 summary.refused_persons += 1;
                 continue;
@@ -471,7 +721,7 @@ impl Intake<'_> {
         }
         let mut mapped: Vec<Rows> = decided
             .par_iter()
-            .map(|(s, _, _, person, _)| rows_for(&ids, provider, person, s, &run))
+            .map(|(s, _, _, person, _)| rows_for(&ids, provider, person, s, run))
             .collect();
         // Identities of eligible persons: one vault transaction for the whole run.
         let batch: Vec<(ProviderId, PatientHash, tsunagu_vault::IdentityPayload)> = decided
@@ -523,57 +773,12 @@ impl Intake<'_> {
                 held.append(rows);
             }
         }
-        write_rows(self.lake, &part, &stored)?;
-        write_rows(self.held, &part, &held)?;
+        write_rows(self.lake, part, &stored)?;
+        write_rows(self.held, part, &held)?;
         summary.rows_stored = stored.counts();
         summary.rows_held = held.counts();
 
-        let q = Quarantine::open(self.store_dir)?;
-        let items: Vec<Item<'_>> = grouped
-            .rejected
-            .iter()
-            .filter_map(|r| {
-                unit_of(&units, &r.position).map(|u| Item {
-                    unit: &u.digest,
-                    format: u.format.name(),
-                    path: &u.path,
-                    rejected: r,
-                })
-            })
-            .collect();
-        q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
-        summary.quarantined = items.len();
-
-        let mut counts = stored.counts();
-        counts.insert("persons_accepted".into(), summary.accepted_persons as u64);
-        let reception = NewReception {
-            provider: provider.clone(),
-            acquisition: opts.acquisition.clone(),
-            received_on: opts.at.with_timezone(&tsunagu_ledger::JST).date_naive(),
-            data_items: if stored.counts().is_empty() {
-                vec!["(none accepted)".into()]
-            } else {
-                stored.counts().into_keys().collect()
-            },
-            record_counts: counts,
-        };
-        let details = serde_json::json!({
-            "units": new_digests.len(),
-            "formats": units.iter().filter(|u| !u.done).map(|u| u.format.name()).collect::<BTreeSet<_>>(),
-            "persons": summary.persons,
-            "accepted": summary.accepted_persons,
-            "held": summary.held_persons,
-            "refused": summary.refused_persons,
-            "quarantined": summary.quarantined,
-            "part": part.as_str(),
-        });
-        let digests: Vec<String> = new_digests.iter().map(|d| (*d).to_owned()).collect();
-        summary.reception = Some(
-            self.ledger
-                .complete_units(&self.actor, &digests, reception, details)
-                .await?,
-        );
-        Ok(summary)
+        Ok((stored, grouped.rejected))
     }
 
     /// Move held data whose persons have become eligible into the lake; drop what a stop

@@ -17,4 +17,4 @@ pub mod quarantine;
 mod error;
 
 pub use error::{Error, Result};
-pub use intake::{Format, Intake, IntakeSummary, ReleaseSummary};
+pub use intake::{Format, Intake, IntakeSummary, ReleaseSummary, RetrySummary};

@@ -189,6 +189,54 @@ impl Quarantine {
         ))
     }
 
+    /// Take entries out of the quarantine (after a successful re-try): each run's files are
+    /// rewritten atomically without them.
+    /// Entries in the run named `except` stay (a re-try quarantines what still fails under a new
+    /// run first, then removes the old entries, so a crash in between loses nothing).
+    pub fn remove(&self, vault: &Vault, ids: &[String], except: Option<&str>) -> Result<usize> {
+        let gone: std::collections::BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut removed = 0;
+        for (run, entries) in self.runs()? {
+            if Some(run.as_str()) == except || !entries.iter().any(|e| gone.contains(e.id.as_str()))
+            {
+                continue;
+            }
+            let sealed_path = self.dir.join(format!("{run}.sealed"));
+            let bytes = std::fs::read(&sealed_path).map_err(Error::io("quarantine"))?;
+            let plain = vault.open_blob(PURPOSE, &tsunagu_vault::Sealed::from_bytes(bytes)?)?;
+            let all: Vec<SealedEntry> = serde_json::from_slice(&plain)
+                .map_err(|_| Error::input("quarantine", "is damaged"))?;
+            let keep: Vec<&Entry> = entries
+                .iter()
+                .filter(|e| !gone.contains(e.id.as_str()))
+                .collect();
+            removed += entries.len() - keep.len();
+            let keep_sealed: Vec<&SealedEntry> = all
+                .iter()
+                .filter(|e| !gone.contains(e.id.as_str()))
+                .collect();
+            if keep.is_empty() {
+                std::fs::remove_file(self.dir.join(format!("{run}.jsonl")))
+                    .map_err(Error::io("quarantine"))?;
+                std::fs::remove_file(&sealed_path).map_err(Error::io("quarantine"))?;
+                continue;
+            }
+            let plain = serde_json::to_vec(&keep_sealed)
+                .map_err(|e| Error::input("quarantine", e.to_string()))?;
+            write_atomic(&sealed_path, vault.seal_blob(PURPOSE, &plain)?.as_bytes())
+                .map_err(Error::io("quarantine"))?;
+            let mut lines = Vec::new();
+            for e in keep {
+                serde_json::to_writer(&mut lines, e)
+                    .map_err(|e| Error::input("quarantine", e.to_string()))?;
+                lines.push(b'\n');
+            }
+            write_atomic(&self.dir.join(format!("{run}.jsonl")), &lines)
+                .map_err(Error::io("quarantine"))?;
+        }
+        Ok(removed)
+    }
+
     /// One entry's metadata.
     pub fn get(&self, id: &str) -> Result<Entry> {
         Ok(self.find(id)?.1)

@@ -247,3 +247,33 @@ fn killed_intake_rerun_gives_the_clean_result() {
         assert_eq!(v["ok"], true);
     }
 }
+
+/// A provider's own CSV layout is quarantined whole under the default mapping; re-trying with
+/// the right mapping (Shift_JIS, Japanese headers) takes it in through the gate.
+#[test]
+fn quarantined_csv_is_retried_with_a_mapping() {
+    let w = synth("30", "8");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ids = store_with_ledger(&w, &store);
+    let notices = csv_rows(&w.synth.join("ledger/notices.csv"));
+    let n = &notices[0];
+    let provider = &ids[&n["provider_code"]];
+    let text = format!("患者番号,氏,名,生年月日,性別\n{},山田,花子,1980-04-01,2\n", n["patient"]);
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    let f = tmp.path().join("own-layout.csv");
+    std::fs::write(&f, &sjis).unwrap();
+    let s = json(&store, &["ingest", "--provider", provider, f.to_str().unwrap()]);
+    assert_eq!(s["quarantined"], 1, "{s}");
+    let m = tmp.path().join("mapping.toml");
+    std::fs::write(
+        &m,
+        "record = \"identity\"\nencoding = \"shift_jis\"\nheader = true\n\n[columns]\nlocal_patient_id = \"患者番号\"\nfamily_name = \"氏\"\ngiven_name = \"名\"\nbirth_date = \"生年月日\"\nsex = \"性別\"\n",
+    )
+    .unwrap();
+    let r = json(&store, &["quarantine", "retry", "--all", "--mapping", m.to_str().unwrap()]);
+    assert_eq!(r["resolved"], 1, "{r}");
+    assert_eq!(r["intake"]["accepted_persons"], 1, "{r}");
+    assert_eq!(json(&store, &["quarantine", "list"]).as_array().unwrap().len(), 0);
+    assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
+}

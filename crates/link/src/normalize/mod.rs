@@ -87,7 +87,17 @@ fn text_once(input: &str) -> String {
         .collect();
     // Steps 2–4 on each character.
     let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
-    for c in stripped.nfkc() {
+    // Most names are already in NFKC (the quick check is a table lookup per character);
+    // only the rest pays for the full normalisation.
+    let nfkc: Box<dyn Iterator<Item = char> + '_> =
+        if unicode_normalization::is_nfkc_quick(stripped.chars())
+            == unicode_normalization::IsNormalized::Yes
+        {
+            Box::new(stripped.chars())
+        } else {
+            Box::new(stripped.nfkc())
+        };
+    for c in nfkc {
         let c = kanji::fold_char(c);
         let c = match c {
             '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),

@@ -49,6 +49,18 @@ pub enum QuarantineCmd {
         #[arg(long)]
         reveal: bool,
     },
+    /// Re-try entries with today's parsers (after a fix, or with `--mapping`): the records that
+    /// are accepted now leave the quarantine, through the opt-out gate like any intake.
+    Retry {
+        /// Entry ids (q-…); `--all` for every entry.
+        ids: Vec<String>,
+        /// Re-try every entry.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Mapping file (TOML) for CSV input.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+    },
 }
 
 fn progress(ctx: &Ctx, msg: &str) -> indicatif::ProgressBar {
@@ -152,6 +164,42 @@ pub fn run_quarantine(ctx: &Ctx, c: QuarantineCmd) -> anyhow::Result<ExitCode> {
                         .map(|e| format!("{}  {}  {:<7} {}, field {}: {}", e.id, e.provider, e.format, e.position, e.field, e.reason))
                         .collect::<Vec<_>>()
                         .join("\n")
+                });
+            }
+            QuarantineCmd::Retry { ids, all, mapping } => {
+                let ids: Vec<String> = if all { q.list()?.into_iter().map(|e| e.id).collect() } else { ids };
+                if ids.is_empty() {
+                    return Err(fail(exit::USAGE, "name entries to re-try, or --all"));
+                }
+                let mapping = match &mapping {
+                    Some(p) => {
+                        let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot be read", p.display()))?;
+                        Some(
+                            tsunagu_ingest::csv_mapped::Mapping::from_toml(&text)
+                                .map_err(|e| fail(exit::INPUT, format!("{}: {e}", p.display())))?,
+                        )
+                    }
+                    None => None,
+                };
+                let vault = store.vault().await?;
+                let lake = store.lake()?;
+                let held = store.held()?;
+                let intake = Intake {
+                    ledger: &store.ledger,
+                    vault: &vault,
+                    lake: &lake,
+                    held: &held,
+                    store_dir: &store.dir,
+                    key: &store.key,
+                    actor: ctx.actor_for("operator"),
+                };
+                let r = intake.retry(&ids, mapping, chrono::Utc::now()).await?;
+                vault.close().await;
+                ctx.emit(&serde_json::to_value(&r)?, || {
+                    format!(
+                        "re-tried {}: {} accepted now, {} still rejected, {} whose file changed or vanished (ingest it again)",
+                        r.retried, r.resolved, r.still_rejected, r.file_changed
+                    )
                 });
             }
             QuarantineCmd::Show { id, reveal } => {
