@@ -44,6 +44,11 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
         assert!(intake["by_format"][f].as_u64().unwrap() > 0, "{f}: {intake}");
     }
     assert!(intake["lake_rows"]["conditions"].as_u64().unwrap() > 0);
+    // The person-level table leaves the anonymization 5-anonymous: no class below 5.
+    let an = &intake["anonymized"];
+    assert!(an["risk_after"]["prosecutor"]["highest"].as_f64().unwrap() <= 0.2 + 1e-12, "{an}");
+    assert_eq!(an["risk_after"]["sample_uniques"], 0);
+    assert!(an["risk_before"]["sample_uniques"].as_u64().unwrap() > 0, "{an}");
     for p in [
         "store/tsunagu-store.toml",
         "store/ledger.sqlite",
