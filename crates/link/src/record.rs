@@ -190,32 +190,17 @@ impl Encoder {
         &self.schema
     }
 
-    fn grams(
-        tc: &mut TokenCache,
-        key: &FieldKey,
-        fi: usize,
-        tag: Tag,
-        value: &str,
-        out: &mut Vec<Token>,
-    ) {
-        for_each_qgram(value, 2, |g| out.push(tc.get(key, fi, tag, g)));
+    fn grams(key: &FieldKey, tag: Tag, value: &str, out: &mut Vec<Token>) {
+        for_each_qgram(value, 2, |g| out.push(key.token(tag, g)));
     }
 
     /// Tokens of every field of one identity.
     pub fn encode(&self, id: &Identity) -> Vec<FieldTokens> {
-        self.encode_cached(id, &mut TokenCache::default())
-    }
-
-    /// As [`Encoder::encode`], reusing tokens of values already seen through `cache` (names,
-    /// q-grams, date parts and places repeat across a population; an HMAC costs far more than
-    /// a lookup).
-    pub fn encode_cached(&self, id: &Identity, tc: &mut TokenCache) -> Vec<FieldTokens> {
         self.schema
             .fields
             .iter()
             .zip(&self.keys)
-            .enumerate()
-            .map(|(fi, (kind, key))| {
+            .map(|(kind, key)| {
                 let mut t = FieldTokens::default();
                 match kind {
                     FieldKind::FamilyName | FieldKind::GivenName => {
@@ -230,32 +215,30 @@ impl Encoder {
                         } else {
                             &n.written
                         };
-                        t.whole = tc.get(key, fi, Tag::Whole, written);
-                        t.alt[0] = tc.get(key, fi, Tag::Kana, &n.kana);
+                        t.whole = key.token(Tag::Whole, written);
+                        t.alt[0] = key.token(Tag::Kana, &n.kana);
                         let ph_src = if n.kana.is_empty() { written } else { &n.kana };
-                        t.alt[1] = tc.get(key, fi, Tag::Phonetic, &normalize::phonetic(ph_src));
-                        Self::grams(tc, key, fi, Tag::Gram, ph_src, &mut t.grams);
+                        t.alt[1] = key.token(Tag::Phonetic, &normalize::phonetic(ph_src));
+                        Self::grams(key, Tag::Gram, ph_src, &mut t.grams);
                         if !n.kana.is_empty() && !n.written.is_empty() {
-                            Self::grams(tc, key, fi, Tag::Part1, &n.written, &mut t.grams);
+                            Self::grams(key, Tag::Part1, &n.written, &mut t.grams);
                         }
                     }
                     FieldKind::BirthDate => {
                         if let Some(d) = id.birth_date {
                             let (y, m, dd) = (d.year(), d.month(), d.day());
-                            t.whole =
-                                tc.get(key, fi, Tag::Whole, &format!("{y:04}-{m:02}-{dd:02}"));
+                            t.whole = key.token(Tag::Whole, &format!("{y:04}-{m:02}-{dd:02}"));
                             if dd <= 12 && dd != m {
-                                t.alt[0] =
-                                    tc.get(key, fi, Tag::Whole, &format!("{y:04}-{dd:02}-{m:02}"));
+                                t.alt[0] = key.token(Tag::Whole, &format!("{y:04}-{dd:02}-{m:02}"));
                             }
-                            t.alt[1] = tc.get(key, fi, Tag::Year, &y.to_string());
-                            t.alt[2] = tc.get(key, fi, Tag::Month, &m.to_string());
-                            t.alt[3] = tc.get(key, fi, Tag::Day, &dd.to_string());
+                            t.alt[1] = key.token(Tag::Year, &y.to_string());
+                            t.alt[2] = key.token(Tag::Month, &m.to_string());
+                            t.alt[3] = key.token(Tag::Day, &dd.to_string());
                         }
                     }
                     FieldKind::Sex => {
                         if let Some(s) = id.sex {
-                            t.whole = tc.get(key, fi, Tag::Whole, s.as_str());
+                            t.whole = key.token(Tag::Whole, s.as_str());
                         }
                     }
                     FieldKind::PostalCode => {
@@ -263,12 +246,12 @@ impl Encoder {
                             Some(p) => p.as_str().to_owned(),
                             None => id.postal_digits.clone(),
                         };
-                        t.whole = tc.get(key, fi, Tag::Whole, &s);
+                        t.whole = key.token(Tag::Whole, &s);
                         if s.len() > 3 {
-                            t.alt[0] = tc.get(key, fi, Tag::Part1, &s[..3]);
+                            t.alt[0] = key.token(Tag::Part1, &s[..3]);
                         }
                         if s.len() > 5 {
-                            t.alt[1] = tc.get(key, fi, Tag::Part2, &s[..5]);
+                            t.alt[1] = key.token(Tag::Part2, &s[..5]);
                         }
                     }
                     FieldKind::JpAddress => {
@@ -276,44 +259,39 @@ impl Encoder {
                             let muni = format!("{}|{}", a.prefecture, a.municipality);
                             let town = format!("{muni}|{}", a.town);
                             let full = format!("{town}|{}", a.block);
-                            t.whole = tc.get(key, fi, Tag::Whole, &full);
+                            t.whole = key.token(Tag::Whole, &full);
                             if !a.town.is_empty() {
-                                t.alt[0] = tc.get(key, fi, Tag::Part1, &town);
+                                t.alt[0] = key.token(Tag::Part1, &town);
                             }
                             if !a.municipality.is_empty() {
-                                t.alt[1] = tc.get(key, fi, Tag::Part2, &muni);
+                                t.alt[1] = key.token(Tag::Part2, &muni);
                             }
                             let flat =
                                 format!("{}{}{}{}", a.prefecture, a.municipality, a.town, a.block);
-                            Self::grams(tc, key, fi, Tag::Gram, &flat, &mut t.grams);
+                            Self::grams(key, Tag::Gram, &flat, &mut t.grams);
                         }
                     }
                     FieldKind::Insurance => {
                         let [insurer, symbol, number, _branch] = &id.insurance;
                         if !number.is_empty() {
-                            t.whole = tc.get(
-                                key,
-                                fi,
-                                Tag::Whole,
-                                &format!("{insurer}|{symbol}|{number}"),
-                            );
-                            t.alt[1] = tc.get(key, fi, Tag::Part2, &format!("{insurer}|{number}"));
+                            t.whole =
+                                key.token(Tag::Whole, &format!("{insurer}|{symbol}|{number}"));
+                            t.alt[1] = key.token(Tag::Part2, &format!("{insurer}|{number}"));
                             if !symbol.is_empty() {
-                                t.alt[2] =
-                                    tc.get(key, fi, Tag::Part3, &format!("{symbol}|{number}"));
+                                t.alt[2] = key.token(Tag::Part3, &format!("{symbol}|{number}"));
                             }
                         }
-                        t.alt[0] = tc.get(key, fi, Tag::Part1, insurer);
+                        t.alt[0] = key.token(Tag::Part1, insurer);
                     }
                     FieldKind::Text(role) => {
                         let v = id.text(*role);
-                        t.whole = tc.get(key, fi, Tag::Whole, v);
+                        t.whole = key.token(Tag::Whole, v);
                         if v.chars().any(|c| !c.is_ascii_digit()) {
-                            t.alt[0] = tc.get(key, fi, Tag::Phonetic, &normalize::phonetic(v));
+                            t.alt[0] = key.token(Tag::Phonetic, &normalize::phonetic(v));
                         }
                         // A phone number is compared whole: a typo in it is another number.
                         if *role != Role::Phone {
-                            Self::grams(tc, key, fi, Tag::Gram, v, &mut t.grams);
+                            Self::grams(key, Tag::Gram, v, &mut t.grams);
                         }
                     }
                 }
@@ -322,40 +300,6 @@ impl Encoder {
                 t
             })
             .collect()
-    }
-}
-
-/// Tokens already computed, per field and tag (vault side: it holds plaintext values, and lives
-/// only while one batch is encoded). Bounded: cleared when it grows past a million values.
-#[derive(Default)]
-pub struct TokenCache {
-    maps: std::collections::HashMap<(usize, u8), std::collections::HashMap<String, Token>>,
-    size: usize,
-}
-
-impl std::fmt::Debug for TokenCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenCache({} values)", self.size)
-    }
-}
-
-impl TokenCache {
-    fn get(&mut self, key: &FieldKey, field: usize, tag: Tag, value: &str) -> Token {
-        if value.is_empty() {
-            return Token::NONE;
-        }
-        if self.size >= 1_000_000 {
-            self.maps.clear();
-            self.size = 0;
-        }
-        let map = self.maps.entry((field, tag as u8)).or_default();
-        if let Some(t) = map.get(value) {
-            return *t;
-        }
-        let t = key.token(tag, value);
-        map.insert(value.to_owned(), t);
-        self.size += 1;
-        t
     }
 }
 

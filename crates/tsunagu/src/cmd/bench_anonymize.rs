@@ -34,18 +34,6 @@ pub struct BenchAnonymizeArgs {
     pub only: Option<String>,
 }
 
-/// Peak resident set size of this process in KiB (VmHWM), if the platform tells.
-fn peak_kib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Reset the peak (Linux ≥ 4.0: writing 5 to clear_refs resets VmHWM to the current RSS).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 struct Loaded {
     table: Table,
     hierarchies: HashMap<String, tsunagu_anon::Hierarchy>,
@@ -145,7 +133,7 @@ pub fn run(ctx: &Ctx, args: BenchAnonymizeArgs) -> anyhow::Result<ExitCode> {
         let l = loaded
             .get_mut(&case.data)
             .ok_or_else(|| fail(exit::FAILURE, "dataset not loaded"))?;
-        reset_peak();
+        crate::measure::reset_peak();
         let (ds, _) = build_dataset(&l.table, &mut l.hierarchies.clone(), &[], None)?;
         let r = run_case(
             &pool,
@@ -179,7 +167,7 @@ pub fn run(ctx: &Ctx, args: BenchAnonymizeArgs) -> anyhow::Result<ExitCode> {
         let l = loaded
             .get("adult")
             .ok_or_else(|| fail(exit::FAILURE, "dataset not loaded"))?;
-        reset_peak();
+        crate::measure::reset_peak();
         let n = args.replicated_rows;
         let base = l.table.rows.len();
         let mut ds = Dataset::new(n);
@@ -254,7 +242,7 @@ fn run_case(
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     Ok(CaseResult {
         ms,
-        peak: peak_kib(),
+        peak: crate::measure::peak_kib(),
         checked: out.transformations_checked,
         score: out.best.score,
         suppressed: out.best.suppressed,

@@ -28,14 +28,6 @@ pub struct BenchSynthArgs {
     pub work: Option<PathBuf>,
 }
 
-/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn dir_bytes(p: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
@@ -85,7 +77,7 @@ pub fn run(ctx: &Ctx, args: BenchSynthArgs) -> anyhow::Result<ExitCode> {
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "seconds": secs,
         "persons_per_second": cfg.persons as f64 / secs,
-        "peak_mib": peak_mib(),
+        "peak_mib": crate::measure::peak_mib(),
         "output_bytes": bytes,
         "summary": summary,
     });
@@ -97,7 +89,7 @@ pub fn run(ctx: &Ctx, args: BenchSynthArgs) -> anyhow::Result<ExitCode> {
             secs,
             cfg.persons as f64 / secs,
             std::thread::available_parallelism().map_or(1, |n| n.get()),
-            peak_mib().map_or_else(|| "?".to_owned(), |m| format!("{m:.0}")),
+            crate::measure::peak_mib().map_or_else(|| "?".to_owned(), |m| format!("{m:.0}")),
             bytes as f64 / (1u64 << 30) as f64
         )
     });

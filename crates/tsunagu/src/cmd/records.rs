@@ -169,7 +169,7 @@ fn to_csv(export: &RecordsExport) -> anyhow::Result<Vec<u8>> {
             }
         }
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))
 }
 
 mod erased {
