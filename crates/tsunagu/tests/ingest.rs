@@ -69,13 +69,14 @@ fn busiest(w: &World) -> String {
     n.into_iter().max_by_key(|(_, c)| *c).unwrap().0
 }
 
-/// Whether `needle` (digits) stands in `hay` as a number of its own: not inside a longer run of
-/// hex digits, where hashes and ciphertext in hex would match short numbers by chance.
+/// Whether `needle` (digits) stands in `hay` as a value of its own (as it would in a CSV cell, a
+/// JSON string or a database column): not inside a longer alphanumeric run, where hashes and
+/// ciphertext in hex, base-32 ids and the microseconds of timestamps match short numbers by chance.
 fn contains_number(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).enumerate().any(|(i, w)| {
         w == needle
-            && (i == 0 || !hay[i - 1].is_ascii_hexdigit())
-            && hay.get(i + needle.len()).is_none_or(|b| !b.is_ascii_hexdigit())
+            && (i == 0 || !hay[i - 1].is_ascii_alphanumeric())
+            && hay.get(i + needle.len()).is_none_or(|b| !b.is_ascii_alphanumeric())
     })
 }
 

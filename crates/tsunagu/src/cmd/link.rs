@@ -89,14 +89,18 @@ fn key(args: &LinkArgs) -> anyhow::Result<LinkageKey> {
     }
 }
 
-/// Normalise and tokenise one source; the plaintext is dropped when this returns.
+/// Normalise and tokenise one source's records (taken out of it): the raw records are dropped
+/// as soon as they are normalised, the normalised ones as soon as they are tokenised, so that
+/// plaintext does not outlive its use (and memory stays low).
 fn tokenise(
-    src: &Source,
+    src: &mut Source,
     path: &Path,
     enc: &Encoder,
     strict: bool,
 ) -> anyhow::Result<(TokenTable, InvalidCounts)> {
-    let (ids, invalid) = source::normalise_all(&src.records);
+    let records = std::mem::take(&mut src.records);
+    let (ids, invalid) = source::normalise_all(&records);
+    drop(records);
     if strict && !invalid.is_empty() {
         let what: Vec<String> = invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         return Err(fail(
@@ -216,7 +220,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     if let (Some(lp), Some(rp)) = (&args.left, &args.right) {
         // Both files are read and tokenised at the same time.
         let (ls, rs) = rayon::join(|| load(lp, mapping.as_ref()), || load(rp, mapping.as_ref()));
-        let (ls, rs) = (ls?, rs?);
+        let (mut ls, mut rs) = (ls?, rs?);
         let seconds_read = started.elapsed().as_secs_f64();
         let schema = Schema::from_roles(|r| ls.roles.contains(&r) && rs.roles.contains(&r));
         if schema.fields.is_empty() {
@@ -227,8 +231,8 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         }
         let enc = Encoder::new(&key, schema);
         let (l, r) = rayon::join(
-            || tokenise(&ls, lp, &enc, args.strict),
-            || tokenise(&rs, rp, &enc, args.strict),
+            || tokenise(&mut ls, lp, &enc, args.strict),
+            || tokenise(&mut rs, rp, &enc, args.strict),
         );
         let ((lt, linv), (rt, rinv)) = (l?, r?);
         let seconds_tokenise = started.elapsed().as_secs_f64() - seconds_read;
@@ -273,7 +277,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             "linking the identity vault is not available yet: give --left A.csv --right B.csv or --dedupe A.csv",
         ));
     };
-    let src = load(dp, mapping.as_ref())?;
+    let mut src = load(dp, mapping.as_ref())?;
     let schema = Schema::from_roles(|r| src.roles.contains(&r));
     if schema.fields.is_empty() {
         return Err(fail(
@@ -282,7 +286,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let enc = Encoder::new(&key, schema);
-    let (t, inv) = tokenise(&src, dp, &enc, args.strict)?;
+    let (t, inv) = tokenise(&mut src, dp, &enc, args.strict)?;
     let (out, labels) = engine::dedupe(&t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
     let io = |e: csv::Error| {
         fail(
