@@ -11,6 +11,7 @@
 //! identifying value to the lake, a log or an error.
 
 pub mod intake;
+pub mod linkage;
 pub mod map;
 pub mod quarantine;
 

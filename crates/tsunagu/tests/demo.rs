@@ -44,6 +44,10 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
         assert!(intake["by_format"][f].as_u64().unwrap() > 0, "{f}: {intake}");
     }
     assert!(intake["lake_rows"]["conditions"].as_u64().unwrap() > 0);
+    // Linkage over the vault finds the truth's persons.
+    let lk = &intake["linkage"];
+    assert!(lk["precision"].as_f64().unwrap() > 0.99, "{lk}");
+    assert!(lk["recall"].as_f64().unwrap() > 0.99, "{lk}");
     // The person-level table leaves the anonymization 5-anonymous: no class below 5.
     let an = &intake["anonymized"];
     assert!(an["risk_after"]["prosecutor"]["highest"].as_f64().unwrap() <= 0.2 + 1e-12, "{an}");

@@ -320,10 +320,15 @@ fn dedupes_one_file_and_uses_a_mapping() {
 #[test]
 fn errors_have_meaningful_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    // Neither mode: the vault mode is not available yet.
-    let o = bin().args(["link"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("vault"));
+    // Neither mode links the store's vault: a directory that is not a store is "not found".
+    let o = bin()
+        .arg("--data")
+        .arg(dir.path().join("no-store"))
+        .args(["link"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a tsunagu store"));
     // Missing file.
     let o = bin()
         .args(["link", "--dedupe", "/nonexistent/x.csv", "--out"])

@@ -607,6 +607,7 @@ async fn intake_tour(
                 .join(", ")
         ),
     );
+    let linkage = link_tour(ctx, store, &vault, synth).await?;
     let anonymized = anonymize_tour(ctx, &lake, at)?;
     let subjects = vault.subjects().await?.len();
     say(
@@ -615,8 +616,102 @@ async fn intake_tour(
     );
     vault.close().await;
     Ok(
-        serde_json::json!({ "totals": totals, "by_format": per_format, "lake_rows": lake_rows, "vault_subjects": subjects, "anonymized": anonymized }),
+        serde_json::json!({ "totals": totals, "by_format": per_format, "lake_rows": lake_rows, "vault_subjects": subjects, "anonymized": anonymized, "linkage": linkage }),
     )
+}
+
+/// Part 3b (linkage, 名寄せ): every identity in the vault linked into persons on keyed-hash
+/// tokens, scored against the generator's truth (pairs of records of the same person).
+async fn link_tour(
+    ctx: &Ctx,
+    store: &Store,
+    vault: &tsunagu_vault::Vault,
+    synth: &Path,
+) -> anyhow::Result<serde_json::Value> {
+    section(ctx, "linkage (名寄せ) over the vault, on keyed-hash tokens");
+    let started = std::time::Instant::now();
+    let linked =
+        tsunagu_pipeline::linkage::link_vault(vault, &store.key, &Default::default()).await?;
+    let secs = started.elapsed().as_secs_f64();
+    // The truth: which person each (provider, local patient id) is.
+    let mut by_code: BTreeMap<String, ProviderId> = BTreeMap::new();
+    for p in store.ledger.list_providers().await? {
+        by_code.insert(p.code.to_string(), p.id);
+    }
+    let mut truth: BTreeMap<String, String> = BTreeMap::new();
+    let mut rdr = csv::Reader::from_path(synth.join("truth/records.csv"))?;
+    for rec in rdr.records() {
+        let rec = rec?;
+        let (Some(code), Some(patient), Some(person)) = (rec.get(0), rec.get(1), rec.get(2)) else {
+            continue;
+        };
+        let Some(provider) = by_code.get(code) else {
+            continue;
+        };
+        let hash = tsunagu_vault::PatientHash::parse(
+            &store.ledger.patient_hash(provider, &pid(patient)?),
+        )?;
+        truth.insert(
+            vault.internal_id(provider, &hash).as_str().to_owned(),
+            person.to_owned(),
+        );
+    }
+    // Pairwise precision and recall over the subjects both sides know.
+    let mut predicted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut actual: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (id, per) in &linked.person_of {
+        if let Some(t) = truth.get(id.as_str()) {
+            predicted.entry(per.as_str()).or_default().push(id.as_str());
+            actual.entry(t.as_str()).or_default().push(id.as_str());
+        }
+    }
+    let pairs =
+        |groups: &BTreeMap<&str, Vec<&str>>| -> std::collections::BTreeSet<(String, String)> {
+            let mut out = std::collections::BTreeSet::new();
+            for members in groups.values() {
+                for (i, a) in members.iter().enumerate() {
+                    for b in &members[i + 1..] {
+                        let (x, y) = if a < b { (a, b) } else { (b, a) };
+                        out.insert(((*x).to_owned(), (*y).to_owned()));
+                    }
+                }
+            }
+            out
+        };
+    let (pp, tp_all) = (pairs(&predicted), pairs(&actual));
+    let tp = pp.intersection(&tp_all).count() as f64;
+    let precision = if pp.is_empty() {
+        1.0
+    } else {
+        tp / pp.len() as f64
+    };
+    let recall = if tp_all.is_empty() {
+        1.0
+    } else {
+        tp / tp_all.len() as f64
+    };
+    say(
+        ctx,
+        format!(
+            "{} persons-at-provider → {} persons ({} candidate pairs, {} links) in {secs:.2} s",
+            linked.subjects, linked.persons, linked.candidates, linked.links
+        ),
+    );
+    say(
+        ctx,
+        format!(
+            "against the truth ({} true persons): pairwise precision {precision:.4}, recall {recall:.4}",
+            actual.len()
+        ),
+    );
+    Ok(serde_json::json!({
+        "subjects": linked.subjects,
+        "persons": linked.persons,
+        "true_persons": actual.len(),
+        "precision": precision,
+        "recall": recall,
+        "seconds": secs,
+    }))
 }
 
 /// Part 4 (anonymization): a person-level table from the lake (sex, age, municipality) made

@@ -199,6 +199,54 @@ fn write_pairs(
     Ok(())
 }
 
+/// `tsunagu link` with neither `--left/--right` nor `--dedupe`: link every identity in the store's
+/// vault into persons, on keyed-hash tokens under a linkage key derived from the store key. The
+/// result (internal id → person id, nothing identifying) is written to `DIR/link/persons.csv`
+/// and the run is audited.
+fn link_vault(ctx: &Ctx, opts: &LinkOptions) -> anyhow::Result<ExitCode> {
+    ctx.block_on(async {
+        let store = crate::store::Store::open(ctx).await?;
+        let vault = store.vault().await?;
+        let started = Instant::now();
+        let linked = tsunagu_pipeline::linkage::link_vault(&vault, &store.key, opts).await?;
+        let dir = store.dir.join("link");
+        std::fs::create_dir_all(&dir)?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["internal_id", "person_id"])?;
+        for (id, per) in &linked.person_of {
+            w.write_record([id.as_str(), per.as_str()])?;
+        }
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+        crate::store::write_atomic(&dir.join("persons.csv"), &bytes, None)?;
+        store
+            .ledger
+            .record_event(
+                &ctx.actor_for("operator"),
+                "link.vault",
+                "link",
+                "persons",
+                serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "links": linked.links }),
+            )
+            .await?;
+        vault.close().await;
+        store.close().await;
+        let secs = started.elapsed().as_secs_f64();
+        ctx.emit(
+            &serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "candidates": linked.candidates, "links": linked.links, "seconds": secs, "out": dir.join("persons.csv") }),
+            || {
+                format!(
+                    "linked {} persons-at-provider into {} persons ({} links) in {secs:.2} s → {}",
+                    linked.subjects,
+                    linked.persons,
+                    linked.links,
+                    dir.join("persons.csv").display()
+                )
+            },
+        );
+        Ok(ExitCode::SUCCESS)
+    })?
+}
+
 /// Run `tsunagu link`.
 pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -207,13 +255,10 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let opts = options(&args)?;
+    if args.left.is_none() && args.right.is_none() && args.dedupe.is_none() {
+        return link_vault(ctx, &opts);
+    }
     let Some(out_path) = args.out.clone() else {
-        if args.left.is_none() && args.dedupe.is_none() {
-            return Err(fail(
-                exit::USAGE,
-                "linking the identity vault is not available yet: give --left A.csv --right B.csv or --dedupe A.csv, with --out",
-            ));
-        }
         return Err(fail(exit::USAGE, "--out is required"));
     };
     let key = key(&args)?;
