@@ -482,7 +482,10 @@ impl Ledger {
                 .iter()
                 .any(|d| d.len() != 64 || !d.bytes().all(|b| b.is_ascii_hexdigit()))
         {
-            return Err(Error::input("unit digests", "must be SHA-256 digests in hex"));
+            return Err(Error::input(
+                "unit digests",
+                "must be SHA-256 digests in hex",
+            ));
         }
         self.add_reception_inner(actor, r, Some((digests, details)))
             .await

@@ -58,7 +58,10 @@ fn raw_record(p: &IdentityPayload) -> RawRecord {
         r.set(Role::Phone, ph.clone());
     }
     if let Some(c) = p.insurance.first() {
-        r.set(Role::InsurerNumber, c.insurer_number.clone().unwrap_or_default());
+        r.set(
+            Role::InsurerNumber,
+            c.insurer_number.clone().unwrap_or_default(),
+        );
         r.set(Role::InsuredSymbol, c.symbol.clone().unwrap_or_default());
         r.set(Role::InsuredNumber, c.number.clone().unwrap_or_default());
         r.set(Role::InsuredBranch, c.branch.clone().unwrap_or_default());
@@ -102,10 +105,14 @@ pub async fn link_vault(vault: &Vault, key: &StoreKey, opts: &LinkOptions) -> Re
                 | Role::InsuredBranch
         )
     });
-    let enc = Encoder::new(&LinkageKey::from_bytes(key.derive("tsunagu/link/linkage-key/v1")), schema);
+    let enc = Encoder::new(
+        &LinkageKey::from_bytes(key.derive("tsunagu/link/linkage-key/v1")),
+        schema,
+    );
     let table = TokenTable::encode(&enc, &identities);
     drop(identities);
-    let (out, labels) = engine::dedupe(&table, opts).map_err(|e| Error::input("linkage", e.to_string()))?;
+    let (out, labels) =
+        engine::dedupe(&table, opts).map_err(|e| Error::input("linkage", e.to_string()))?;
     let mut first: BTreeMap<u32, &InternalId> = BTreeMap::new();
     for (id, l) in ids.iter().zip(&labels) {
         let e = first.entry(*l).or_insert(id);
@@ -118,7 +125,10 @@ pub async fn link_vault(vault: &Vault, key: &StoreKey, opts: &LinkOptions) -> Re
         .zip(&labels)
         .map(|(id, l)| {
             let rep = first.get(l).map(|r| r.as_str()).unwrap_or(id.as_str());
-            (id.clone(), format!("per-{}", rep.trim_start_matches("psn-")))
+            (
+                id.clone(),
+                format!("per-{}", rep.trim_start_matches("psn-")),
+            )
         })
         .collect();
     Ok(VaultLinkage {

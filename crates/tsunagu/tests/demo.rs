@@ -38,10 +38,16 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
     // Intake in all three formats accounts for every patient record of the truth: each
     // person-at-provider is in the vault, nothing was quarantined.
     let intake = &v["population"]["intake"];
-    assert_eq!(intake["vault_subjects"], v["population"]["synth"]["patient_records"], "{intake}");
+    assert_eq!(
+        intake["vault_subjects"], v["population"]["synth"]["patient_records"],
+        "{intake}"
+    );
     assert_eq!(intake["totals"]["quarantined"], 0, "{intake}");
     for f in ["csv", "fhir", "ssmix2"] {
-        assert!(intake["by_format"][f].as_u64().unwrap() > 0, "{f}: {intake}");
+        assert!(
+            intake["by_format"][f].as_u64().unwrap() > 0,
+            "{f}: {intake}"
+        );
     }
     assert!(intake["lake_rows"]["conditions"].as_u64().unwrap() > 0);
     // Linkage over the vault finds the truth's persons.
@@ -50,9 +56,15 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
     assert!(lk["recall"].as_f64().unwrap() > 0.99, "{lk}");
     // The person-level table leaves the anonymization 5-anonymous: no class below 5.
     let an = &intake["anonymized"];
-    assert!(an["risk_after"]["prosecutor"]["highest"].as_f64().unwrap() <= 0.2 + 1e-12, "{an}");
+    assert!(
+        an["risk_after"]["prosecutor"]["highest"].as_f64().unwrap() <= 0.2 + 1e-12,
+        "{an}"
+    );
     assert_eq!(an["risk_after"]["sample_uniques"], 0);
-    assert!(an["risk_before"]["sample_uniques"].as_u64().unwrap() > 0, "{an}");
+    assert!(
+        an["risk_before"]["sample_uniques"].as_u64().unwrap() > 0,
+        "{an}"
+    );
     for p in [
         "store/tsunagu-store.toml",
         "store/ledger.sqlite",

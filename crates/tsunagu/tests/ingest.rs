@@ -20,7 +20,11 @@ fn json(store: &Path, args: &[&str]) -> serde_json::Value {
     let mut a = vec!["--json"];
     a.extend_from_slice(args);
     let o = run(store, &a);
-    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -33,7 +37,16 @@ fn synth(persons: &str, seed: &str) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let synth = tmp.path().join("synth");
     let o = bin()
-        .args(["synth", "--persons", persons, "--seed", seed, "--formats", "fhir,ssmix2,csv", "--out"])
+        .args([
+            "synth",
+            "--persons",
+            persons,
+            "--seed",
+            seed,
+            "--formats",
+            "fhir,ssmix2,csv",
+            "--out",
+        ])
         .arg(&synth)
         .output()
         .unwrap();
@@ -43,26 +56,45 @@ fn synth(persons: &str, seed: &str) -> World {
 
 fn store_with_ledger(w: &World, dir: &Path) -> BTreeMap<String, String> {
     json(dir, &["init"]);
-    json(dir, &["ledger", "import", w.synth.join("ledger").to_str().unwrap()]);
+    json(
+        dir,
+        &["ledger", "import", w.synth.join("ledger").to_str().unwrap()],
+    );
     json(dir, &["provider", "list"])
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["code"].as_str().unwrap().to_owned(), p["id"].as_str().unwrap().to_owned()))
+        .map(|p| {
+            (
+                p["code"].as_str().unwrap().to_owned(),
+                p["id"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
 fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap();
     let h: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
-    r.records().map(|x| h.iter().cloned().zip(x.unwrap().iter().map(str::to_owned)).collect()).collect()
+    r.records()
+        .map(|x| {
+            h.iter()
+                .cloned()
+                .zip(x.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
 }
 
 /// The provider with the most patients that has FHIR bundles.
 fn busiest(w: &World) -> String {
     let mut n: BTreeMap<String, usize> = BTreeMap::new();
     for r in csv_rows(&w.synth.join("truth/records.csv")) {
-        if w.synth.join("fhir/bundles").join(&r["provider_code"]).is_dir() {
+        if w.synth
+            .join("fhir/bundles")
+            .join(&r["provider_code"])
+            .is_dir()
+        {
             *n.entry(r["provider_code"].clone()).or_default() += 1;
         }
     }
@@ -76,7 +108,9 @@ fn contains_number(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).enumerate().any(|(i, w)| {
         w == needle
             && (i == 0 || !hay[i - 1].is_ascii_alphanumeric())
-            && hay.get(i + needle.len()).is_none_or(|b| !b.is_ascii_alphanumeric())
+            && hay
+                .get(i + needle.len())
+                .is_none_or(|b| !b.is_ascii_alphanumeric())
     })
 }
 
@@ -101,12 +135,20 @@ fn fhir_intake_splits_gates_and_is_idempotent() {
     let provider = &ids[&code];
     let bundles = w.synth.join("fhir/bundles").join(&code);
 
-    let s = json(&store, &["ingest", "--provider", provider, bundles.to_str().unwrap()]);
+    let s = json(
+        &store,
+        &["ingest", "--provider", provider, bundles.to_str().unwrap()],
+    );
     // Every patient of the provider in the truth is accounted for: accepted, held or refused.
-    let truth: Vec<_> = csv_rows(&w.synth.join("truth/records.csv")).into_iter().filter(|r| r["provider_code"] == code).collect();
+    let truth: Vec<_> = csv_rows(&w.synth.join("truth/records.csv"))
+        .into_iter()
+        .filter(|r| r["provider_code"] == code)
+        .collect();
     let persons = s["persons"].as_u64().unwrap() as usize;
     assert_eq!(persons, truth.len(), "{s}");
-    let acc = s["accepted_persons"].as_u64().unwrap() + s["held_persons"].as_u64().unwrap() + s["refused_persons"].as_u64().unwrap();
+    let acc = s["accepted_persons"].as_u64().unwrap()
+        + s["held_persons"].as_u64().unwrap()
+        + s["refused_persons"].as_u64().unwrap();
     assert_eq!(acc as usize, persons);
     // Who is held: exactly those without a notice whose wait is over.
     let notified: BTreeSet<String> = csv_rows(&w.synth.join("ledger/notices.csv"))
@@ -119,14 +161,29 @@ fn fhir_intake_splits_gates_and_is_idempotent() {
         .filter(|r| r["provider_code"] == code)
         .map(|r| r["patient"].clone())
         .collect();
-    let not_notified = truth.iter().filter(|r| !notified.contains(&r["patient_id"]) && !stopped.contains(&r["patient_id"])).count();
-    assert!(s["held_persons"].as_u64().unwrap() as usize >= not_notified, "{s}");
-    assert_eq!(s["refused_persons"].as_u64().unwrap() as usize, truth.iter().filter(|r| stopped.contains(&r["patient_id"])).count());
+    let not_notified = truth
+        .iter()
+        .filter(|r| !notified.contains(&r["patient_id"]) && !stopped.contains(&r["patient_id"]))
+        .count();
+    assert!(
+        s["held_persons"].as_u64().unwrap() as usize >= not_notified,
+        "{s}"
+    );
+    assert_eq!(
+        s["refused_persons"].as_u64().unwrap() as usize,
+        truth
+            .iter()
+            .filter(|r| stopped.contains(&r["patient_id"]))
+            .count()
+    );
     assert!(s["rows_stored"]["conditions"].as_u64().unwrap() > 0);
     assert!(s["reception"].as_str().unwrap().starts_with("rcv-"));
 
     // Re-ingesting the same files changes nothing.
-    let again = json(&store, &["ingest", "--provider", provider, bundles.to_str().unwrap()]);
+    let again = json(
+        &store,
+        &["ingest", "--provider", provider, bundles.to_str().unwrap()],
+    );
     assert_eq!(again["units_new"], 0);
     assert_eq!(again["reception"], serde_json::Value::Null);
 
@@ -143,14 +200,23 @@ fn fhir_intake_splits_gates_and_is_idempotent() {
         for f in ["phone", "insured_number"] {
             let v = &p[f];
             if v.len() >= 6 {
-                assert!(!contains_number(&bytes, v.as_bytes()), "{f} found in plain text in the store");
+                assert!(
+                    !contains_number(&bytes, v.as_bytes()),
+                    "{f} found in plain text in the store"
+                );
                 checked += 1;
             }
         }
         let full = format!("{}{}", p["family_name"], p["given_name"]);
-        assert!(!hay.contains(&full), "a name found in plain text in the store");
+        assert!(
+            !hay.contains(&full),
+            "a name found in plain text in the store"
+        );
         let kana = format!("{}{}", p["family_name_kana"], p["given_name_kana"]);
-        assert!(!hay.contains(&kana), "a kana name found in plain text in the store");
+        assert!(
+            !hay.contains(&kana),
+            "a kana name found in plain text in the store"
+        );
     }
     assert!(checked > 10);
     let v = json(&store, &["audit", "verify"]);
@@ -165,12 +231,32 @@ fn fhir_intake_splits_gates_and_is_idempotent() {
             .collect();
         if !missing.is_empty() {
             let f = tmp.path().join("late-notices.csv");
-            std::fs::write(&f, format!("patient,date,channel\n{}\n", missing.join("\n"))).unwrap();
-            json(&store, &["notice", "import", "--provider", provider, f.to_str().unwrap()]);
+            std::fs::write(
+                &f,
+                format!("patient,date,channel\n{}\n", missing.join("\n")),
+            )
+            .unwrap();
+            json(
+                &store,
+                &[
+                    "notice",
+                    "import",
+                    "--provider",
+                    provider,
+                    f.to_str().unwrap(),
+                ],
+            );
             let r = json(&store, &["ingest", "--release-held"]);
-            assert_eq!(r["released_persons"].as_u64().unwrap() as usize, missing.len(), "{r}");
+            assert_eq!(
+                r["released_persons"].as_u64().unwrap() as usize,
+                missing.len(),
+                "{r}"
+            );
             let r2 = json(&store, &["ingest", "--release-held"]);
-            assert_eq!(r2["released_persons"], 0, "a second release moves nothing: {r2}");
+            assert_eq!(
+                r2["released_persons"], 0,
+                "a second release moves nothing: {r2}"
+            );
         }
     }
 }
@@ -186,15 +272,35 @@ fn malformed_and_hostile_files_are_quarantined_not_fatal() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("truncated.json"), br#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","#).unwrap();
     std::fs::write(dir.join("deep.json"), "[".repeat(100_000)).unwrap();
-    std::fs::write(dir.join("latin1.json"), b"{\"resourceType\":\"Patient\",\"name\":[{\"text\":\"\xe9\xe8\"}]}").unwrap();
+    std::fs::write(
+        dir.join("latin1.json"),
+        b"{\"resourceType\":\"Patient\",\"name\":[{\"text\":\"\xe9\xe8\"}]}",
+    )
+    .unwrap();
     std::fs::write(dir.join("unknown.json"), br#"{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"ImagingStudy","id":"x"}}]}"#).unwrap();
-    let s = json(&store, &["ingest", "--provider", provider, dir.to_str().unwrap()]);
+    let s = json(
+        &store,
+        &["ingest", "--provider", provider, dir.to_str().unwrap()],
+    );
     assert_eq!(s["units_new"], 4);
     assert!(s["quarantined"].as_u64().unwrap() >= 4, "{s}");
     let q = json(&store, &["quarantine", "list"]);
-    let reasons: Vec<String> = q.as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap().to_owned()).collect();
-    assert!(reasons.iter().any(|r| r.contains("unsupported")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("nested too deeply") || r.contains("syntax")), "{reasons:?}");
+    let reasons: Vec<String> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("unsupported")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("nested too deeply") || r.contains("syntax")),
+        "{reasons:?}"
+    );
     let id = q[0]["id"].as_str().unwrap();
     let shown = json(&store, &["quarantine", "show", id, "--reveal"]);
     assert!(shown["path"].as_str().unwrap().ends_with(".json"));
@@ -211,7 +317,17 @@ fn killed_intake_rerun_gives_the_clean_result() {
     let code = busiest(&w);
     let bundles = w.synth.join("fhir/bundles").join(&code);
     let counts = |store: &Path| -> (serde_json::Value, BTreeMap<String, u64>) {
-        let v = json(store, &["records", "export", "--kind", "reception", "--format", "json"]);
+        let v = json(
+            store,
+            &[
+                "records",
+                "export",
+                "--kind",
+                "reception",
+                "--format",
+                "json",
+            ],
+        );
         let mut total: BTreeMap<String, u64> = BTreeMap::new();
         for r in v.as_array().unwrap() {
             for (k, n) in r["record_counts"].as_object().unwrap() {
@@ -222,7 +338,15 @@ fn killed_intake_rerun_gives_the_clean_result() {
     };
     let clean = tempfile::tempdir().unwrap();
     let ids = store_with_ledger(&w, clean.path());
-    json(clean.path(), &["ingest", "--provider", &ids[&code], bundles.to_str().unwrap()]);
+    json(
+        clean.path(),
+        &[
+            "ingest",
+            "--provider",
+            &ids[&code],
+            bundles.to_str().unwrap(),
+        ],
+    );
     let (_, want) = counts(clean.path());
 
     for delay_ms in [30u64, 120, 400, 900] {
@@ -240,7 +364,15 @@ fn killed_intake_rerun_gives_the_clean_result() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        json(d.path(), &["ingest", "--provider", &ids[&code], bundles.to_str().unwrap()]);
+        json(
+            d.path(),
+            &[
+                "ingest",
+                "--provider",
+                &ids[&code],
+                bundles.to_str().unwrap(),
+            ],
+        );
         let (_, got) = counts(d.path());
         assert_eq!(got, want, "killed after {delay_ms} ms");
         // And the lake holds exactly the rows the reception records count.
@@ -260,11 +392,17 @@ fn quarantined_csv_is_retried_with_a_mapping() {
     let notices = csv_rows(&w.synth.join("ledger/notices.csv"));
     let n = &notices[0];
     let provider = &ids[&n["provider_code"]];
-    let text = format!("患者番号,氏,名,生年月日,性別\n{},山田,花子,1980-04-01,2\n", n["patient"]);
+    let text = format!(
+        "患者番号,氏,名,生年月日,性別\n{},山田,花子,1980-04-01,2\n",
+        n["patient"]
+    );
     let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
     let f = tmp.path().join("own-layout.csv");
     std::fs::write(&f, &sjis).unwrap();
-    let s = json(&store, &["ingest", "--provider", provider, f.to_str().unwrap()]);
+    let s = json(
+        &store,
+        &["ingest", "--provider", provider, f.to_str().unwrap()],
+    );
     assert_eq!(s["quarantined"], 1, "{s}");
     let m = tmp.path().join("mapping.toml");
     std::fs::write(
@@ -272,9 +410,24 @@ fn quarantined_csv_is_retried_with_a_mapping() {
         "record = \"identity\"\nencoding = \"shift_jis\"\nheader = true\n\n[columns]\nlocal_patient_id = \"患者番号\"\nfamily_name = \"氏\"\ngiven_name = \"名\"\nbirth_date = \"生年月日\"\nsex = \"性別\"\n",
     )
     .unwrap();
-    let r = json(&store, &["quarantine", "retry", "--all", "--mapping", m.to_str().unwrap()]);
+    let r = json(
+        &store,
+        &[
+            "quarantine",
+            "retry",
+            "--all",
+            "--mapping",
+            m.to_str().unwrap(),
+        ],
+    );
     assert_eq!(r["resolved"], 1, "{r}");
     assert_eq!(r["intake"]["accepted_persons"], 1, "{r}");
-    assert_eq!(json(&store, &["quarantine", "list"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        json(&store, &["quarantine", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
 }
