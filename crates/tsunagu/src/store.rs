@@ -3,7 +3,6 @@
 //! directory that is not a store.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -36,24 +35,10 @@ fn database_url(ctx: &Ctx, dir: &Path) -> String {
     }
 }
 
-/// Write a file atomically: a temporary file in the same directory, synced, then renamed, so a
-/// crash leaves either no file or the whole file.
+/// Write a file atomically (temporary file, sync, rename), optionally with Unix permissions.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    #[cfg(unix)]
-    if let Some(m) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m))?;
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
+    tsunagu_pipeline::quarantine::write_atomic_mode(path, bytes, mode)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn load_key(dir: &Path) -> anyhow::Result<StoreKey> {
@@ -201,6 +186,40 @@ impl Store {
     /// Close the ledger cleanly.
     pub async fn close(self) {
         self.ledger.close().await;
+    }
+}
+
+/// The stores behind the ledger that intake writes to.
+pub struct DataStores {
+    /// The identity vault.
+    pub vault: tsunagu_vault::Vault,
+    /// The clinical lake.
+    pub lake: tsunagu_lake::Lake,
+    /// The held area.
+    pub held: tsunagu_lake::Lake,
+}
+
+impl Store {
+    /// Open the vault, the lake and the held area.
+    pub async fn data_stores(&self) -> anyhow::Result<DataStores> {
+        Ok(DataStores {
+            vault: self.vault().await?,
+            lake: self.lake()?,
+            held: self.held()?,
+        })
+    }
+
+    /// The intake over this store, acting as `actor`.
+    pub fn intake<'a>(&'a self, d: &'a DataStores, actor: Actor) -> tsunagu_pipeline::Intake<'a> {
+        tsunagu_pipeline::Intake {
+            ledger: &self.ledger,
+            vault: &d.vault,
+            lake: &d.lake,
+            held: &d.held,
+            store_dir: &self.dir,
+            key: &self.key,
+            actor,
+        }
     }
 }
 

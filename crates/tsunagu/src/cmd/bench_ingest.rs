@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use tsunagu_pipeline::Intake;
 use tsunagu_pipeline::intake::IntakeOptions;
 
 use crate::ctx::{Ctx, GlobalArgs};
@@ -79,18 +78,8 @@ pub fn run(ctx: &Ctx, a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
                 .ledger
                 .import_ledger_dir(&ctx.actor_for("operator"), &synth.join("ledger"))
                 .await?;
-            let vault = store.vault().await?;
-            let lake = store.lake()?;
-            let held = store.held()?;
-            let intake = Intake {
-                ledger: &store.ledger,
-                vault: &vault,
-                lake: &lake,
-                held: &held,
-                store_dir: &store.dir,
-                key: &store.key,
-                actor: ctx.actor_for("operator"),
-            };
+            let stores = store.data_stores().await?;
+            let intake = store.intake(&stores, ctx.actor_for("operator"));
             // Each provider sends its own data: SS-MIX2 trees per hospital/clinic; the Bulk Data
             // NDJSON set is one export, sent here as from the provider with the most patients.
             let providers = store.ledger.list_providers().await?;
@@ -146,7 +135,8 @@ pub fn run(ctx: &Ctx, a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
                 quarantined += s.quarantined;
             }
             let secs = started.elapsed().as_secs_f64();
-            vault.close().await;
+            drop(intake);
+            stores.vault.close().await;
             store.close().await;
             rows.push(serde_json::json!({
                 "format": name,

@@ -506,18 +506,9 @@ async fn intake_tour(
         ctx,
         "intake (SS-MIX2, FHIR R4, CSV) through the opt-out gate into the vault and the lake",
     );
-    let vault = store.vault().await?;
-    let lake = store.lake()?;
-    let held = store.held()?;
-    let intake = tsunagu_pipeline::Intake {
-        ledger: &store.ledger,
-        vault: &vault,
-        lake: &lake,
-        held: &held,
-        store_dir: &store.dir,
-        key: &store.key,
-        actor: ctx.actor_for("operator"),
-    };
+    let stores = store.data_stores().await?;
+    let intake = store.intake(&stores, ctx.actor_for("operator"));
+    let (vault, lake) = (&stores.vault, &stores.lake);
     // Pharmacies' CSV extracts: the generator writes one identity file for everyone; each
     // pharmacy sends only its own rows.
     let split = synth.join("csv-by-provider");
@@ -614,7 +605,8 @@ async fn intake_tour(
         ctx,
         format!("vault: {subjects} persons-at-provider, identities sealed per person"),
     );
-    vault.close().await;
+    drop(intake);
+    stores.vault.close().await;
     Ok(
         serde_json::json!({ "totals": totals, "by_format": per_format, "lake_rows": lake_rows, "vault_subjects": subjects, "anonymized": anonymized, "linkage": linkage }),
     )

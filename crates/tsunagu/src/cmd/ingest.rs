@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use tsunagu_pipeline::Format;
 use tsunagu_pipeline::intake::IntakeOptions;
 use tsunagu_pipeline::quarantine::Quarantine;
-use tsunagu_pipeline::{Format, Intake};
 
 use crate::cmd::provider::provider_id;
 use crate::ctx::{Ctx, exit, fail};
@@ -77,18 +77,8 @@ fn progress(ctx: &Ctx, msg: &str) -> indicatif::ProgressBar {
 pub fn run(ctx: &Ctx, a: IngestArgs) -> anyhow::Result<ExitCode> {
     ctx.block_on(async {
         let store = Store::open(ctx).await?;
-        let vault = store.vault().await?;
-        let lake = store.lake()?;
-        let held = store.held()?;
-        let intake = Intake {
-            ledger: &store.ledger,
-            vault: &vault,
-            lake: &lake,
-            held: &held,
-            store_dir: &store.dir,
-            key: &store.key,
-            actor: ctx.actor_for("operator"),
-        };
+        let stores = store.data_stores().await?;
+        let intake = store.intake(&stores, ctx.actor_for("operator"));
         if a.release_held {
             let bar = progress(ctx, "releasing held data");
             let s = intake.release_held(chrono::Utc::now()).await?;
@@ -145,7 +135,8 @@ pub fn run(ctx: &Ctx, a: IngestArgs) -> anyhow::Result<ExitCode> {
                 )
             });
         }
-        vault.close().await;
+        drop(intake);
+        stores.vault.close().await;
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })?
@@ -181,20 +172,11 @@ pub fn run_quarantine(ctx: &Ctx, c: QuarantineCmd) -> anyhow::Result<ExitCode> {
                     }
                     None => None,
                 };
-                let vault = store.vault().await?;
-                let lake = store.lake()?;
-                let held = store.held()?;
-                let intake = Intake {
-                    ledger: &store.ledger,
-                    vault: &vault,
-                    lake: &lake,
-                    held: &held,
-                    store_dir: &store.dir,
-                    key: &store.key,
-                    actor: ctx.actor_for("operator"),
-                };
+                let stores = store.data_stores().await?;
+                let intake = store.intake(&stores, ctx.actor_for("operator"));
                 let r = intake.retry(&ids, mapping, chrono::Utc::now()).await?;
-                vault.close().await;
+                drop(intake);
+                stores.vault.close().await;
                 ctx.emit(&serde_json::to_value(&r)?, || {
                     format!(
                         "re-tried {}: {} accepted now, {} still rejected, {} whose file changed or vanished (ingest it again)",
