@@ -598,8 +598,8 @@ async fn intake_tour(
                 .join(", ")
         ),
     );
-    let linkage = link_tour(ctx, store, &vault, synth).await?;
-    let anonymized = anonymize_tour(ctx, &lake, at)?;
+    let linkage = link_tour(ctx, store, vault, synth).await?;
+    let anonymized = anonymize_tour(ctx, lake, at)?;
     let subjects = vault.subjects().await?.len();
     say(
         ctx,
