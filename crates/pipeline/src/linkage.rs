@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tsunagu_link::cluster::{ClusterEvent, IncrementalClusters};
 use tsunagu_link::engine::{self, LinkOptions};
 use tsunagu_link::record::{Encoder, RawRecord, TokenTable};
 use tsunagu_link::schema::{Role, Schema};
@@ -17,9 +18,21 @@ use tsunagu_vault::{IdentityPayload, InternalId, NameKind, Vault};
 
 use crate::{Error, Result};
 
+/// What persists between linkage runs, so that person ids stay stable: each internal id's handle
+/// and the incremental clusters. Holds our ids only, nothing identifying.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LinkState {
+    handles: BTreeMap<String, u64>,
+    clusters: IncrementalClusters,
+}
+
 /// The outcome of linking the vault.
 #[derive(Debug, Clone, Serialize)]
 pub struct VaultLinkage {
+    /// Persons that appeared in this run.
+    pub created: usize,
+    /// Merges of two earlier persons into one (the older id survives), as (into, from).
+    pub merged: Vec<(String, String)>,
     /// Persons-at-provider linked (shredded subjects and subjects without identity are left out).
     pub subjects: usize,
     /// Persons found.
@@ -69,8 +82,20 @@ fn raw_record(p: &IdentityPayload) -> RawRecord {
     r
 }
 
-/// Link every identity in the vault into persons.
-pub async fn link_vault(vault: &Vault, key: &StoreKey, opts: &LinkOptions) -> Result<VaultLinkage> {
+fn person_id(c: tsunagu_link::cluster::ClusterId) -> String {
+    format!("per-{:010}", c.0)
+}
+
+/// Link every identity in the vault into persons, incrementally: persons found before keep their
+/// ids, new identities join existing persons or start new ones, and two persons that turn out to
+/// be one are merged under the older id (reported, for the audit log). Links are only added,
+/// never withdrawn: a split needs an operator's decision.
+pub async fn link_vault(
+    vault: &Vault,
+    key: &StoreKey,
+    opts: &LinkOptions,
+    state: &mut LinkState,
+) -> Result<VaultLinkage> {
     let mut ids = Vec::new();
     let mut raws = Vec::new();
     for s in vault.subjects().await? {
@@ -113,29 +138,106 @@ pub async fn link_vault(vault: &Vault, key: &StoreKey, opts: &LinkOptions) -> Re
     drop(identities);
     let (out, labels) =
         engine::dedupe(&table, opts).map_err(|e| Error::input("linkage", e.to_string()))?;
-    let mut first: BTreeMap<u32, &InternalId> = BTreeMap::new();
-    for (id, l) in ids.iter().zip(&labels) {
-        let e = first.entry(*l).or_insert(id);
-        if id < *e {
-            *e = id;
-        }
-    }
-    let person_of: BTreeMap<InternalId, String> = ids
+    let mut next = state.handles.values().max().map_or(0, |m| m + 1);
+    let handles: Vec<u64> = ids
         .iter()
-        .zip(&labels)
-        .map(|(id, l)| {
-            let rep = first.get(l).map(|r| r.as_str()).unwrap_or(id.as_str());
-            (
-                id.clone(),
-                format!("per-{}", rep.trim_start_matches("psn-")),
-            )
+        .map(|id| {
+            *state
+                .handles
+                .entry(id.as_str().to_owned())
+                .or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                })
         })
         .collect();
+    let mut events = state.clusters.add_records(handles.iter().copied());
+    events.extend(
+        state.clusters.add_links(
+            out.links
+                .iter()
+                .map(|p| (handles[p.left as usize], handles[p.right as usize])),
+        ),
+    );
+    let _ = labels;
+    let created = events
+        .iter()
+        .filter(|e| matches!(e, ClusterEvent::Created { .. }))
+        .count();
+    let merged: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            ClusterEvent::Merged { into, from } => Some((person_id(*into), person_id(*from))),
+            ClusterEvent::Created { .. } => None,
+        })
+        .collect();
+    let mut person_of = BTreeMap::new();
+    let mut persons = std::collections::BTreeSet::new();
+    for (id, h) in ids.iter().zip(&handles) {
+        if let Some(c) = state.clusters.cluster_of(*h) {
+            persons.insert(c);
+            person_of.insert(id.clone(), person_id(c));
+        }
+    }
     Ok(VaultLinkage {
+        created,
+        merged,
         subjects: ids.len(),
-        persons: first.len(),
+        persons: persons.len(),
         candidates: out.stats.candidates,
         links: out.stats.links,
         person_of,
     })
+}
+
+/// Link the vault of a store and keep the result in the store: `DIR/link/persons.csv`
+/// (internal id → person id) and `DIR/link/state.json` (what keeps ids stable), both written
+/// atomically, the state last; the run, with its merges, is an audit event.
+pub async fn link_store(
+    ledger: &tsunagu_ledger::Ledger,
+    vault: &Vault,
+    key: &StoreKey,
+    opts: &LinkOptions,
+    store_dir: &std::path::Path,
+    actor: &tsunagu_ledger::Actor,
+) -> Result<VaultLinkage> {
+    use crate::quarantine::write_atomic;
+    let dir = store_dir.join("link");
+    std::fs::create_dir_all(&dir).map_err(Error::io("link directory"))?;
+    let state_path = dir.join("state.json");
+    let mut state: LinkState = match std::fs::read(&state_path) {
+        Ok(b) => {
+            serde_json::from_slice(&b).map_err(|_| Error::input("link/state.json", "is damaged"))?
+        }
+        Err(_) => LinkState::default(),
+    };
+    let linked = link_vault(vault, key, opts, &mut state).await?;
+    let mut csv = String::from("internal_id,person_id\n");
+    for (id, per) in &linked.person_of {
+        csv.push_str(id.as_str());
+        csv.push(',');
+        csv.push_str(per);
+        csv.push('\n');
+    }
+    write_atomic(&dir.join("persons.csv"), csv.as_bytes())
+        .map_err(Error::io("link/persons.csv"))?;
+    let state_json =
+        serde_json::to_vec(&state).map_err(|e| Error::input("link state", e.to_string()))?;
+    write_atomic(&state_path, &state_json).map_err(Error::io("link/state.json"))?;
+    ledger
+        .record_event(
+            actor,
+            "link.vault",
+            "link",
+            "persons",
+            serde_json::json!({
+                "subjects": linked.subjects,
+                "persons": linked.persons,
+                "links": linked.links,
+                "created": linked.created,
+                "merged": linked.merged,
+            }),
+        )
+        .await?;
+    Ok(linked)
 }

@@ -431,3 +431,87 @@ fn quarantined_csv_is_retried_with_a_mapping() {
     );
     assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
 }
+
+fn persons_csv(store: &Path) -> BTreeMap<String, String> {
+    csv_rows(&store.join("link/persons.csv"))
+        .into_iter()
+        .map(|r| (r["internal_id"].clone(), r["person_id"].clone()))
+        .collect()
+}
+
+/// Linking the vault is incremental: after a second provider's data arrives, every person found
+/// before keeps their id unless the run reports it merged into an older one.
+#[test]
+fn vault_linkage_is_incremental_with_stable_ids() {
+    let w = synth("80", "13");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ids = store_with_ledger(&w, &store);
+    let mut codes: Vec<String> = ids
+        .keys()
+        .filter(|c| w.synth.join("fhir/bundles").join(c).is_dir())
+        .cloned()
+        .collect();
+    codes.sort();
+    let (first, rest) = codes.split_at(codes.len() / 2);
+    for c in first {
+        json(
+            &store,
+            &[
+                "ingest",
+                "--provider",
+                &ids[c],
+                w.synth.join("fhir/bundles").join(c).to_str().unwrap(),
+            ],
+        );
+    }
+    let r1 = json(&store, &["link"]);
+    let p1 = persons_csv(&store);
+    assert_eq!(p1.len() as u64, r1["subjects"].as_u64().unwrap());
+    for c in rest {
+        json(
+            &store,
+            &[
+                "ingest",
+                "--provider",
+                &ids[c],
+                w.synth.join("fhir/bundles").join(c).to_str().unwrap(),
+            ],
+        );
+    }
+    let r2 = json(&store, &["link"]);
+    let p2 = persons_csv(&store);
+    assert!(p2.len() > p1.len(), "the second batch adds subjects");
+    let events = json(&store, &["audit", "list", "--limit", "100000"]);
+    let merged_from: BTreeSet<String> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "link.vault")
+        .flat_map(|e| {
+            e["details"]["merged"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m[1].as_str().unwrap().to_owned())
+        })
+        .collect();
+    for (id, per) in &p1 {
+        if p2[id] != *per {
+            assert!(
+                merged_from.contains(per),
+                "person id of a subject changed without a recorded merge"
+            );
+        }
+    }
+    assert_eq!(
+        r2["merged"].as_u64().unwrap() as usize,
+        merged_from.len() - r1["merged"].as_u64().unwrap() as usize
+    );
+    // A third run with nothing new changes nothing.
+    let r3 = json(&store, &["link"]);
+    assert_eq!(r3["created"], 0);
+    assert_eq!(r3["merged"], 0);
+    assert_eq!(persons_csv(&store), p2);
+    assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
+}

@@ -622,8 +622,15 @@ async fn link_tour(
 ) -> anyhow::Result<serde_json::Value> {
     section(ctx, "linkage (名寄せ) over the vault, on keyed-hash tokens");
     let started = std::time::Instant::now();
-    let linked =
-        tsunagu_pipeline::linkage::link_vault(vault, &store.key, &Default::default()).await?;
+    let linked = tsunagu_pipeline::linkage::link_store(
+        &store.ledger,
+        vault,
+        &store.key,
+        &Default::default(),
+        &store.dir,
+        &ctx.actor_for("operator"),
+    )
+    .await?;
     let secs = started.elapsed().as_secs_f64();
     // The truth: which person each (provider, local patient id) is.
     let mut by_code: BTreeMap<String, ProviderId> = BTreeMap::new();

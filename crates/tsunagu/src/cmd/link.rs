@@ -208,37 +208,29 @@ fn link_vault(ctx: &Ctx, opts: &LinkOptions) -> anyhow::Result<ExitCode> {
         let store = crate::store::Store::open(ctx).await?;
         let vault = store.vault().await?;
         let started = Instant::now();
-        let linked = tsunagu_pipeline::linkage::link_vault(&vault, &store.key, opts).await?;
+        let linked = tsunagu_pipeline::linkage::link_store(
+            &store.ledger,
+            &vault,
+            &store.key,
+            opts,
+            &store.dir,
+            &ctx.actor_for("operator"),
+        )
+        .await?;
         let dir = store.dir.join("link");
-        std::fs::create_dir_all(&dir)?;
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(["internal_id", "person_id"])?;
-        for (id, per) in &linked.person_of {
-            w.write_record([id.as_str(), per.as_str()])?;
-        }
-        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
-        crate::store::write_atomic(&dir.join("persons.csv"), &bytes, None)?;
-        store
-            .ledger
-            .record_event(
-                &ctx.actor_for("operator"),
-                "link.vault",
-                "link",
-                "persons",
-                serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "links": linked.links }),
-            )
-            .await?;
         vault.close().await;
         store.close().await;
         let secs = started.elapsed().as_secs_f64();
         ctx.emit(
-            &serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "candidates": linked.candidates, "links": linked.links, "seconds": secs, "out": dir.join("persons.csv") }),
+            &serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "created": linked.created, "merged": linked.merged.len(), "candidates": linked.candidates, "links": linked.links, "seconds": secs, "out": dir.join("persons.csv") }),
             || {
                 format!(
-                    "linked {} persons-at-provider into {} persons ({} links) in {secs:.2} s → {}",
+                    "linked {} persons-at-provider into {} persons ({} links; {} new persons, {} merges) in {secs:.2} s → {}",
                     linked.subjects,
                     linked.persons,
                     linked.links,
+                    linked.created,
+                    linked.merged.len(),
                     dir.join("persons.csv").display()
                 )
             },
