@@ -24,7 +24,61 @@ use crate::{Error, Result};
 pub struct LinkState {
     handles: BTreeMap<String, u64>,
     clusters: IncrementalClusters,
+    /// An operator's decisions on uncertain pairs, by pair key (`psn-A|psn-B`, sorted): kept and
+    /// reused by every later run.
+    #[serde(default)]
+    decisions: BTreeMap<String, bool>,
+    /// The uncertain pairs of the last run that nobody has decided yet.
+    #[serde(default)]
+    review: Vec<ReviewItem>,
 }
+
+/// An uncertain pair waiting for an operator: ids, probability and what each field contributed
+/// (no identifying values; `link review show` opens the identities, audited).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewItem {
+    /// One internal id.
+    pub a: String,
+    /// The other.
+    pub b: String,
+    /// Match probability.
+    pub probability: f64,
+    /// Per field: (field, comparison level, log2 Bayes factor).
+    pub fields: Vec<(String, String, f64)>,
+}
+
+fn pair_key(a: &str, b: &str) -> String {
+    if a <= b {
+        format!("{a}|{b}")
+    } else {
+        format!("{b}|{a}")
+    }
+}
+
+impl LinkState {
+    /// The review queue.
+    pub fn review(&self) -> &[ReviewItem] {
+        &self.review
+    }
+
+    /// Record an operator's decision on the queue's item `index` (0-based); it applies from the
+    /// next run on, and to every run after. Returns the pair decided.
+    pub fn decide(&mut self, index: usize, is_match: bool) -> Result<ReviewItem> {
+        if index >= self.review.len() {
+            return Err(Error::input(
+                "review item",
+                "no item with that number in the queue",
+            ));
+        }
+        let item = self.review.remove(index);
+        self.decisions.insert(pair_key(&item.a, &item.b), is_match);
+        Ok(item)
+    }
+}
+
+/// Pairs at or above `accept` are linked; pairs from the options' threshold up to `accept` go to
+/// the review queue (and are linked only once an operator says so).
+pub const DEFAULT_ACCEPT: f64 = 0.95;
 
 /// The outcome of linking the vault.
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +95,8 @@ pub struct VaultLinkage {
     pub candidates: usize,
     /// Pairs linked.
     pub links: usize,
+    /// Uncertain pairs waiting for review.
+    pub to_review: usize,
     /// Internal id → person id.
     #[serde(skip)]
     pub person_of: BTreeMap<InternalId, String>,
@@ -94,6 +150,7 @@ pub async fn link_vault(
     vault: &Vault,
     key: &StoreKey,
     opts: &LinkOptions,
+    accept: f64,
     state: &mut LinkState,
 ) -> Result<VaultLinkage> {
     let mut ids = Vec::new();
@@ -151,14 +208,53 @@ pub async fn link_vault(
                 })
         })
         .collect();
+    let mut linked_pairs = Vec::new();
+    let mut review = Vec::new();
+    for p in &out.links {
+        let (a, b) = (&ids[p.left as usize], &ids[p.right as usize]);
+        match state.decisions.get(&pair_key(a.as_str(), b.as_str())) {
+            Some(true) => linked_pairs.push(p),
+            Some(false) => {}
+            None if p.probability >= accept => linked_pairs.push(p),
+            None => {
+                let fields = out
+                    .explain(&table, &table, p)
+                    .map(|f| {
+                        f.into_iter()
+                            .map(|w| (w.field.to_owned(), w.level.to_owned(), w.weight))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                review.push(ReviewItem {
+                    a: a.as_str().to_owned(),
+                    b: b.as_str().to_owned(),
+                    probability: p.probability,
+                    fields,
+                });
+            }
+        }
+    }
+    review.sort_by(|x, y| y.probability.total_cmp(&x.probability));
+    state.review = review;
     let mut events = state.clusters.add_records(handles.iter().copied());
     events.extend(
         state.clusters.add_links(
-            out.links
+            linked_pairs
                 .iter()
                 .map(|p| (handles[p.left as usize], handles[p.right as usize])),
         ),
     );
+    // Decided matches the model no longer proposes stand too.
+    let decided: Vec<(u64, u64)> = state
+        .decisions
+        .iter()
+        .filter(|(_, m)| **m)
+        .filter_map(|(key, _)| {
+            let (a, b) = key.split_once('|')?;
+            Some((*state.handles.get(a)?, *state.handles.get(b)?))
+        })
+        .collect();
+    events.extend(state.clusters.add_links(decided));
     let _ = labels;
     let created = events
         .iter()
@@ -185,9 +281,29 @@ pub async fn link_vault(
         subjects: ids.len(),
         persons: persons.len(),
         candidates: out.stats.candidates,
-        links: out.stats.links,
+        links: linked_pairs.len(),
+        to_review: state.review.len(),
         person_of,
     })
+}
+
+/// The state of a store's linkage (`DIR/link/state.json`), or an empty one.
+pub fn load_state(store_dir: &std::path::Path) -> Result<LinkState> {
+    match std::fs::read(store_dir.join("link").join("state.json")) {
+        Ok(b) => {
+            serde_json::from_slice(&b).map_err(|_| Error::input("link/state.json", "is damaged"))
+        }
+        Err(_) => Ok(LinkState::default()),
+    }
+}
+
+/// Keep the state of a store's linkage (atomically).
+pub fn save_state(store_dir: &std::path::Path, state: &LinkState) -> Result<()> {
+    let dir = store_dir.join("link");
+    std::fs::create_dir_all(&dir).map_err(Error::io("link directory"))?;
+    let json = serde_json::to_vec(state).map_err(|e| Error::input("link state", e.to_string()))?;
+    crate::quarantine::write_atomic(&dir.join("state.json"), &json)
+        .map_err(Error::io("link/state.json"))
 }
 
 /// Link the vault of a store and keep the result in the store: `DIR/link/persons.csv`
@@ -198,6 +314,7 @@ pub async fn link_store(
     vault: &Vault,
     key: &StoreKey,
     opts: &LinkOptions,
+    accept: f64,
     store_dir: &std::path::Path,
     actor: &tsunagu_ledger::Actor,
 ) -> Result<VaultLinkage> {
@@ -211,7 +328,7 @@ pub async fn link_store(
         }
         Err(_) => LinkState::default(),
     };
-    let linked = link_vault(vault, key, opts, &mut state).await?;
+    let linked = link_vault(vault, key, opts, accept, &mut state).await?;
     let mut csv = String::from("internal_id,person_id\n");
     for (id, per) in &linked.person_of {
         csv.push_str(id.as_str());
@@ -236,6 +353,7 @@ pub async fn link_store(
                 "links": linked.links,
                 "created": linked.created,
                 "merged": linked.merged,
+                "to_review": linked.to_review,
             }),
         )
         .await?;

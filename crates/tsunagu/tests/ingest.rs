@@ -515,3 +515,71 @@ fn vault_linkage_is_incremental_with_stable_ids() {
     assert_eq!(persons_csv(&store), p2);
     assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
 }
+
+/// Uncertain pairs wait in a review queue; an operator's decision is kept and reused by every
+/// later run, whatever the model says.
+#[test]
+fn vault_linkage_review_queue_keeps_decisions() {
+    let w = synth("60", "17");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let ids = store_with_ledger(&w, &store);
+    for (c, id) in &ids {
+        let b = w.synth.join("fhir/bundles").join(c);
+        if b.is_dir() {
+            json(&store, &["ingest", "--provider", id, b.to_str().unwrap()]);
+        }
+    }
+    // Accept only certainty: everything else queues.
+    let r = json(&store, &["link", "--accept", "1.0"]);
+    let queue = json(&store, &["link", "review"]);
+    let q = queue.as_array().unwrap();
+    assert_eq!(q.len() as u64, r["to_review"].as_u64().unwrap());
+    assert!(q.len() >= 2, "{r}");
+    let shown = json(&store, &["link", "review", "--show", "1"]);
+    assert!(
+        shown["a"]["names"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty()),
+        "{shown}"
+    );
+    let (a1, b1) = (
+        q[0]["a"].as_str().unwrap().to_owned(),
+        q[0]["b"].as_str().unwrap().to_owned(),
+    );
+    let (a2, b2) = (
+        q[1]["a"].as_str().unwrap().to_owned(),
+        q[1]["b"].as_str().unwrap().to_owned(),
+    );
+    json(&store, &["link", "review", "--decide", "1", "match"]);
+    // Item 2 became item 1.
+    json(&store, &["link", "review", "--decide", "1", "no-match"]);
+    json(&store, &["link", "--accept", "1.0"]);
+    let p = persons_csv(&store);
+    assert_eq!(p[&a1], p[&b1], "a decided match is linked");
+    let left = json(&store, &["link", "review"]);
+    let keys: BTreeSet<(String, String)> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["a"].as_str().unwrap().to_owned(),
+                i["b"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        !keys.contains(&(a1.clone(), b1.clone())) && !keys.contains(&(a2.clone(), b2.clone())),
+        "decided pairs leave the queue"
+    );
+    let events = json(&store, &["audit", "list", "--limit", "100000"]);
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"link.review.show") && actions.contains(&"link.review.decide"));
+    assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
+}

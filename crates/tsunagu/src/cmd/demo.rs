@@ -627,6 +627,7 @@ async fn link_tour(
         vault,
         &store.key,
         &Default::default(),
+        tsunagu_pipeline::linkage::DEFAULT_ACCEPT,
         &store.dir,
         &ctx.actor_for("operator"),
     )

@@ -38,6 +38,13 @@ pub struct LinkArgs {
     /// Minimum match probability of a link, in (0, 1].
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    /// Linking the vault: pairs at or above this probability are linked; pairs from
+    /// `--threshold` up to it wait in the review queue for an operator's decision.
+    #[arg(long, default_value_t = tsunagu_pipeline::linkage::DEFAULT_ACCEPT)]
+    pub accept: f64,
+    /// The review queue of the vault's linkage.
+    #[command(subcommand)]
+    pub review: Option<ReviewCmd>,
     /// Mapping file (TOML, `[columns] role = "header"`) when headers are not the well-known ones.
     #[arg(long)]
     pub columns: Option<PathBuf>,
@@ -199,11 +206,139 @@ fn write_pairs(
     Ok(())
 }
 
+/// `tsunagu link review`: uncertain pairs of the vault's linkage.
+#[derive(clap::Subcommand, Debug)]
+pub enum ReviewCmd {
+    /// The queue: pairs waiting for a decision, with what each field contributed.
+    Review {
+        /// Open both identities of item N (1-based) from the vault (audited).
+        #[arg(long)]
+        show: Option<usize>,
+        /// Decide item N (1-based): `match` or `no-match`. Applies from the next `tsunagu link`
+        /// on, and to every run after.
+        #[arg(long, num_args = 2, value_names = ["N", "DECISION"])]
+        decide: Option<Vec<String>>,
+    },
+}
+
+fn review(ctx: &Ctx, show: Option<usize>, decide: Option<Vec<String>>) -> anyhow::Result<ExitCode> {
+    use tsunagu_pipeline::linkage::{load_state, save_state};
+    ctx.block_on(async {
+        let store = crate::store::Store::open(ctx).await?;
+        let mut state = load_state(&store.dir)?;
+        let actor = ctx.actor_for("operator");
+        if let Some(d) = decide {
+            let n: usize = d[0]
+                .parse()
+                .map_err(|_| fail(exit::USAGE, "--decide N DECISION: N is a number"))?;
+            let m = match d[1].as_str() {
+                "match" => true,
+                "no-match" => false,
+                _ => {
+                    return Err(fail(
+                        exit::USAGE,
+                        "--decide N DECISION: DECISION is match or no-match",
+                    ));
+                }
+            };
+            let item = state.decide(
+                n.checked_sub(1)
+                    .ok_or_else(|| fail(exit::USAGE, "items count from 1"))?,
+                m,
+            )?;
+            save_state(&store.dir, &state)?;
+            store
+                .ledger
+                .record_event(
+                    &actor,
+                    "link.review.decide",
+                    "link",
+                    "review",
+                    serde_json::json!({ "a": item.a, "b": item.b, "match": m }),
+                )
+                .await?;
+            ctx.emit(&serde_json::json!({ "decided": item, "match": m }), || {
+                format!(
+                    "recorded: {} and {} are {}; it applies from the next `tsunagu link`",
+                    item.a,
+                    item.b,
+                    if m {
+                        "the same person"
+                    } else {
+                        "different persons"
+                    }
+                )
+            });
+        } else if let Some(n) = show {
+            let item = state
+                .review()
+                .get(n.wrapping_sub(1))
+                .cloned()
+                .ok_or_else(|| fail(exit::NOT_FOUND, format!("no item {n} in the review queue")))?;
+            let vault = store.vault().await?;
+            let mut sides = Vec::new();
+            for id in [&item.a, &item.b] {
+                let internal = tsunagu_vault::InternalId::parse(id)?;
+                let v = vault
+                    .identity(&internal)
+                    .await?
+                    .and_then(|v| v.last().map(|x| x.payload.clone()));
+                sides.push(serde_json::to_value(&v)?);
+            }
+            // Opening identities is a read of personal data: audited.
+            store
+                .ledger
+                .record_event(
+                    &actor,
+                    "link.review.show",
+                    "link",
+                    "review",
+                    serde_json::json!({ "a": item.a, "b": item.b }),
+                )
+                .await?;
+            vault.close().await;
+            ctx.emit(
+                &serde_json::json!({ "item": item, "a": sides[0], "b": sides[1] }),
+                || {
+                    format!(
+                        "p = {:.3}\n{}: {}\n{}: {}",
+                        item.probability, item.a, sides[0], item.b, sides[1]
+                    )
+                },
+            );
+        } else {
+            let q = state.review();
+            ctx.emit(&serde_json::to_value(q)?, || {
+                q.iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        format!(
+                            "{:>4}  p = {:.3}  {} ~ {}  {}",
+                            i + 1,
+                            r.probability,
+                            r.a,
+                            r.b,
+                            r.fields
+                                .iter()
+                                .map(|(f, l, w)| format!("{f}:{l} {w:+.1}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        store.close().await;
+        Ok(ExitCode::SUCCESS)
+    })?
+}
+
 /// `tsunagu link` with neither `--left/--right` nor `--dedupe`: link every identity in the store's
 /// vault into persons, on keyed-hash tokens under a linkage key derived from the store key. The
 /// result (internal id → person id, nothing identifying) is written to `DIR/link/persons.csv`
 /// and the run is audited.
-fn link_vault(ctx: &Ctx, opts: &LinkOptions) -> anyhow::Result<ExitCode> {
+fn link_vault(ctx: &Ctx, opts: &LinkOptions, accept: f64) -> anyhow::Result<ExitCode> {
     ctx.block_on(async {
         let store = crate::store::Store::open(ctx).await?;
         let vault = store.vault().await?;
@@ -213,6 +348,7 @@ fn link_vault(ctx: &Ctx, opts: &LinkOptions) -> anyhow::Result<ExitCode> {
             &vault,
             &store.key,
             opts,
+            accept,
             &store.dir,
             &ctx.actor_for("operator"),
         )
@@ -222,15 +358,16 @@ fn link_vault(ctx: &Ctx, opts: &LinkOptions) -> anyhow::Result<ExitCode> {
         store.close().await;
         let secs = started.elapsed().as_secs_f64();
         ctx.emit(
-            &serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "created": linked.created, "merged": linked.merged.len(), "candidates": linked.candidates, "links": linked.links, "seconds": secs, "out": dir.join("persons.csv") }),
+            &serde_json::json!({ "subjects": linked.subjects, "persons": linked.persons, "created": linked.created, "merged": linked.merged.len(), "to_review": linked.to_review, "candidates": linked.candidates, "links": linked.links, "seconds": secs, "out": dir.join("persons.csv") }),
             || {
                 format!(
-                    "linked {} persons-at-provider into {} persons ({} links; {} new persons, {} merges) in {secs:.2} s → {}",
+                    "linked {} persons-at-provider into {} persons ({} links; {} new persons, {} merges; {} pairs to review: `tsunagu link review`) in {secs:.2} s → {}",
                     linked.subjects,
                     linked.persons,
                     linked.links,
                     linked.created,
                     linked.merged.len(),
+                    linked.to_review,
                     dir.join("persons.csv").display()
                 )
             },
@@ -247,8 +384,17 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let opts = options(&args)?;
+    if let Some(ReviewCmd::Review { show, decide }) = args.review {
+        return review(ctx, show, decide);
+    }
     if args.left.is_none() && args.right.is_none() && args.dedupe.is_none() {
-        return link_vault(ctx, &opts);
+        if !(args.accept >= args.threshold && args.accept <= 1.0) {
+            return Err(fail(
+                exit::USAGE,
+                "--accept must lie between --threshold and 1",
+            ));
+        }
+        return link_vault(ctx, &opts, args.accept);
     }
     let Some(out_path) = args.out.clone() else {
         return Err(fail(exit::USAGE, "--out is required"));
