@@ -454,6 +454,21 @@ impl Ledger {
 }
 
 impl Ledger {
+    /// Every unit of intake (SHA-256 of its content) already taken in from a provider: one query
+    /// for a whole run instead of one per file.
+    pub async fn units_done(
+        &self,
+        provider: &ProviderId,
+    ) -> Result<std::collections::HashSet<String>> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM ingest_units WHERE provider_id = $1")
+                .bind(provider.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Error::backend)?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// Whether a unit of intake (by SHA-256 of its content) was already taken in from a provider.
     pub async fn unit_done(&self, provider: &ProviderId, digest: &str) -> Result<bool> {
         let found: Option<String> = sqlx::query_scalar(

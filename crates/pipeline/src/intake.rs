@@ -414,6 +414,34 @@ impl Intake<'_> {
         self.store_dir.join("held").join("identities")
     }
 
+    fn held_identity_file(&self, part: &PartName) -> PathBuf {
+        self.held_identity_dir()
+            .join(format!("{}.json", part.as_str()))
+    }
+
+    /// The sealed identities held under a part: internal id → sealed (hex).
+    fn read_held_identities(&self, part: &PartName) -> Result<BTreeMap<String, String>> {
+        match std::fs::read(self.held_identity_file(part)) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|_| Error::input("held identities", "are damaged")),
+            Err(_) => Ok(BTreeMap::new()),
+        }
+    }
+
+    fn write_held_identities(&self, part: &PartName, m: &BTreeMap<String, String>) -> Result<()> {
+        let path = self.held_identity_file(part);
+        if m.is_empty() {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(Error::io("held identities"))?;
+            }
+            return Ok(());
+        }
+        std::fs::create_dir_all(self.held_identity_dir()).map_err(Error::io("held identities"))?;
+        let json =
+            serde_json::to_vec(m).map_err(|e| Error::input("held identities", e.to_string()))?;
+        write_atomic(&path, &json).map_err(Error::io("held identities"))
+    }
+
     /// Take in a provider's files.
     pub async fn ingest(
         &self,
@@ -442,8 +470,9 @@ impl Intake<'_> {
         }
         let mut units = discover(paths, opts.format)?;
         read_units(&mut units)?;
+        let done = self.ledger.units_done(provider).await?;
         for u in &mut units {
-            u.done = self.ledger.unit_done(provider, &u.digest).await?;
+            u.done = done.contains(&u.digest);
         }
         let mut summary = IntakeSummary {
             units_new: units.iter().filter(|u| !u.done).count(),
@@ -744,34 +773,40 @@ impl Intake<'_> {
                 Err(e) => return Err(e.into()),
             }
         }
+        // Subjects (and their data keys) for everyone stored without an identity now: one vault
+        // transaction.
+        let need: Vec<(ProviderId, PatientHash)> = decided
+            .iter()
+            .filter(|(s, ph, _, _, eligible)| {
+                !shredded.contains(ph.as_str()) && (!*eligible || s.identity.is_none())
+            })
+            .map(|(_, ph, ..)| (provider.clone(), ph.clone()))
+            .collect();
+        self.vault.ensure_subjects(&need).await?;
+        // Identities of held persons, each sealed under the person's own key (so shredding
+        // kills it), kept together in one file per part.
+        let mut held_ids: BTreeMap<String, String> = BTreeMap::new();
         for ((s, ph, internal, _, eligible), rows) in decided.iter().zip(mapped.iter_mut()) {
             if shredded.contains(ph.as_str()) {
                 summary.refused_persons += 1;
                 continue;
             }
             if *eligible {
-                if s.identity.is_none() {
-                    self.vault.ensure_subject(provider, ph).await?;
-                }
                 summary.accepted_persons += 1;
                 stored.append(rows);
             } else {
-                self.vault.ensure_subject(provider, ph).await?;
                 if let Some(idn) = &s.identity {
                     let json = serde_json::to_vec(idn)
                         .map_err(|e| Error::input("identity", e.to_string()))?;
                     let sealed = self.vault.seal_for(internal, &json).await?;
-                    let dir = self.held_identity_dir();
-                    std::fs::create_dir_all(&dir).map_err(Error::io("held identities"))?;
-                    write_atomic(
-                        &dir.join(format!("{}.{}.sealed", internal.as_str(), part.as_str())),
-                        sealed.as_bytes(),
-                    )
-                    .map_err(Error::io("held identity"))?;
+                    held_ids.insert(internal.as_str().to_owned(), sealed.to_hex());
                 }
                 summary.held_persons += 1;
                 held.append(rows);
             }
+        }
+        if !held_ids.is_empty() {
+            self.write_held_identities(part, &held_ids)?;
         }
         write_rows(self.lake, part, &stored)?;
         write_rows(self.held, part, &held)?;
@@ -862,19 +897,15 @@ impl Intake<'_> {
                     *summary.rows_released.entry(k).or_default() += v;
                 }
             }
+            let mut held_ids = self.read_held_identities(&part)?;
             for (id, f) in &journal {
-                let file = self
-                    .held_identity_dir()
-                    .join(format!("{id}.{}.sealed", part.as_str()));
                 match f {
                     Fate::Release => {
                         released_ids.insert(id.clone());
-                        if file.exists()
-                            && let Some((prov, ph)) = subjects.get(id)
+                        if let (Some(hex), Some((prov, ph))) = (held_ids.get(id), subjects.get(id))
                         {
                             let internal = InternalId::parse(id)?;
-                            let bytes = std::fs::read(&file).map_err(Error::io("held identity"))?;
-                            let sealed = tsunagu_vault::Sealed::from_bytes(bytes)?;
+                            let sealed = tsunagu_vault::Sealed::from_hex(hex)?;
                             let json = self.vault.open_for(&internal, &sealed).await?;
                             let idn: tsunagu_vault::IdentityPayload = serde_json::from_slice(&json)
                                 .map_err(|_| Error::input("held identity", "is damaged"))?;
@@ -890,16 +921,8 @@ impl Intake<'_> {
                 }
             }
             replace_rows(self.held, &part, &keep)?;
-            for (id, f) in &journal {
-                if *f != Fate::Keep {
-                    let file = self
-                        .held_identity_dir()
-                        .join(format!("{id}.{}.sealed", part.as_str()));
-                    if file.exists() {
-                        std::fs::remove_file(&file).map_err(Error::io("held identity"))?;
-                    }
-                }
-            }
+            held_ids.retain(|id, _| journal.get(id).copied().unwrap_or(Fate::Keep) == Fate::Keep);
+            self.write_held_identities(&part, &held_ids)?;
             std::fs::remove_file(&journal_path).map_err(Error::io("release journal"))?;
         }
         summary.released_persons = released_ids.len();
