@@ -215,30 +215,47 @@ impl Ledger {
         let mut details = serde_json::json!({ "provider": p.id.as_str(), "rows": [rows] });
         if let Some((digests, extra)) = units {
             let now = fmt_instant(Utc::now());
-            for digest in digests {
-                let done: Option<String> = sqlx::query_scalar(
-                    "SELECT reception_id FROM ingest_units WHERE provider_id = $1 AND digest = $2",
-                )
-                .bind(p.id.as_str())
-                .bind(digest)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(Error::backend)?;
-                if done.is_some() {
-                    return Err(Error::conflict(
-                        "an input of this run was already taken in from this provider",
-                    ));
+            // Already taken in? One query for all, then multi-row inserts: an intake run of an
+            // SS-MIX2 tree has tens of thousands of files.
+            let done = {
+                let mut found = false;
+                for chunk in digests.chunks(500) {
+                    let marks: Vec<String> =
+                        (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+                    let sql = format!(
+                        "SELECT COUNT(*) FROM ingest_units WHERE provider_id = $1 AND digest IN ({})",
+                        marks.join(", ")
+                    );
+                    let mut q =
+                        sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(p.id.as_str());
+                    for d in chunk {
+                        q = q.bind(d.as_str());
+                    }
+                    found |= q.fetch_one(&mut *tx).await.map_err(Error::backend)? > 0;
                 }
-                sqlx::query(
-                    "INSERT INTO ingest_units (provider_id, digest, reception_id, done_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(p.id.as_str())
-                .bind(digest)
-                .bind(&id)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::backend)?;
+                found
+            };
+            if done {
+                return Err(Error::conflict(
+                    "an input of this run was already taken in from this provider",
+                ));
+            }
+            for chunk in digests.chunks(200) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("($1, ${}, $2, $3)", i + 4))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO ingest_units (provider_id, digest, reception_id, done_at) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql))
+                    .bind(p.id.as_str())
+                    .bind(&id)
+                    .bind(&now);
+                for d in chunk {
+                    q = q.bind(d.as_str());
+                }
+                q.execute(&mut *tx).await.map_err(Error::backend)?;
             }
             details["units"] = serde_json::json!(digests.len());
             details["intake"] = extra;
