@@ -1104,17 +1104,7 @@ fn medication_request(
         "MedicationRequest.dispenseRequest.quantity",
         disp.quantity.as_ref(),
     )?;
-    let days = match &disp.expected_supply_duration {
-        Some(q)
-            if matches!(
-                q.code.as_deref().or(q.unit.as_deref()),
-                Some("d" | "day" | "days" | "日")
-            ) =>
-        {
-            q.value.as_ref().and_then(|v| v.get().parse::<u32>().ok())
-        }
-        _ => None,
-    };
+    let days = days_supplied(disp.expected_supply_duration.as_ref());
     let start = match ctx.when(
         "MedicationRequest.dispenseRequest.validityPeriod",
         disp.validity_period
@@ -1199,6 +1189,18 @@ fn medication_statement(
     )])
 }
 
+/// Days supplied (日数), when the quantity is in days; anything else is not a number of days.
+fn days_supplied(q: Option<&FhirQuantity>) -> Option<u32> {
+    let q = q?;
+    if !matches!(
+        q.code.as_deref().or(q.unit.as_deref()),
+        Some("d" | "day" | "days" | "日")
+    ) {
+        return None;
+    }
+    q.value.as_ref().and_then(|v| v.get().parse::<u32>().ok())
+}
+
 /// JP Core MedicationDispense: what a pharmacy handed over (調剤), with days supplied.
 fn medication_dispense(
     ctx: &mut Ctx<'_>,
@@ -1219,17 +1221,7 @@ fn medication_dispense(
         m.dosage_instruction.first(),
     )?;
     let total = ctx.quantity("MedicationDispense.quantity", m.quantity.as_ref())?;
-    let days = match &m.days_supply {
-        Some(q)
-            if matches!(
-                q.code.as_deref().or(q.unit.as_deref()),
-                Some("d" | "day" | "days" | "日")
-            ) =>
-        {
-            q.value.as_ref().and_then(|v| v.get().parse::<u32>().ok())
-        }
-        _ => None,
-    };
+    let days = days_supplied(m.days_supply.as_ref());
     let start = match ctx.when(
         "MedicationDispense.whenHandedOver",
         m.when_handed_over.as_deref(),
