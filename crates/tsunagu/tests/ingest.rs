@@ -432,6 +432,17 @@ fn quarantined_csv_is_retried_with_a_mapping() {
     assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
 }
 
+/// Ingest the FHIR Bundles of the given providers, each as from that provider.
+fn ingest_bundles(w: &World, store: &Path, ids: &BTreeMap<String, String>, codes: &[String]) {
+    for c in codes {
+        let b = w.synth.join("fhir/bundles").join(c);
+        json(
+            store,
+            &["ingest", "--provider", &ids[c], b.to_str().unwrap()],
+        );
+    }
+}
+
 fn persons_csv(store: &Path) -> BTreeMap<String, String> {
     csv_rows(&store.join("link/persons.csv"))
         .into_iter()
@@ -454,31 +465,11 @@ fn vault_linkage_is_incremental_with_stable_ids() {
         .collect();
     codes.sort();
     let (first, rest) = codes.split_at(codes.len() / 2);
-    for c in first {
-        json(
-            &store,
-            &[
-                "ingest",
-                "--provider",
-                &ids[c],
-                w.synth.join("fhir/bundles").join(c).to_str().unwrap(),
-            ],
-        );
-    }
+    ingest_bundles(&w, &store, &ids, first);
     let r1 = json(&store, &["link"]);
     let p1 = persons_csv(&store);
     assert_eq!(p1.len() as u64, r1["subjects"].as_u64().unwrap());
-    for c in rest {
-        json(
-            &store,
-            &[
-                "ingest",
-                "--provider",
-                &ids[c],
-                w.synth.join("fhir/bundles").join(c).to_str().unwrap(),
-            ],
-        );
-    }
+    ingest_bundles(&w, &store, &ids, rest);
     let r2 = json(&store, &["link"]);
     let p2 = persons_csv(&store);
     assert!(p2.len() > p1.len(), "the second batch adds subjects");
@@ -524,12 +515,12 @@ fn vault_linkage_review_queue_keeps_decisions() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let ids = store_with_ledger(&w, &store);
-    for (c, id) in &ids {
-        let b = w.synth.join("fhir/bundles").join(c);
-        if b.is_dir() {
-            json(&store, &["ingest", "--provider", id, b.to_str().unwrap()]);
-        }
-    }
+    let with_bundles: Vec<String> = ids
+        .keys()
+        .filter(|c| w.synth.join("fhir/bundles").join(c).is_dir())
+        .cloned()
+        .collect();
+    ingest_bundles(&w, &store, &ids, &with_bundles);
     // Accept only certainty: everything else queues.
     let r = json(&store, &["link", "--accept", "1.0"]);
     let queue = json(&store, &["link", "review"]);

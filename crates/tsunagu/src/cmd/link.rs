@@ -72,14 +72,6 @@ pub struct LinkArgs {
     pub seed: u64,
 }
 
-/// Peak resident set size of this process in KiB (Linux VmHWM), reported so that benchmarks can
-/// compare memory with other tools.
-pub fn peak_rss_kib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn load(path: &Path, mapping: Option<&Mapping>) -> anyhow::Result<Source> {
     source::read_csv(path, mapping).map_err(|e| fail(exit::INPUT, e.to_string()))
 }
@@ -436,7 +428,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             "invalid_values": { "left": linv, "right": rinv },
             "stats": out.stats,
             "seconds": started.elapsed().as_secs_f64(),
-            "peak_rss_kib": peak_rss_kib(),
+            "peak_rss_kib": crate::measure::peak_kib(),
             "out": out_path,
         });
         ctx.emit(&json, || {
@@ -507,7 +499,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         "clusters": clusters,
         "stats": out.stats,
         "seconds": started.elapsed().as_secs_f64(),
-        "peak_rss_kib": peak_rss_kib(),
+        "peak_rss_kib": crate::measure::peak_kib(),
         "out": out_path,
     });
     ctx.emit(&json, || {
