@@ -22,6 +22,7 @@ pub mod metric;
 pub mod model;
 pub mod risk;
 pub mod search;
+pub mod setvalued;
 
 pub use data::Dataset;
 pub use error::AnonError;

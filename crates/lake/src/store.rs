@@ -254,6 +254,33 @@ impl Lake {
         file.sync_all().map_err(io_err(tmp))
     }
 
+    /// The decryption properties of one part, for a reader other than [`Lake`] (the query crate's
+    /// DataFusion scan). The file is bound to its table and part by the AAD, so a reader must ask
+    /// per file; a part moved elsewhere still fails to decrypt.
+    pub fn decryption_properties(
+        &self,
+        table: Table,
+        part: &PartName,
+    ) -> Result<Arc<FileDecryptionProperties>, LakeError> {
+        self.keys
+            .decryption(table, part)
+            .map_err(|source| LakeError::Read {
+                table,
+                part: part.clone(),
+                source,
+            })
+    }
+
+    /// The file of a part (whether or not it exists).
+    pub fn part_file(&self, table: Table, part: &PartName) -> PathBuf {
+        self.part_path(table, part)
+    }
+
+    /// The directory of a table's parts.
+    pub fn table_path(&self, table: Table) -> PathBuf {
+        self.table_dir(table)
+    }
+
     /// Remove a part; `false` if there was none.
     pub fn remove_part(&self, table: Table, part: &PartName) -> Result<bool, LakeError> {
         let path = self.part_path(table, part);

@@ -8,22 +8,24 @@ use chrono::NaiveDate;
 use crate::LakeError;
 
 /// The internal person id that keys every table: `psn-` and 1–64 ASCII letters or digits, made
-/// by the vault from randomness, so it reveals nothing about the person. `Debug` and `Display`
-/// print it: it is a pseudonym, not an identifier (it still never goes into a release; the
-/// release path swaps it for release-scoped ids).
+/// by the vault from randomness, so it reveals nothing about the person. In an extract (a lake of
+/// linked persons) the key is the linkage's person id instead, `per-` and digits, which names a
+/// cluster of vault subjects and is just as meaningless outside the producer. `Debug` and
+/// `Display` print it: it is a pseudonym, not an identifier (it still never goes into a release;
+/// the release path swaps it for release-scoped ids).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PersonId(String);
 
 impl PersonId {
-    const PREFIX: &'static str = "psn-";
+    const PREFIXES: [&'static str; 2] = ["psn-", "per-"];
 
-    /// Parse an id made by the vault.
+    /// Parse an id made by the vault (`psn-…`) or by the linkage (`per-…`).
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        let Some(rest) = s.strip_prefix(Self::PREFIX) else {
-            return Err("person id must start with psn-");
+        let Some(rest) = Self::PREFIXES.iter().find_map(|p| s.strip_prefix(p)) else {
+            return Err("person id must start with psn- or per-");
         };
         if rest.is_empty() || rest.len() > 64 || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err("person id must be psn- and 1 to 64 ASCII letters or digits");
+            return Err("person id must be psn- or per- and 1 to 64 ASCII letters or digits");
         }
         Ok(PersonId(s.to_owned()))
     }

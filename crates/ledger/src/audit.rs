@@ -383,6 +383,27 @@ pub(crate) const AUDITED: &[(&str, &str, bool)] = &[
         "id, recipient, provided_on, request_ref, approval_ref, data_items, record_counts, policy, package_digest, recorded_at",
         false,
     ),
+    (
+        "extracts",
+        "id, cohort_sha256, as_of, counts, created_by, created_at",
+        false,
+    ),
+    (
+        "extract_members",
+        "extract_id, subject_id, person_id",
+        false,
+    ),
+    (
+        "releases",
+        "id, extract_id, policy, recipient, request_ref, package_digest, passed, summary, built_by, built_at",
+        false,
+    ),
+    ("release_members", "release_id, person_id", false),
+    (
+        "release_approvals",
+        "release_id, approved_by, approved_at, provision_id",
+        false,
+    ),
 ];
 
 fn row_digest(row: &sqlx::any::AnyRow, ncols: usize) -> Result<(String, String)> {

@@ -16,6 +16,7 @@ mod notices;
 mod providers;
 mod receipt;
 mod records;
+mod releases;
 mod settings;
 mod stops;
 mod template;
@@ -31,6 +32,7 @@ pub use receipt::Receipt;
 pub use records::{
     NewProvision, NewReception, ProvisionRecord, ReceptionRecord, RecordKind, RecordsExport,
 };
+pub use releases::{Inclusion, NewExtract, NewRelease, ReleaseRow};
 pub use settings::Settings;
 pub use stops::{NewStop, Relationship, Requester, StopState, StopStatus, Via};
 pub use template::{NoticeFormat, render_notice};

@@ -146,7 +146,7 @@ pub enum RecordsExport {
     Provision(Vec<ProvisionRecord>),
 }
 
-fn text(what: &str, s: &str) -> Result<String> {
+pub(crate) fn text(what: &str, s: &str) -> Result<String> {
     let t = s.trim();
     if t.is_empty() || t.chars().any(char::is_control) {
         return Err(Error::input(what, "must be non-empty printable text"));
@@ -278,34 +278,9 @@ impl Ledger {
 
     /// Append a provision record.
     pub async fn add_provision(&self, actor: &Actor, r: NewProvision) -> Result<String> {
-        let digest = r.package_digest.trim().to_ascii_lowercase();
-        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::input(
-                "package digest",
-                "must be a SHA-256 in hex (64 digits)",
-            ));
-        }
         let mut tx = self.begin_write().await?;
         let head = head(&mut tx).await?;
-        let id = new_id("pvr")?;
-        sqlx::query(
-            "INSERT INTO provision_records (id, recipient, provided_on, request_ref, approval_ref, data_items, record_counts, policy, package_digest, recorded_at, audit_seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&id)
-        .bind(text("recipient", &r.recipient)?)
-        .bind(r.provided_on.to_string())
-        .bind(text("request", &r.request_ref)?)
-        .bind(text("approval", &r.approval_ref)?)
-        .bind(items(&r.data_items)?)
-        .bind(counts(&r.record_counts)?)
-        .bind(text("policy", &r.policy)?)
-        .bind(digest)
-        .bind(fmt_instant(Utc::now()))
-        .bind(head.next())
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::backend)?;
+        let id = insert_provision(&mut tx, head.next(), &r).await?;
         let rows = rows_digest(&mut tx, "provision_records", head.next()).await?;
         self.append(
             &mut tx,
@@ -522,4 +497,40 @@ impl Ledger {
         self.add_reception_inner(actor, r, Some((digests, details)))
             .await
     }
+}
+
+/// Insert a provision record inside the caller's transaction, stamped with the event `seq` that
+/// will vouch for it.
+pub(crate) async fn insert_provision(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    seq: i64,
+    r: &NewProvision,
+) -> Result<String> {
+    let digest = r.package_digest.trim().to_ascii_lowercase();
+    if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::input(
+            "package digest",
+            "must be a SHA-256 in hex (64 digits)",
+        ));
+    }
+    let id = new_id("pvr")?;
+    sqlx::query(
+        "INSERT INTO provision_records (id, recipient, provided_on, request_ref, approval_ref, data_items, record_counts, policy, package_digest, recorded_at, audit_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&id)
+    .bind(text("recipient", &r.recipient)?)
+    .bind(r.provided_on.to_string())
+    .bind(text("request", &r.request_ref)?)
+    .bind(text("approval", &r.approval_ref)?)
+    .bind(items(&r.data_items)?)
+    .bind(counts(&r.record_counts)?)
+    .bind(text("policy", &r.policy)?)
+    .bind(digest)
+    .bind(fmt_instant(Utc::now()))
+    .bind(seq)
+    .execute(&mut **tx)
+    .await
+    .map_err(Error::backend)?;
+    Ok(id)
 }

@@ -73,6 +73,7 @@ both!(
     ledger_directory_import,
     settings_are_validated_and_audited,
     a_wrong_store_key_is_refused,
+    extracts_releases_and_approvals,
 );
 
 fn actor() -> Actor {
@@ -903,4 +904,130 @@ async fn a_wrong_store_key_is_refused(db: Db) {
     };
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(Ledger::connect(&db.url, &db.key).await.is_ok());
+}
+
+async fn approve(l: &Ledger, who: &Actor, id: &str, digest: &str) -> Result<String> {
+    l.approve_release(
+        who,
+        id,
+        digest,
+        date("2026-12-02"),
+        BTreeMap::from([("persons".to_owned(), 2u64)]),
+        vec!["persons.sex".into()],
+    )
+    .await
+}
+
+async fn extracts_releases_and_approvals(db: Db) {
+    let l = &db.ledger;
+    let builder = Actor::operator("builder-1");
+    let reviewer = Actor::operator("reviewer-2");
+    let digest = "ab".repeat(32);
+    // 1,200 members: more than one multi-row insert.
+    let members: Vec<(String, String)> = (0..1200)
+        .map(|i| (format!("psn-{i:06}"), format!("per-{:010}", i / 2)))
+        .collect();
+    l.add_extract(
+        &builder,
+        NewExtract {
+            id: "t2d-2024".into(),
+            cohort_sha256: digest.clone(),
+            as_of: date("2026-12-01"),
+            counts: serde_json::json!({ "persons": 600 }),
+            members: members.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(l.extract_exists("t2d-2024").await.unwrap());
+    assert_eq!(l.extract_members("t2d-2024").await.unwrap().len(), 1200);
+    // The same id twice is a conflict, not a second extract.
+    let again = l
+        .add_extract(
+            &builder,
+            NewExtract {
+                id: "t2d-2024".into(),
+                cohort_sha256: digest.clone(),
+                as_of: date("2026-12-01"),
+                counts: serde_json::json!({}),
+                members: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Conflict);
+
+    let release = |id: &str, passed: bool, members: Vec<String>| NewRelease {
+        id: id.into(),
+        extract_id: "t2d-2024".into(),
+        policy: "anonymized-jp".into(),
+        recipient: "研究者A".into(),
+        request_ref: "REQ-1".into(),
+        package_digest: digest.clone(),
+        passed,
+        summary: serde_json::json!({ "rows": { "persons": 2 } }),
+        members,
+    };
+    let ok = l.new_release_id().unwrap();
+    let failed = l.new_release_id().unwrap();
+    assert_ne!(ok, failed);
+    l.add_release(&builder, release(&ok, true, vec!["per-0000000000".into()]))
+        .await
+        .unwrap();
+    l.add_release(&builder, release(&failed, false, vec![]))
+        .await
+        .unwrap();
+    // Four-eyes: the builder cannot approve; a failed gate cannot be approved; a changed
+    // package cannot be approved.
+    assert_eq!(
+        approve(l, &builder, &ok, &digest).await.unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        approve(l, &reviewer, &failed, &digest)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    assert!(approve(l, &reviewer, &ok, &"cd".repeat(32)).await.is_err());
+    let provision = approve(l, &reviewer, &ok, &digest).await.unwrap();
+    assert_eq!(
+        approve(l, &reviewer, &ok, &digest)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Conflict
+    );
+    let row = l.release(&ok).await.unwrap();
+    assert_eq!(
+        row.approval.as_ref().map(|a| a.2.as_str()),
+        Some(provision.as_str())
+    );
+    assert_eq!(row.built_by, "builder-1");
+
+    // Who was in what: psn-000000 (per-0000000000) is in the extract and the approved release;
+    // psn-000002 (per-0000000001) only in the extract.
+    let inc = l.inclusions(&["psn-000000".to_owned()]).await.unwrap();
+    assert_eq!(inc.len(), 1);
+    assert_eq!(inc[0].release_id.as_deref(), Some(ok.as_str()));
+    assert!(inc[0].provided_at.is_some());
+    let inc = l.inclusions(&["psn-000002".to_owned()]).await.unwrap();
+    assert_eq!(inc.len(), 1);
+    assert_eq!(inc[0].release_id, None);
+    assert!(
+        l.inclusions(&["psn-999999".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // All of it is vouched for by the chain: a membership edited behind tsunagu's back is caught.
+    assert!(l.verify_audit().await.unwrap().ok);
+    raw(
+        &db,
+        "DELETE FROM release_members WHERE person_id = 'per-0000000000'",
+    )
+    .await;
+    assert!(!l.verify_audit().await.unwrap().ok);
 }

@@ -6,10 +6,13 @@
 //!   covers, quarantine what cannot be read, and record the reception.
 //! * [`map`]: the split itself, from parsed records to identity payloads and lake rows.
 //! * [`quarantine`]: rejected inputs, kept encrypted with their position and reason.
+//! * [`gate`]: the opt-out gate over the whole store at extraction and release time, widened
+//!   from each record to its linked person.
 //!
 //! The pipeline is the only crate that sees both the vault and the lake; it never writes an
 //! identifying value to the lake, a log or an error.
 
+pub mod gate;
 pub mod intake;
 pub mod linkage;
 pub mod map;

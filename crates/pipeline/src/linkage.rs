@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tsunagu_link::cluster::{ClusterEvent, IncrementalClusters};
+use tsunagu_link::cluster::{ClusterEvent, Forbidden, IncrementalClusters};
 use tsunagu_link::engine::{self, LinkOptions};
 use tsunagu_link::record::{Encoder, RawRecord, TokenTable};
 use tsunagu_link::schema::{Role, Schema};
@@ -62,18 +62,146 @@ impl LinkState {
     }
 
     /// Record an operator's decision on the queue's item `index` (0-based); it applies from the
-    /// next run on, and to every run after. Returns the pair decided.
-    pub fn decide(&mut self, index: usize, is_match: bool) -> Result<ReviewItem> {
+    /// next run on, and to every run after. A no-match also applies at once: if the two are one
+    /// person already (joined through other records), that person is split — the pair's link
+    /// dropped and the components recomputed from the remaining links, the part holding the
+    /// record that gave the person id keeping it, the other part a new id.
+    pub fn decide(&mut self, index: usize, is_match: bool) -> Result<Decided> {
         if index >= self.review.len() {
             return Err(Error::input(
                 "review item",
                 "no item with that number in the queue",
             ));
         }
-        let item = self.review.remove(index);
-        self.decisions.insert(pair_key(&item.a, &item.b), is_match);
-        Ok(item)
+        let item = self.review[index].clone();
+        let mut decided = Decided {
+            item,
+            split: None,
+            still_joined: false,
+        };
+        if !is_match
+            && let (Some(&ha), Some(&hb)) = (
+                self.handles.get(&decided.item.a),
+                self.handles.get(&decided.item.b),
+            )
+        {
+            match self
+                .clusters
+                .forbid(ha, hb)
+                .map_err(|e| Error::input("link/state.json", e.to_string()))?
+            {
+                Forbidden::Apart => {}
+                Forbidden::StillJoined { .. } => decided.still_joined = true,
+                Forbidden::Split(ClusterEvent::Split { kept, new }) => {
+                    decided.split = Some((person_id(kept), person_id(new)));
+                }
+                Forbidden::Split(_) => {}
+            }
+        }
+        self.review.remove(index);
+        self.decisions
+            .insert(pair_key(&decided.item.a, &decided.item.b), is_match);
+        Ok(decided)
     }
+
+    /// Apply every no-match decision as a constraint on the clusters (idempotent); returns the
+    /// splits it made as (kept, new) person ids.
+    fn apply_no_matches(&mut self) -> Vec<(String, String)> {
+        let pairs: Vec<(u64, u64)> = self
+            .decisions
+            .iter()
+            .filter(|(_, m)| !**m)
+            .filter_map(|(key, _)| {
+                let (a, b) = key.split_once('|')?;
+                Some((*self.handles.get(a)?, *self.handles.get(b)?))
+            })
+            .collect();
+        let mut splits = Vec::new();
+        for (a, b) in pairs {
+            // A pair whose records are not clustered yet, or a person whose links an older
+            // version did not record, is left as it is: the constraint still holds for merges.
+            if let Ok(Forbidden::Split(ClusterEvent::Split { kept, new })) =
+                self.clusters.forbid(a, b)
+            {
+                splits.push((person_id(kept), person_id(new)));
+            }
+        }
+        splits
+    }
+}
+
+impl LinkState {
+    /// Each linked internal id's person id, as the clusters stand (for extraction, which shows
+    /// every person-at-provider under the person it belongs to).
+    pub fn persons(&mut self) -> BTreeMap<String, String> {
+        let by_handle = self.clusters.assignments();
+        self.handles
+            .iter()
+            .filter_map(|(id, h)| Some((id.clone(), person_id(*by_handle.get(h)?))))
+            .collect()
+    }
+}
+
+/// What an operator's decision did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decided {
+    /// The pair decided.
+    pub item: ReviewItem,
+    /// For a no-match on two records of one person: the split, as (kept, new) person ids.
+    pub split: Option<(String, String)>,
+    /// For a no-match: other links still join the two records into one person, so nothing was
+    /// split (those links can be decided in turn).
+    pub still_joined: bool,
+}
+
+/// Decide item `index` (0-based) of a store's review queue and keep the result: the state,
+/// and `DIR/link/persons.csv` relabelled when a no-match split a person (persons.csv first, the
+/// state last, both atomically).
+pub fn decide_in_store(
+    store_dir: &std::path::Path,
+    index: usize,
+    is_match: bool,
+) -> Result<Decided> {
+    let mut state = load_state(store_dir)?;
+    let decided = state.decide(index, is_match)?;
+    if decided.split.is_some() {
+        relabel_persons(store_dir, &mut state)?;
+    }
+    save_state(store_dir, &state)?;
+    Ok(decided)
+}
+
+/// Rewrite `DIR/link/persons.csv` with each listed internal id's current person id.
+fn relabel_persons(store_dir: &std::path::Path, state: &mut LinkState) -> Result<()> {
+    let path = store_dir.join("link").join("persons.csv");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("link/persons.csv")(e)),
+    };
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.lines().enumerate() {
+        if n == 0 {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let Some((id, old)) = line.split_once(',') else {
+            return Err(Error::input(
+                "link/persons.csv",
+                format!("row {n} is damaged"),
+            ));
+        };
+        let per = match state.handles.get(id).copied() {
+            Some(h) => state.clusters.cluster_of(h).map(person_id),
+            None => None,
+        };
+        out.push_str(id);
+        out.push(',');
+        out.push_str(per.as_deref().unwrap_or(old));
+        out.push('\n');
+    }
+    crate::quarantine::write_atomic(&path, out.as_bytes()).map_err(Error::io("link/persons.csv"))
 }
 
 /// Pairs at or above `accept` are linked; pairs from the options' threshold up to `accept` go to
@@ -87,6 +215,8 @@ pub struct VaultLinkage {
     pub created: usize,
     /// Merges of two earlier persons into one (the older id survives), as (into, from).
     pub merged: Vec<(String, String)>,
+    /// Persons split by an operator's no-match decision, as (kept, new).
+    pub split: Vec<(String, String)>,
     /// Persons-at-provider linked (shredded subjects and subjects without identity are left out).
     pub subjects: usize,
     /// Persons found.
@@ -145,7 +275,8 @@ fn person_id(c: tsunagu_link::cluster::ClusterId) -> String {
 /// Link every identity in the vault into persons, incrementally: persons found before keep their
 /// ids, new identities join existing persons or start new ones, and two persons that turn out to
 /// be one are merged under the older id (reported, for the audit log). Links are only added,
-/// never withdrawn: a split needs an operator's decision.
+/// never withdrawn, except by an operator's no-match decision, which splits a person and keeps
+/// any later link from joining the two records' persons again.
 pub async fn link_vault(
     vault: &Vault,
     key: &StoreKey,
@@ -237,6 +368,9 @@ pub async fn link_vault(
     review.sort_by(|x, y| y.probability.total_cmp(&x.probability));
     state.review = review;
     let mut events = state.clusters.add_records(handles.iter().copied());
+    // No-match decisions first, so that no link of this run joins what an operator kept apart;
+    // then again after the links, for persons whose links an older state had not recorded.
+    let mut split = state.apply_no_matches();
     events.extend(
         state.clusters.add_links(
             linked_pairs
@@ -255,6 +389,7 @@ pub async fn link_vault(
         })
         .collect();
     events.extend(state.clusters.add_links(decided));
+    split.extend(state.apply_no_matches());
     let _ = labels;
     let created = events
         .iter()
@@ -264,7 +399,7 @@ pub async fn link_vault(
         .iter()
         .filter_map(|e| match e {
             ClusterEvent::Merged { into, from } => Some((person_id(*into), person_id(*from))),
-            ClusterEvent::Created { .. } => None,
+            ClusterEvent::Created { .. } | ClusterEvent::Split { .. } => None,
         })
         .collect();
     let mut person_of = BTreeMap::new();
@@ -278,6 +413,7 @@ pub async fn link_vault(
     Ok(VaultLinkage {
         created,
         merged,
+        split,
         subjects: ids.len(),
         persons: persons.len(),
         candidates: out.stats.candidates,
@@ -353,6 +489,7 @@ pub async fn link_store(
                 "links": linked.links,
                 "created": linked.created,
                 "merged": linked.merged,
+                "split": linked.split,
                 "to_review": linked.to_review,
             }),
         )

@@ -66,6 +66,10 @@ enum Command {
     Link(cmd::link::LinkArgs),
     /// Anonymize a CSV table: optimal generalization under k-anonymity, l-diversity, t-closeness.
     Anonymize(cmd::anonymize::AnonymizeArgs),
+    /// Select a cohort and its events from the lake with SQL, behind the opt-out gate now.
+    Extract(cmd::extract::ExtractArgs),
+    /// Build a release package from an extract under a policy; `release approve ID` to approve.
+    Release(cmd::release::ReleaseArgs),
     /// Re-identification risk of a CSV table (prosecutor, journalist, marketer, population uniqueness).
     Risk(cmd::risk::RiskArgs),
     /// Benchmarks on the shared data.
@@ -94,6 +98,8 @@ fn main() -> ExitCode {
         Command::Link(a) => cmd::link::run(&ctx, a),
         Command::Anonymize(a) => cmd::anonymize::run(&ctx, a),
         Command::Risk(a) => cmd::risk::run(&ctx, a),
+        Command::Extract(a) => cmd::extract::run(&ctx, a),
+        Command::Release(a) => cmd::release::run(&ctx, a),
         Command::Bench(c) => cmd::bench::run(&ctx, c),
     };
     match result {

@@ -65,7 +65,37 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
         an["risk_before"]["sample_uniques"].as_u64().unwrap() > 0,
         "{an}"
     );
+    // The demo ends with a release under anonymized-jp that passes its own gate, leaves out the
+    // person who asked to stop after the extract, and is approved by a second person.
+    let rel = &v["population"]["release"];
+    assert_eq!(rel["release"]["passed"], true, "{rel}");
+    let verdicts: Vec<&str> = rel["release"]["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, vec!["pass"; 5], "{rel}");
+    assert!(
+        rel["release"]["excluded_now"].as_u64().unwrap() >= 1,
+        "{rel}"
+    );
+    assert!(
+        rel["release"]["persons"].as_u64().unwrap()
+            < rel["extract"]["manifest"]["persons"].as_u64().unwrap(),
+        "{rel}"
+    );
+    assert!(rel["provision_record"].as_str().is_some(), "{rel}");
+    assert_eq!(rel["provided_after_stop"], serde_json::json!([]), "{rel}");
     for p in [
+        "cohort.sql",
+        "release/manifest.json",
+        "release/persons.parquet",
+        "release/persons.csv",
+        "release/risk-report.json",
+        "release/risk-report.html",
+        "release/policy.toml",
+        "store/extracts/demo-population/extract.json",
         "store/tsunagu-store.toml",
         "store/ledger.sqlite",
         "synth/truth/records.csv",

@@ -2,7 +2,9 @@
 //! files, no server). Every capability joins the demo when it lands.
 //!
 //! Layout under the demo directory (`--data DIR`, or a new temporary directory that is kept and
-//! printed): `store/` (the tsunagu store: ledger, keys), `records/` (exported records).
+//! printed): `synth/` (the generator's output with its truth), `store/` (the tsunagu store:
+//! ledger, vault, lake, extracts), `records/` (exported records), `cohort.sql` (the extract's
+//! cohort) and `release/` (the final package).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -478,6 +480,7 @@ async fn population_tour(
         ));
     }
     let intake = intake_tour(ctx, &store, &out, now).await?;
+    let release = release_tour(ctx, &store, root, &out, args.seed).await?;
     let v = l.verify_audit().await?;
     say(
         ctx,
@@ -488,6 +491,7 @@ async fn population_tour(
         "synth": s,
         "gate": { "eligible": eligible, "waiting": waiting, "stopped": stopped, "no_notice": other, "stopped_but_eligible": leaks },
         "intake": intake,
+        "release": release,
         "audit_ok": v.ok,
     }))
 }
@@ -898,6 +902,163 @@ fn anonymize_tour(
         "optimal": out.optimal,
         "risk_before": before,
         "risk_after": after,
+    }))
+}
+
+/// Part 5 (extract and release): the whole population extracted with SQL behind the opt-out
+/// gate, a stop request received after the extract (that person must not be released), the
+/// release under `anonymized-jp` with its five measures, approval by a second person (which
+/// writes the provision record), and the stopped person's accountability report.
+async fn release_tour(
+    ctx: &Ctx,
+    store: &Store,
+    root: &Path,
+    synth: &Path,
+    seed: u64,
+) -> anyhow::Result<serde_json::Value> {
+    section(
+        ctx,
+        "extract (抽出): SQL over the lake behind the opt-out gate, now",
+    );
+    let as_actor = |name: &str| {
+        Ctx::new(GlobalArgs {
+            actor: Some(name.to_owned()),
+            ..ctx.global.clone()
+        })
+    };
+    let (builder, reviewer) = (as_actor("demo-builder"), as_actor("demo-reviewer"));
+    let cohort = root.join("cohort.sql");
+    write_atomic(
+        &cohort,
+        "-- The whole synthetic population with all of its events (README: Extracts).\n\
+         SELECT person_id FROM persons;\n"
+            .as_bytes(),
+        None,
+    )?;
+    let ex = crate::cmd::extract::extract(&builder, store, &cohort, "demo-population").await?;
+    say(
+        ctx,
+        format!(
+            "extract {}: {} persons ({} persons-at-provider); left out now: {} persons who asked to stop",
+            ex.manifest.extract_id, ex.manifest.persons, ex.members, ex.manifest.excluded_stopped
+        ),
+    );
+
+    // A stop request arrives after the extract: that person must not be in the release.
+    let l = &store.ledger;
+    let vault = store.vault().await?;
+    let mut by_code: BTreeMap<String, ProviderId> = BTreeMap::new();
+    for p in l.list_providers().await? {
+        by_code.insert(p.code.to_string(), p.id);
+    }
+    let members: std::collections::HashSet<String> = l
+        .extract_members(&ex.manifest.extract_id)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let mut late: Option<(ProviderId, LocalPatientId)> = None;
+    let mut rdr = csv::Reader::from_path(synth.join("truth/records.csv"))?;
+    for rec in rdr.records() {
+        let rec = rec?;
+        let (Some(code), Some(patient)) = (rec.get(0), rec.get(1)) else {
+            continue;
+        };
+        let Some(provider) = by_code.get(code) else {
+            continue;
+        };
+        let patient = pid(patient)?;
+        let hash = tsunagu_vault::PatientHash::parse(&l.patient_hash(provider, &patient))?;
+        if members.contains(vault.internal_id(provider, &hash).as_str()) {
+            late = Some((provider.clone(), patient));
+            break;
+        }
+    }
+    vault.close().await;
+    let (late_provider, late_patient) =
+        late.ok_or_else(|| fail(exit::VERIFY, "no member of the extract found in the truth"))?;
+    let receipt = l
+        .add_stop(
+            &ctx.actor_for("operator"),
+            NewStop {
+                provider: late_provider.clone(),
+                patient: late_patient.clone(),
+                requester: Requester::Person,
+                relationship: None,
+                received_at: Utc::now(),
+                via: Via::Producer,
+            },
+        )
+        .await?;
+    say(
+        ctx,
+        format!(
+            "a stop request arrives after the extract (receipt {receipt}): that person must not be released"
+        ),
+    );
+
+    section(
+        ctx,
+        "release (匿名加工) under anonymized-jp: the five measures, the attack test",
+    );
+    let policy = crate::cmd::release::load_policy("anonymized-jp")?;
+    let out = root.join("release");
+    let built = crate::cmd::release::build(
+        &builder,
+        store,
+        &ex.manifest.extract_id,
+        &policy,
+        &out,
+        &crate::cmd::release::Destination {
+            recipient: "デモ研究者 / demo researcher",
+            request: "DEMO-REQ-1",
+            seed: Some(seed),
+        },
+    )
+    .await?;
+    for line in crate::cmd::release::built_text(&built).lines() {
+        say(ctx, line);
+    }
+    if !built.passed {
+        return Err(fail(
+            exit::VERIFY,
+            "the demo's release did not pass its own gate (see release/risk-report.html)",
+        ));
+    }
+    if built.excluded_now < 1 {
+        return Err(fail(
+            exit::VERIFY,
+            "the person who asked to stop after the extract was not left out of the release",
+        ));
+    }
+    let (provision, _) = crate::cmd::release::approve(&reviewer, store, &built.id, None).await?;
+    say(
+        ctx,
+        format!("approved by demo-reviewer (not the builder): provision record {provision}"),
+    );
+
+    section(
+        ctx,
+        "accountability (audit person) for the person who asked to stop",
+    );
+    let report =
+        crate::cmd::audit::person(ctx, store, late_provider.as_str(), late_patient.expose())
+            .await?;
+    for line in report.text().lines() {
+        say(ctx, line);
+    }
+    if !report.provided_after_stop.is_empty() {
+        return Err(fail(
+            exit::VERIFY,
+            "a release after the stop request included the person",
+        ));
+    }
+    Ok(serde_json::json!({
+        "extract": ex,
+        "release": built,
+        "provision_record": provision,
+        "late_stop_receipt": receipt.to_string(),
+        "provided_after_stop": report.provided_after_stop,
     }))
 }
 

@@ -4,8 +4,8 @@
 //!   for pairs at or above `--threshold`;
 //! * `--dedupe A.csv --out CLUSTERS.csv` writes `id,cluster_id`.
 //!
-//! Linking the identity vault incrementally (neither option) needs the vault, which does not
-//! exist yet; the engine's [`tsunagu_link::cluster::IncrementalClusters`] is what it will use.
+//! * neither: links the store's identity vault incrementally (`pipeline::linkage`), with a
+//!   review queue (`tsunagu link review`) whose no-match decisions split persons.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -214,10 +214,10 @@ pub enum ReviewCmd {
 }
 
 fn review(ctx: &Ctx, show: Option<usize>, decide: Option<Vec<String>>) -> anyhow::Result<ExitCode> {
-    use tsunagu_pipeline::linkage::{load_state, save_state};
+    use tsunagu_pipeline::linkage::load_state;
     ctx.block_on(async {
         let store = crate::store::Store::open(ctx).await?;
-        let mut state = load_state(&store.dir)?;
+        let state = load_state(&store.dir)?;
         let actor = ctx.actor_for("operator");
         if let Some(d) = decide {
             let n: usize = d[0]
@@ -233,12 +233,12 @@ fn review(ctx: &Ctx, show: Option<usize>, decide: Option<Vec<String>>) -> anyhow
                     ));
                 }
             };
-            let item = state.decide(
-                n.checked_sub(1)
-                    .ok_or_else(|| fail(exit::USAGE, "items count from 1"))?,
-                m,
-            )?;
-            save_state(&store.dir, &state)?;
+            let index = n
+                .checked_sub(1)
+                .ok_or_else(|| fail(exit::USAGE, "items count from 1"))?;
+            let decided = tsunagu_pipeline::linkage::decide_in_store(&store.dir, index, m)?;
+            let item = &decided.item;
+            // A split is audited as merges are: which person id stayed, which one is new.
             store
                 .ledger
                 .record_event(
@@ -246,21 +246,43 @@ fn review(ctx: &Ctx, show: Option<usize>, decide: Option<Vec<String>>) -> anyhow
                     "link.review.decide",
                     "link",
                     "review",
-                    serde_json::json!({ "a": item.a, "b": item.b, "match": m }),
+                    serde_json::json!({
+                        "a": item.a,
+                        "b": item.b,
+                        "match": m,
+                        "split": decided.split,
+                        "still_joined": decided.still_joined,
+                    }),
                 )
                 .await?;
-            ctx.emit(&serde_json::json!({ "decided": item, "match": m }), || {
-                format!(
-                    "recorded: {} and {} are {}; it applies from the next `tsunagu link`",
-                    item.a,
-                    item.b,
-                    if m {
-                        "the same person"
-                    } else {
-                        "different persons"
+            ctx.emit(
+                &serde_json::json!({
+                    "decided": item,
+                    "match": m,
+                    "split": decided.split,
+                    "still_joined": decided.still_joined,
+                }),
+                || {
+                    let mut s = format!(
+                        "recorded: {} and {} are {}; it applies from the next `tsunagu link`",
+                        item.a,
+                        item.b,
+                        if m {
+                            "the same person"
+                        } else {
+                            "different persons"
+                        }
+                    );
+                    if let Some((kept, new)) = &decided.split {
+                        s.push_str(&format!(
+                            "\nsplit: {kept} keeps the part with the record that gave its id; the other part is now {new}"
+                        ));
+                    } else if decided.still_joined {
+                        s.push_str("\nother links still join the two into one person: decide those too to split it");
                     }
-                )
-            });
+                    s
+                },
+            );
         } else if let Some(n) = show {
             let item = state
                 .review()
