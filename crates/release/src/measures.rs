@@ -895,6 +895,30 @@ pub fn k_anonymity(released: &Released, ctx: &CheckContext) -> Option<KAnonymity
     })
 }
 
+/// Every released code of the k^m table as (person pseudonym, dense item id): the code with its
+/// released period when it has one (see [`dated`]); `*` and null left out.
+fn released_items(released: &Released, spec: &KmSpec) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut dict: HashMap<String, usize> = HashMap::new();
+    if let Some(t) = released.table(&spec.table)
+        && let (Some(pid), Some(code)) = (t.column(PERSON_ID), t.column(&spec.column))
+    {
+        let onset = t.column("onset");
+        for i in 0..t.rows() {
+            let (Some(p), Some(c)) = (pid.values.text(i), code.values.text(i)) else {
+                continue;
+            };
+            if c == "*" {
+                continue;
+            }
+            let n = dict.len();
+            let id = *dict.entry(dated(c, onset, i)).or_insert(n);
+            out.push((p, id));
+        }
+    }
+    out
+}
+
 /// k^m-anonymity recomputed on the output: one record per released person (the persons table's
 /// pseudonyms, plus any person found only in the code table), holding the set of that person's
 /// codes (labels as released, `*` and null left out), checked with
@@ -916,28 +940,13 @@ pub fn km_anonymity(released: &Released, ctx: &CheckContext) -> Option<KmCheck> 
             }
         }
     }
-    let mut dict: HashMap<String, usize> = HashMap::new();
-    if let Some(t) = released.table(&spec.table)
-        && let (Some(pid), Some(code)) = (t.column(PERSON_ID), t.column(&spec.column))
-    {
-        let onset = t.column("onset");
-        for i in 0..t.rows() {
-            let (Some(p), Some(c)) = (pid.values.text(i), code.values.text(i)) else {
-                continue;
-            };
-            if c == "*" {
-                continue;
-            }
-            let c = dated(c, onset, i);
-            let n = dict.len();
-            let id = *dict.entry(c).or_insert(n);
-            let n = index.len();
-            let r = *index.entry(p).or_insert(n);
-            if r == records.len() {
-                records.push(Vec::new());
-            }
-            records[r].push(id);
+    for (p, id) in released_items(released, spec) {
+        let n = index.len();
+        let r = *index.entry(p).or_insert(n);
+        if r == records.len() {
+            records.push(Vec::new());
         }
+        records[r].push(id);
     }
     Some(km_check(
         &records,
@@ -990,24 +999,9 @@ pub fn km_anonymity_within_classes(released: &Released, ctx: &CheckContext) -> O
             records[c].entry(p.clone()).or_default();
         }
     }
-    let mut dict: HashMap<String, usize> = HashMap::new();
-    if let Some(t) = released.table(&spec.table)
-        && let (Some(pid), Some(code)) = (t.column(PERSON_ID), t.column(&spec.column))
-    {
-        let onset = t.column("onset");
-        for i in 0..t.rows() {
-            let (Some(p), Some(c)) = (pid.values.text(i), code.values.text(i)) else {
-                continue;
-            };
-            if c == "*" {
-                continue;
-            }
-            let c = dated(c, onset, i);
-            let n = dict.len();
-            let id = *dict.entry(c).or_insert(n);
-            let class = class_of.get(&p).copied().unwrap_or(unknown_class);
-            records[class].entry(p).or_default().push(id);
-        }
+    for (p, id) in released_items(released, spec) {
+        let class = class_of.get(&p).copied().unwrap_or(unknown_class);
+        records[class].entry(p).or_default().push(id);
     }
     let params = KmParams {
         k: spec.k,
