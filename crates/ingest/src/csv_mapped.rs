@@ -5,7 +5,8 @@
 //! A mapping is TOML:
 //!
 //! ```toml
-//! record = "identity"        # identity | condition | observation | medication | encounter | procedure
+//! record = "identity"        # identity | condition | observation | medication | encounter |
+//!                            # procedure | checkup | claim
 //! encoding = "cp932"         # utf-8 (default) | shift_jis | cp932 | euc-jp | iso-2022-jp
 //! delimiter = ","            # one ASCII character (default ",")
 //! header = true              # the first line names the columns (default true)
@@ -15,7 +16,18 @@
 //! local_patient_id = "患者ID"
 //! family_name = "姓"
 //! birth_date = 5
+//!
+//! [constants]                # field = a value every row has (optional)
+//! code_system = "jlac10"
 //! ```
+//!
+//! Every record kind also has an optional `provider_code` field: when the pipeline knows which
+//! provider is sending (it always does), a row naming another provider is refused, so that a
+//! multi-provider extract cannot slip one provider's patients in under another's notice.
+//!
+//! [`Mapping::builtin_for_header`] recognises the files of the flat layout `tsunagu synth` writes
+//! (`identities.csv`, `encounters.csv`, `diagnoses.csv`, `prescriptions.csv`, `dispensings.csv`,
+//! `labs.csv`, `vitals.csv`, `checkups.csv`, `care.csv`, `claims.csv`) by their header line.
 //!
 //! [`Mapping::jp_identity`] is the built-in mapping of the Japanese identity layout
 //! (`id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,postal_code,
@@ -29,10 +41,10 @@ use tsunagu_model::{Icd10Code, LocalPatientId, PostalCode, Sex};
 
 use crate::normalise::{self, FlagKind, Flags};
 use crate::record::{
-    Address, Batch, Body, Clinical, ClinicalData, CodeSystem, Coded, Condition, Decimal, Encounter,
-    EncounterClass, EntryKind, Identity, InsuranceCard, Medication, MedicationKind, NameKind,
-    Observation, ObservationStatus, ObservationValue, PersonName, Position, Procedure, Quantity,
-    Reason, Record, RecordStatus, Rejected, SourceFile, SubjectKey, When,
+    Address, Batch, Body, ClaimLine, Clinical, ClinicalData, CodeSystem, Coded, Condition, Decimal,
+    Encounter, EncounterClass, EntryKind, Identity, InsuranceCard, Medication, MedicationKind,
+    NameKind, Observation, ObservationStatus, ObservationValue, PersonName, Position, Procedure,
+    Quantity, Reason, Record, RecordStatus, Rejected, SourceFile, SubjectKey, When,
 };
 
 /// A mapping file that cannot be used. Says what is wrong with the mapping (which is not
@@ -44,7 +56,7 @@ pub enum MappingError {
     Toml(String),
     /// An unknown record kind.
     #[error(
-        "unknown record kind {0:?} (identity, condition, observation, medication, encounter, procedure)"
+        "unknown record kind {0:?} (identity, condition, observation, medication, encounter, procedure, checkup, claim)"
     )]
     Record(String),
     /// An unknown encoding.
@@ -87,6 +99,10 @@ pub enum RecordKind {
     Encounter,
     /// A procedure.
     Procedure,
+    /// An item of a check-up (特定健診, infant or school check-up).
+    Checkup,
+    /// A line of an insurance or care claim.
+    Claim,
 }
 
 impl RecordKind {
@@ -98,6 +114,8 @@ impl RecordKind {
             "medication" => RecordKind::Medication,
             "encounter" => RecordKind::Encounter,
             "procedure" => RecordKind::Procedure,
+            "checkup" => RecordKind::Checkup,
+            "claim" => RecordKind::Claim,
             other => return Err(MappingError::Record(other.to_owned())),
         })
     }
@@ -110,6 +128,8 @@ impl RecordKind {
             RecordKind::Medication => "medication",
             RecordKind::Encounter => "encounter",
             RecordKind::Procedure => "procedure",
+            RecordKind::Checkup => "checkup",
+            RecordKind::Claim => "claim",
         }
     }
 
@@ -118,6 +138,7 @@ impl RecordKind {
         match self {
             RecordKind::Identity => &[
                 "local_patient_id",
+                "provider_code",
                 "family_name",
                 "given_name",
                 "family_name_kana",
@@ -136,7 +157,9 @@ impl RecordKind {
             ],
             RecordKind::Condition => &[
                 "local_patient_id",
+                "provider_code",
                 "source_id",
+                "encounter_id",
                 "code",
                 "code_system",
                 "display",
@@ -150,20 +173,27 @@ impl RecordKind {
             ],
             RecordKind::Observation => &[
                 "local_patient_id",
+                "provider_code",
                 "source_id",
+                "encounter_id",
+                "category",
                 "code",
                 "code_system",
                 "display",
                 "value",
                 "unit",
                 "reference_range",
+                "reference_low",
+                "reference_high",
                 "interpretation",
                 "effective",
                 "status",
             ],
             RecordKind::Medication => &[
                 "local_patient_id",
+                "provider_code",
                 "source_id",
+                "encounter_id",
                 "code",
                 "code_system",
                 "display",
@@ -179,6 +209,7 @@ impl RecordKind {
             ],
             RecordKind::Encounter => &[
                 "local_patient_id",
+                "provider_code",
                 "source_id",
                 "class",
                 "start",
@@ -187,12 +218,42 @@ impl RecordKind {
             ],
             RecordKind::Procedure => &[
                 "local_patient_id",
+                "provider_code",
                 "source_id",
+                "encounter_id",
                 "code",
                 "code_system",
                 "display",
                 "performed",
                 "status",
+            ],
+            RecordKind::Checkup => &[
+                "local_patient_id",
+                "provider_code",
+                "source_id",
+                "program",
+                "date",
+                "code",
+                "code_system",
+                "display",
+                "value",
+                "unit",
+            ],
+            RecordKind::Claim => &[
+                "local_patient_id",
+                "provider_code",
+                "source_id",
+                "claim_id",
+                "month",
+                "facility_code",
+                "line",
+                "kind",
+                "code",
+                "code_system",
+                "display",
+                "quantity",
+                "points",
+                "care_level",
             ],
         }
     }
@@ -221,6 +282,8 @@ struct MappingFile {
     #[serde(default)]
     date_format: Option<String>,
     columns: BTreeMap<String, Column>,
+    #[serde(default)]
+    constants: BTreeMap<String, String>,
 }
 
 /// A checked mapping.
@@ -238,6 +301,11 @@ pub struct Mapping {
     pub date_format: Option<String>,
     /// field → column.
     pub columns: BTreeMap<&'static str, Column>,
+    /// field → a value every row has, used where no column gives one.
+    pub constants: BTreeMap<&'static str, String>,
+    /// The code of the provider sending the file, when known: rows whose `provider_code` names
+    /// another provider are refused. Set by the pipeline, not by mapping files.
+    pub provider_code: Option<String>,
 }
 
 /// The built-in Japanese identity layout, as a mapping file (the same as [`Mapping::jp_identity`]).
@@ -288,20 +356,33 @@ impl Mapping {
             Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
             Some(_) => return Err(MappingError::Delimiter),
         };
-        let mut columns = BTreeMap::new();
-        for (field, col) in f.columns {
-            let Some(known) = record.fields().iter().find(|k| **k == field) else {
-                return Err(MappingError::UnknownField {
+        let known_field = |field: String| -> Result<&'static str, MappingError> {
+            record
+                .fields()
+                .iter()
+                .find(|k| **k == field)
+                .copied()
+                .ok_or(MappingError::UnknownField {
                     field,
                     record: record.name(),
-                });
-            };
+                })
+        };
+        let mut constants = BTreeMap::new();
+        for (field, value) in f.constants {
+            if field == "local_patient_id" {
+                return Err(MappingError::Required("local_patient_id"));
+            }
+            constants.insert(known_field(field)?, value);
+        }
+        let mut columns = BTreeMap::new();
+        for (field, col) in f.columns {
+            let known = known_field(field.clone())?;
             if let Column::Number(n) = col
                 && n < 1
             {
                 return Err(MappingError::ColumnNumber(field));
             }
-            columns.insert(*known, col);
+            columns.insert(known, col);
         }
         if !columns.contains_key("local_patient_id") {
             return Err(MappingError::Required("local_patient_id"));
@@ -313,7 +394,29 @@ impl Mapping {
             header: f.header.unwrap_or(true),
             date_format: f.date_format,
             columns,
+            constants,
+            provider_code: None,
         })
+    }
+
+    /// The same mapping, refusing rows that name a provider other than `code`.
+    pub fn for_provider(mut self, code: &str) -> Self {
+        self.provider_code = Some(code.to_owned()).filter(|c| !c.is_empty());
+        self
+    }
+
+    /// The built-in mapping of a file of the `tsunagu synth` flat layout, recognised by its
+    /// header line (UTF-8, an optional BOM and trailing CR allowed). `None` for any other file.
+    pub fn builtin_for_header(first_line: &[u8]) -> Option<Self> {
+        let line = first_line
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(first_line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let header = std::str::from_utf8(line).ok()?;
+        SYNTH_LAYOUT
+            .iter()
+            .find(|(h, _)| *h == header)
+            .and_then(|(_, toml)| Mapping::from_toml(toml).ok())
     }
 
     /// The built-in Japanese identity layout (UTF-8, header line, ISO dates).
@@ -327,9 +430,189 @@ impl Mapping {
             header: true,
             date_format: None,
             columns: BTreeMap::new(),
+            constants: BTreeMap::new(),
+            provider_code: None,
         })
     }
 }
+
+/// The flat CSV layout `tsunagu synth` writes (see the synth crate's README): header line and
+/// the mapping that reads it. Each file's `provider_code` column is checked against the sender.
+pub const SYNTH_LAYOUT: [(&str, &str); 10] = [
+    (
+        "id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch,provider_code",
+        r#"record = "identity"
+[columns]
+local_patient_id = "id"
+provider_code = "provider_code"
+family_name = "family_name"
+given_name = "given_name"
+family_name_kana = "family_name_kana"
+given_name_kana = "given_name_kana"
+birth_date = "birth_date"
+sex = "sex"
+postal_code = "postal_code"
+address = "address"
+phone = "phone"
+insurer_number = "insurer_number"
+insured_symbol = "insured_symbol"
+insured_number = "insured_number"
+insured_branch = "insured_branch"
+"#,
+    ),
+    (
+        "provider_code,patient_id,encounter_id,class,start,end,department",
+        r#"record = "encounter"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+source_id = "encounter_id"
+class = "class"
+start = "start"
+end = "end"
+department = "department"
+"#,
+    ),
+    (
+        "provider_code,patient_id,encounter_id,date,icd10,name,suspected,main",
+        r#"record = "condition"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+encounter_id = "encounter_id"
+recorded = "date"
+icd10 = "icd10"
+code = "icd10"
+display = "name"
+suspected = "suspected"
+primary = "main"
+[constants]
+code_system = "icd10"
+"#,
+    ),
+    (
+        "provider_code,patient_id,encounter_id,order_id,date,yj_code,drug_name,daily_dose,unit,usage,days",
+        r#"record = "medication"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+encounter_id = "encounter_id"
+start = "date"
+code = "yj_code"
+display = "drug_name"
+dose = "daily_dose"
+dose_unit = "unit"
+route = "usage"
+days = "days"
+[constants]
+code_system = "yj"
+kind = "prescription"
+"#,
+    ),
+    (
+        "provider_code,patient_id,date,yj_code,drug_name,daily_dose,unit,days,prescriber_code",
+        r#"record = "medication"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+start = "date"
+code = "yj_code"
+display = "drug_name"
+dose = "daily_dose"
+dose_unit = "unit"
+days = "days"
+[constants]
+code_system = "yj"
+kind = "dispensing"
+"#,
+    ),
+    (
+        "provider_code,patient_id,encounter_id,order_id,date,jlac10,loinc,name,value,unit,ref_low,ref_high,flag",
+        r#"record = "observation"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+encounter_id = "encounter_id"
+effective = "date"
+code = "jlac10"
+display = "name"
+value = "value"
+unit = "unit"
+reference_low = "ref_low"
+reference_high = "ref_high"
+interpretation = "flag"
+[constants]
+code_system = "jlac10"
+category = "laboratory"
+"#,
+    ),
+    (
+        "provider_code,patient_id,encounter_id,date,code,loinc,name,value,unit",
+        r#"record = "observation"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+encounter_id = "encounter_id"
+effective = "date"
+code = "code"
+display = "name"
+value = "value"
+unit = "unit"
+[constants]
+code_system = "jlac10"
+category = "vital-signs"
+"#,
+    ),
+    (
+        "provider_code,patient_id,date,program,code,loinc,name,value,unit",
+        r#"record = "checkup"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+date = "date"
+program = "program"
+code = "code"
+display = "name"
+value = "value"
+unit = "unit"
+[constants]
+code_system = "jlac10"
+"#,
+    ),
+    (
+        "provider_code,patient_id,month,service_code,service_name,care_level,units",
+        r#"record = "claim"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+month = "month"
+code = "service_code"
+display = "service_name"
+care_level = "care_level"
+points = "units"
+[constants]
+kind = "care"
+code_system = "kaigo-service"
+quantity = "1"
+"#,
+    ),
+    (
+        "provider_code,patient_id,claim_id,month,facility_code,line,kind,code,name,quantity",
+        r#"record = "claim"
+[columns]
+local_patient_id = "patient_id"
+provider_code = "provider_code"
+claim_id = "claim_id"
+month = "month"
+facility_code = "facility_code"
+line = "line"
+kind = "kind"
+code = "code"
+display = "name"
+quantity = "quantity"
+"#,
+    ),
+];
 
 /// Limits for CSV input.
 #[derive(Debug, Clone, Copy)]
@@ -499,6 +782,7 @@ pub fn read(file: &Arc<SourceFile>, bytes: &[u8], mapping: &Mapping, limits: &Li
         let get = Row {
             row: &row,
             index: &index,
+            constants: &mapping.constants,
         };
         if let Some((field, _)) = index.iter().find(|(_, i)| {
             row.get(*i)
@@ -552,10 +836,11 @@ type Built<T> = Result<T, (&'static str, Reason)>;
 struct Row<'r> {
     row: &'r csv::StringRecord,
     index: &'r [(&'static str, usize)],
+    constants: &'r BTreeMap<&'static str, String>,
 }
 
 impl<'r> Row<'r> {
-    /// The trimmed, non-empty value of a mapped field.
+    /// The trimmed, non-empty value of a mapped field: its column's, or else the constant's.
     fn get(&self, field: &str) -> Option<&'r str> {
         self.index
             .iter()
@@ -563,6 +848,12 @@ impl<'r> Row<'r> {
             .and_then(|(_, i)| self.row.get(*i))
             .map(str::trim)
             .filter(|s| !s.is_empty())
+            .or_else(|| {
+                self.constants
+                    .get(field)
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+            })
     }
 }
 
@@ -655,12 +946,20 @@ fn build(mapping: &Mapping, row: &Row<'_>, flags: &mut Flags) -> Built<Body> {
         .ok_or(("local_patient_id", Reason::Missing))?;
     let patient =
         LocalPatientId::parse(id_text).map_err(|e| ("local_patient_id", Reason::Invalid(e.why)))?;
+    if let (Some(expected), Some(named)) = (&mapping.provider_code, row.get("provider_code"))
+        && normalise::narrow_digits(named) != *expected
+    {
+        return Err((
+            "provider_code",
+            Reason::Invalid("the row names another provider than the one sending the file"),
+        ));
+    }
     let subject = SubjectKey::local(&patient);
     let clinical = |data: ClinicalData, row: &Row<'_>| {
         Body::Clinical(Clinical {
             subject: Some(subject.clone()),
             source_id: row.get("source_id").map(str::to_owned),
-            encounter: None,
+            encounter: row.get("encounter_id").map(str::to_owned),
             data,
         })
     };
@@ -777,20 +1076,32 @@ fn build(mapping: &Mapping, row: &Row<'_>, flags: &mut Flags) -> Built<Body> {
                 Some("ordered" | "O") => ObservationStatus::Ordered,
                 Some(_) => ObservationStatus::Unknown,
             };
+            let reference_range = match (
+                row.get("reference_range"),
+                row.get("reference_low"),
+                row.get("reference_high"),
+            ) {
+                (Some(r), _, _) => flags.text("reference_range", r),
+                (None, None, None) => None,
+                // Written the way HL7 OBX-7 writes a range, so both sources read alike.
+                (None, low, high) => flags.text(
+                    "reference_range",
+                    &format!("{}-{}", low.unwrap_or(""), high.unwrap_or("")),
+                ),
+            };
             clinical(
                 ClinicalData::Observation(Observation {
                     code: Some(code),
                     value,
-                    reference_range: row
-                        .get("reference_range")
-                        .and_then(|s| flags.text("reference_range", s)),
+                    reference_range,
                     interpretation: row
                         .get("interpretation")
                         .and_then(|s| flags.text("interpretation", s)),
                     effective: date(mapping, "effective", row.get("effective"), flags)?,
                     status,
-                    category: None,
+                    category: row.get("category").map(Reason::type_name),
                     specimen: None,
+                    program: None,
                 }),
                 row,
             )
@@ -802,10 +1113,13 @@ fn build(mapping: &Mapping, row: &Row<'_>, flags: &mut Flags) -> Built<Body> {
                 Some("injection") => MedicationKind::Injection,
                 Some("administration") => MedicationKind::Administration,
                 Some("statement") => MedicationKind::Statement,
+                Some("dispensing") => MedicationKind::Dispensing,
                 Some(_) => {
                     return Err((
                         "kind",
-                        Reason::Invalid("prescription, injection, administration or statement"),
+                        Reason::Invalid(
+                            "prescription, injection, administration, statement or dispensing",
+                        ),
                     ));
                 }
             };
@@ -866,6 +1180,91 @@ fn build(mapping: &Mapping, row: &Row<'_>, flags: &mut Flags) -> Built<Body> {
                     code: Some(code),
                     performed: date(mapping, "performed", row.get("performed"), flags)?,
                     status: row.get("status").and_then(|s| flags.text("status", s)),
+                }),
+                row,
+            )
+        }
+        RecordKind::Checkup => {
+            let program = row
+                .get("program")
+                .and_then(|p| flags.text("program", p))
+                .ok_or(("program", Reason::Missing))?;
+            let code = code(row, flags).ok_or(("code", Reason::Missing))?;
+            let value = match row.get("value") {
+                None => None,
+                Some(v) => match Decimal::parse(v) {
+                    Some(value) => Some(ObservationValue::Quantity(Quantity {
+                        value,
+                        unit: row.get("unit").and_then(|u| flags.text("unit", u)),
+                    })),
+                    None => flags.text("value", v).map(ObservationValue::Text),
+                },
+            };
+            clinical(
+                ClinicalData::Observation(Observation {
+                    code: Some(code),
+                    value,
+                    reference_range: None,
+                    interpretation: None,
+                    effective: date(mapping, "date", row.get("date"), flags)?,
+                    status: ObservationStatus::Final,
+                    category: Some("exam".to_owned()),
+                    specimen: None,
+                    program: Some(program),
+                }),
+                row,
+            )
+        }
+        RecordKind::Claim => {
+            let month = row.get("month").ok_or(("month", Reason::Missing))?;
+            let month = normalise::parse_year_month(month)
+                .ok_or(("month", Reason::Invalid("not a year and month (YYYY-MM)")))?;
+            let kind = row
+                .get("kind")
+                .and_then(|k| flags.text("kind", k))
+                .ok_or(("kind", Reason::Missing))?;
+            let mut code = code(row, flags);
+            // Receipts code each record kind in its own master (SY 傷病名, IY 医薬品, SI 診療行為);
+            // when the file does not say, the kind does.
+            if let Some(c) = code.as_mut()
+                && row.get("code_system").is_none()
+            {
+                c.system = match kind.as_str() {
+                    "diagnosis" | "SY" => CodeSystem::Icd10,
+                    "drug" | "IY" => CodeSystem::Yj,
+                    _ => CodeSystem::Other("receipt".to_owned()),
+                };
+            }
+            let number = |field: &'static str| -> Built<Option<Decimal>> {
+                row.get(field)
+                    .map(|v| Decimal::parse(v).ok_or((field, Reason::Invalid("not a number"))))
+                    .transpose()
+            };
+            let line = match row.get("line") {
+                None => None,
+                Some(l) => Some(
+                    normalise::narrow_digits(l)
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or(("line", Reason::Invalid("not a line number (1 or more)")))?,
+                ),
+            };
+            clinical(
+                ClinicalData::Claim(ClaimLine {
+                    claim: row.get("claim_id").map(str::to_owned),
+                    month,
+                    facility_code: row
+                        .get("facility_code")
+                        .and_then(|f| flags.text("facility_code", f)),
+                    line,
+                    kind,
+                    code,
+                    quantity: number("quantity")?,
+                    points: number("points")?,
+                    care_level: row
+                        .get("care_level")
+                        .and_then(|c| flags.text("care_level", c)),
                 }),
                 row,
             )
@@ -933,6 +1332,157 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn every_synth_layout_file_is_recognised_by_its_header() {
+        for (header, _) in SYNTH_LAYOUT {
+            let m = Mapping::builtin_for_header(header.as_bytes());
+            assert!(m.is_some(), "{header}");
+            let with_bom = format!("\u{FEFF}{header}\r");
+            assert!(Mapping::builtin_for_header(with_bom.as_bytes()).is_some());
+        }
+        assert!(Mapping::builtin_for_header(b"id,family_name").is_none());
+        assert!(Mapping::builtin_for_header(b"\xff\xfe").is_none());
+    }
+
+    fn synth_file(header: &str, rows: &str, provider: &str) -> Batch {
+        let m = Mapping::builtin_for_header(header.as_bytes())
+            .unwrap()
+            .for_provider(provider);
+        run(format!("{header}\n{rows}").as_bytes(), &m)
+    }
+
+    #[test]
+    fn synth_claims_care_and_checkups_are_read() {
+        let b = synth_file(
+            "provider_code,patient_id,claim_id,month,facility_code,line,kind,code,name,quantity",
+            "I001,P1,P1-C00001,2024-04,H001,1,diagnosis,E11,２型糖尿病,1\n\
+             I001,P1,P1-C00001,2024-04,H001,2,drug,3961008F1,メトホルミン,28\n\
+             I001,P1,P1-C00001,2024-04,H001,3,procedure,112007410,再診料,1\n\
+             I001,P1,P1-C00002,2024-13,H001,1,procedure,112007410,再診料,1\n",
+            "I001",
+        );
+        assert_eq!(b.records.len(), 3, "{:?}", b.rejected);
+        assert_eq!(b.rejected.len(), 1);
+        assert_eq!(b.rejected[0].field, "month");
+        let lines: Vec<&ClaimLine> = b
+            .records
+            .iter()
+            .filter_map(|r| match &r.body {
+                Body::Clinical(Clinical {
+                    data: ClinicalData::Claim(l),
+                    ..
+                }) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines[0].month, (2024, 4));
+        assert_eq!(lines[0].claim.as_deref(), Some("P1-C00001"));
+        assert_eq!(lines[0].code.as_ref().unwrap().system, CodeSystem::Icd10);
+        assert_eq!(lines[1].code.as_ref().unwrap().system, CodeSystem::Yj);
+        assert_eq!(
+            lines[2].code.as_ref().unwrap().system,
+            CodeSystem::Other("receipt".into())
+        );
+        assert_eq!(lines[1].quantity.as_ref().unwrap().as_str(), "28");
+        assert_eq!(lines[2].line, Some(3));
+
+        let care = synth_file(
+            "provider_code,patient_id,month,service_code,service_name,care_level,units",
+            "K001,C9,2023-11,151111,通所介護,要介護2,812\n",
+            "K001",
+        );
+        let Body::Clinical(Clinical {
+            data: ClinicalData::Claim(l),
+            ..
+        }) = &care.records[0].body
+        else {
+            panic!("{:?}", care.records)
+        };
+        assert_eq!(l.kind, "care");
+        assert_eq!(l.claim, None);
+        assert_eq!(l.care_level.as_deref(), Some("要介護2"));
+        assert_eq!(l.points.as_ref().unwrap().as_str(), "812");
+
+        let ck = synth_file(
+            "provider_code,patient_id,date,program,code,loinc,name,value,unit",
+            "M001,K1,2020-05-01,infant_18m,9N001000000000001,8302-2,身長,80.4,cm\n",
+            "M001",
+        );
+        let Body::Clinical(Clinical {
+            data: ClinicalData::Observation(o),
+            ..
+        }) = &ck.records[0].body
+        else {
+            panic!("{:?}", ck.records)
+        };
+        assert_eq!(o.program.as_deref(), Some("infant_18m"));
+        assert_eq!(o.code.as_ref().unwrap().system, CodeSystem::Jlac10);
+    }
+
+    #[test]
+    fn synth_labs_keep_range_encounter_and_category() {
+        let b = synth_file(
+            "provider_code,patient_id,encounter_id,order_id,date,jlac10,loinc,name,value,unit,ref_low,ref_high,flag",
+            "H001,P1,P1-E00003,P1-L00001,2024-04-02,3D046000001920402,4548-4,HbA1c,7.4,%,4.6,6.2,H\n",
+            "H001",
+        );
+        let Body::Clinical(c) = &b.records[0].body else {
+            panic!()
+        };
+        assert_eq!(c.encounter.as_deref(), Some("P1-E00003"));
+        let ClinicalData::Observation(o) = &c.data else {
+            panic!()
+        };
+        assert_eq!(o.reference_range.as_deref(), Some("4.6-6.2"));
+        assert_eq!(o.category.as_deref(), Some("laboratory"));
+        assert_eq!(o.interpretation.as_deref(), Some("H"));
+    }
+
+    #[test]
+    fn rows_of_another_provider_are_refused() {
+        let b = synth_file(
+            "provider_code,patient_id,encounter_id,date,icd10,name,suspected,main",
+            "H001,P1,,2024-04-02,E11,２型糖尿病,0,1\nH002,P2,,2024-04-02,E11,２型糖尿病,0,1\n",
+            "H001",
+        );
+        assert_eq!(b.records.len(), 1);
+        assert_eq!(b.rejected.len(), 1);
+        assert_eq!(b.rejected[0].field, "provider_code");
+        assert_eq!(b.rejected[0].position.entry, Some((EntryKind::Line, 3)));
+    }
+
+    #[test]
+    fn constants_fill_fields_and_cannot_name_the_patient() {
+        let m = Mapping::from_toml(
+            "record = \"medication\"\n[columns]\nlocal_patient_id = 1\ncode = 2\n[constants]\nkind = \"dispensing\"\ncode_system = \"yj\"\n",
+        )
+        .unwrap();
+        let m = Mapping { header: false, ..m };
+        let b = run(b"P1,3961008F1\n", &m);
+        let Body::Clinical(Clinical {
+            data: ClinicalData::Medication(md),
+            ..
+        }) = &b.records[0].body
+        else {
+            panic!("{:?}", b.rejected)
+        };
+        assert_eq!(md.kind, MedicationKind::Dispensing);
+        assert_eq!(md.code.as_ref().unwrap().system, CodeSystem::Yj);
+        assert_eq!(
+            Mapping::from_toml(
+                "record = \"condition\"\n[columns]\ncode = 1\n[constants]\nlocal_patient_id = \"x\"\n"
+            )
+            .unwrap_err(),
+            MappingError::Required("local_patient_id")
+        );
+        assert!(matches!(
+            Mapping::from_toml(
+                "record = \"condition\"\n[columns]\nlocal_patient_id = 1\n[constants]\nnope = \"x\"\n"
+            ),
+            Err(MappingError::UnknownField { .. })
+        ));
     }
 
     #[test]

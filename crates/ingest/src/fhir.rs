@@ -1300,6 +1300,17 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
         .and_then(|c| c.coding.first())
         .and_then(|c| c.code.as_deref())
         .map(Reason::type_name);
+    // An examination that names a check-up programme (特定健診, 乳幼児健診, 学校健診) in its
+    // category is an item of that check-up; it goes to the `checkups` table.
+    let program = if category.as_deref() == Some("exam") {
+        o.category
+            .iter()
+            .filter_map(|c| c.text.as_deref())
+            .find_map(crate::normalise::checkup_program)
+            .map(str::to_owned)
+    } else {
+        None
+    };
     let value =
         if let Some(q) = ctx.quantity("Observation.valueQuantity", o.value_quantity.as_ref())? {
             Some(ObservationValue::Quantity(q))
@@ -1348,6 +1359,7 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
             status,
             category: category.clone(),
             specimen: None,
+            program: program.clone(),
         });
     }
     for c in &o.component {
@@ -1382,6 +1394,7 @@ fn observation(ctx: &mut Ctx<'_>, key: Option<String>, o: FhirObservation) -> Bu
             status,
             category: category.clone(),
             specimen: None,
+            program: program.clone(),
         });
     }
     Ok(out

@@ -197,6 +197,62 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, DateError> {
     })
 }
 
+/// The check-up programme a source names, as the lake names it (`tokutei_kenshin`, `infant_4m`,
+/// `infant_18m`, `infant_3y`, `school`), from those names or their Japanese ones. `None` when the
+/// text names none of them.
+pub fn checkup_program(s: &str) -> Option<&'static str> {
+    let t: String = narrow_digits(s)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    Some(match t.as_str() {
+        "tokutei_kenshin" | "特定健診" | "特定健康診査" => "tokutei_kenshin",
+        "infant_4m" | "乳児健診" | "4か月児健診" | "4ヶ月児健診" | "4か月児健康診査" => {
+            "infant_4m"
+        }
+        "infant_18m" | "1歳6か月児健診" | "1歳6ヶ月児健診" | "1歳6か月児健康診査" => {
+            "infant_18m"
+        }
+        "infant_3y" | "3歳児健診" | "3歳児健康診査" => "infant_3y",
+        "school" | "学校健診" | "児童生徒等の健康診断" | "学校健康診断" => {
+            "school"
+        }
+        _ => return None,
+    })
+}
+
+/// Parse a year and month (診療年月): `YYYY-MM`, `YYYY/MM`, `YYYYMM`, `YYYY年M月`, the receipt's
+/// era form (era digit + YYMM, `50504` = 令和5年4月), an era month (`令和5年4月`), or a full date
+/// (its month). Era arithmetic is [`parse_date`]'s, on the first of the month.
+pub fn parse_year_month(s: &str) -> Option<(i32, u32)> {
+    use chrono::Datelike;
+    let t = narrow_digits(s);
+    let ym = |y: &str, m: &str| -> Option<(i32, u32)> {
+        let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
+        ((1868..=2200).contains(&y) && (1..=12).contains(&m)).then_some((y, m))
+    };
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+    if let Some((y, m)) = t.split_once(['-', '/'])
+        && y.len() == 4
+        && digits(y)
+        && (1..=2).contains(&m.len())
+        && digits(m)
+    {
+        return ym(y, m);
+    }
+    if digits(&t) && t.len() == 6 {
+        return ym(&t[..4], &t[4..]);
+    }
+    let first = if digits(&t) && t.len() == 5 {
+        format!("{t}01")
+    } else if t.ends_with('月') {
+        format!("{t}1日")
+    } else {
+        t
+    };
+    parse_date(&first).ok().map(|d| (d.year(), d.month()))
+}
+
 /// Parse a FHIR `date` / `dateTime` / `instant` (`YYYY`, `YYYY-MM`, `YYYY-MM-DD`,
 /// `YYYY-MM-DDThh:mm:ss[.s][Z|±hh:mm]`).
 pub fn parse_fhir_datetime(s: &str) -> Result<When, DateError> {
@@ -506,6 +562,22 @@ mod tests {
             let _ = parse_hl7_ts(&s);
             let _ = parse_fhir_datetime(&s);
             let _ = is_era_form(&s);
+        }
+    }
+
+    #[test]
+    fn year_months() {
+        assert_eq!(parse_year_month("2024-04"), Some((2024, 4)));
+        assert_eq!(parse_year_month("２０２４／１２"), Some((2024, 12)));
+        assert_eq!(parse_year_month("202404"), Some((2024, 4)));
+        assert_eq!(parse_year_month("2024年4月"), Some((2024, 4)));
+        assert_eq!(parse_year_month("令和5年4月"), Some((2023, 4)));
+        assert_eq!(parse_year_month("50504"), Some((2023, 4)));
+        assert_eq!(parse_year_month("2024-04-30"), Some((2024, 4)));
+        for bad in [
+            "2024-13", "202400", "24-04", "", "abc", "2024-4-", "1700-01",
+        ] {
+            assert_eq!(parse_year_month(bad), None, "{bad}");
         }
     }
 }

@@ -382,6 +382,16 @@ impl CodeSystem {
             "LN" | "http://loinc.org" => CodeSystem::Loinc,
             "SCT" | "http://snomed.info/sct" => CodeSystem::Snomed,
             "RXNORM" | "http://www.nlm.nih.gov/research/umls/rxnorm" => CodeSystem::RxNorm,
+            // The short names of `as_str`, so that a name written to a file reads back as itself.
+            "icd10" => CodeSystem::Icd10,
+            "jlac10" => CodeSystem::Jlac10,
+            "hot" => CodeSystem::Hot,
+            "yj" => CodeSystem::Yj,
+            "medis-disease" => CodeSystem::MedisDisease,
+            "jj1017" => CodeSystem::Jj1017,
+            "loinc" => CodeSystem::Loinc,
+            "snomed" => CodeSystem::Snomed,
+            "rxnorm" => CodeSystem::RxNorm,
             other => CodeSystem::Other(other.to_owned()),
         }
     }
@@ -626,6 +636,8 @@ pub enum ClinicalData {
     Coverage(Coverage),
     /// A provider organization or insurer.
     Organization(Organization),
+    /// A line of an insurance claim (レセプト), medical or long-term care (介護給付費明細書).
+    Claim(ClaimLine),
 }
 
 impl ClinicalData {
@@ -640,6 +652,7 @@ impl ClinicalData {
             ClinicalData::Allergy(_) => "allergy",
             ClinicalData::Coverage(_) => "coverage",
             ClinicalData::Organization(_) => "organization",
+            ClinicalData::Claim(_) => "claim",
         }
     }
 }
@@ -780,6 +793,34 @@ pub struct Observation {
     pub category: Option<String>,
     /// Specimen (JLAC10 material code), when given.
     pub specimen: Option<Coded>,
+    /// The check-up programme (特定健診, infant or school check-up…) when the result is an item of
+    /// one, as the source names it (`tokutei_kenshin`, `特定健診`…); such results go to the
+    /// `checkups` table rather than `observations`.
+    pub program: Option<String>,
+}
+
+/// One line of an insurance claim (レセプト) or of a long-term-care claim (介護給付費明細書).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimLine {
+    /// The source's claim number; lines with the same number form one claim. When absent, the
+    /// lines of one person and month form one claim (how care claims are made: one per month).
+    pub claim: Option<String>,
+    /// 診療年月 / サービス提供年月.
+    pub month: (i32, u32),
+    /// 医療機関コード or 介護事業所番号 of the claiming facility (names a facility, not a person).
+    pub facility_code: Option<String>,
+    /// 1-based line within the claim, when the source numbers lines.
+    pub line: Option<u32>,
+    /// Record kind of the line (SI, IY, TO, SY… for medical claims; `care` for care services).
+    pub kind: String,
+    /// What was claimed (receipt code, YJ code, ICD-10, care service code).
+    pub code: Option<Coded>,
+    /// Quantity (times, days, units).
+    pub quantity: Option<Decimal>,
+    /// Points (点数) or care units (単位) of the line, when given.
+    pub points: Option<Decimal>,
+    /// 要介護状態区分 (care level) on care claims.
+    pub care_level: Option<String>,
 }
 
 /// A procedure performed.

@@ -656,6 +656,11 @@ impl<'m, 'a> Mapper<'m, 'a> {
         let msg: &'m Message<'a> = self.msg;
         let segs = msg.segments_named("PV1");
         for pv1 in segs {
+            // PV1-2 `N` (not applicable): the message is about the patient, not a visit (the
+            // ADT-00 patient record carries such a PV1).
+            if pv1.field(2).comp(1).text().as_ref() == "N" {
+                continue;
+            }
             let mut flags = Flags::default();
             let built = (|| -> Built<Body> {
                 let class = match pv1.field(2).comp(1).text().as_ref() {
@@ -687,9 +692,20 @@ impl<'m, 'a> Mapper<'m, 'a> {
                         display: dept.comp(2).norm("PV1-10", &mut flags),
                     })
                 };
+                // The visit number (PV1-19) names the stay; lacking it, an inpatient stay is named
+                // by its admission time, so its admission (A01) and discharge (A03) messages
+                // describe one encounter.
                 let visit = pv1.field(19).comp(1);
+                let admitted = pv1.field(44).comp(1);
+                let source = if !visit.is_empty() {
+                    Some(visit.text().into_owned())
+                } else if class == Some(EncounterClass::Inpatient) && !admitted.is_empty() {
+                    Some(format!("admission:{}", admitted.text().trim()))
+                } else {
+                    None
+                };
                 Ok(self.clinical(
-                    (!visit.is_empty()).then(|| visit.text().into_owned()),
+                    source,
                     ClinicalData::Encounter(Encounter {
                         class,
                         start,
@@ -1109,6 +1125,7 @@ impl<'m, 'a> Mapper<'m, 'a> {
                 status,
                 category: None,
                 specimen,
+                program: None,
             }),
         ))
     }

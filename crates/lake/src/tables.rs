@@ -446,6 +446,8 @@ table! {
     name: Option<String>,
     /// Quantity.
     quantity: Option<f64>,
-    /// Points (点数) of the line, when given.
+    /// Points (点数) of the line, or units (単位) of a care-service line, when given.
     points: Option<f64>,
+    /// 要介護状態区分 (care level) on lines of long-term-care claims.
+    care_level: Option<String>,
 }

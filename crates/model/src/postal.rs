@@ -153,6 +153,60 @@ impl PostalTable {
     }
 }
 
+/// (municipality, prefecture, number of postal codes) of one municipality under a 3-digit area.
+type AreaShare = (&'static str, &'static str, u32);
+
+/// 3-digit postal area → (municipality, prefecture, number of codes) for every municipality with
+/// codes under that prefix, most codes first (ties by name, so the order is stable).
+static AREAS: LazyLock<HashMap<[u8; 3], Vec<AreaShare>>> = LazyLock::new(|| {
+    let mut counts: HashMap<[u8; 3], HashMap<(&'static str, &'static str), u32>> = HashMap::new();
+    for code in &TABLE.codes {
+        let p3 = [code.0[0], code.0[1], code.0[2]];
+        for place in TABLE.places(code) {
+            *counts
+                .entry(p3)
+                .or_default()
+                .entry((place.municipality, place.prefecture))
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(p3, m)| {
+            let mut v: Vec<_> = m.into_iter().map(|((mu, pr), n)| (mu, pr, n)).collect();
+            v.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(b.1)).then(a.0.cmp(b.0)));
+            (p3, v)
+        })
+        .collect()
+});
+
+/// The prefecture of a place known only by its 3-digit postal area (what the lake keeps) and,
+/// when known, its municipality: the prefecture of that municipality under the prefix if there is
+/// one, else the prefecture most codes with that prefix belong to (a few prefixes straddle a
+/// border). `None` for a prefix Japan Post does not use.
+pub fn prefecture_of_area(postal3: &str, municipality: Option<&str>) -> Option<&'static str> {
+    let b = postal3.as_bytes();
+    let [a, b2, c] = *b else { return None };
+    let places = AREAS.get(&[a, b2, c])?;
+    if let Some(m) = municipality
+        && let Some(hit) = places.iter().find(|p| p.0 == m)
+    {
+        return Some(hit.1);
+    }
+    // Majority by prefecture, not by (municipality, prefecture): sum the counts.
+    let mut by_pref: Vec<(&'static str, u32)> = Vec::new();
+    for &(_, pr, n) in places {
+        match by_pref.iter_mut().find(|x| x.0 == pr) {
+            Some(x) => x.1 += n,
+            None => by_pref.push((pr, n)),
+        }
+    }
+    by_pref
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|x| x.0)
+}
+
 /// A prefecture: its JIS X 0401 code, name and region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefecture {
@@ -229,6 +283,36 @@ pub fn prefecture(name: &str) -> Option<&'static Prefecture> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefecture_of_an_area() {
+        assert_eq!(prefecture_of_area("183", None), Some("東京都"));
+        assert_eq!(prefecture_of_area("726", None), Some("広島県"));
+        assert_eq!(prefecture_of_area("100", Some("千代田区")), Some("東京都"));
+        assert_eq!(prefecture_of_area("000", None), None);
+        assert_eq!(prefecture_of_area("18", None), None);
+        // An unknown municipality falls back to the majority of the prefix.
+        assert_eq!(
+            prefecture_of_area("183", Some("どこでもない市")),
+            Some("東京都")
+        );
+        // A prefix that straddles a prefectural border: each municipality keeps its own
+        // prefecture, and the majority answer is one of them.
+        let straddling = AREAS
+            .iter()
+            .find(|(_, v)| v.iter().any(|p| p.1 != v[0].1))
+            .map(|(k, v)| (*k, v.clone()));
+        if let Some((p3, places)) = straddling {
+            let p3 = std::str::from_utf8(&p3).unwrap();
+            for (m, pr, _) in &places {
+                let found = prefecture_of_area(p3, Some(m)).unwrap();
+                assert!(places.iter().any(|p| p.0 == *m && p.1 == found));
+                let _ = pr;
+            }
+            let major = prefecture_of_area(p3, None).unwrap();
+            assert!(places.iter().any(|p| p.1 == major));
+        }
+    }
 
     #[test]
     fn parses_common_forms() {

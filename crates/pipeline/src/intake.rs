@@ -281,7 +281,26 @@ fn read_units(units: &mut [Unit]) -> Result<()> {
     })
 }
 
-fn parse(units: &[Unit], mapping: &csv_mapped::Mapping) -> Batch {
+/// The mapping a CSV file is read with: the operator's, when given; else the built-in one of the
+/// `tsunagu synth` layout its header names; else the Japanese identity layout. Rows naming another
+/// provider than the sender are refused whichever it is.
+fn csv_mapping(
+    explicit: Option<&csv_mapped::Mapping>,
+    bytes: &[u8],
+    provider_code: &str,
+) -> csv_mapped::Mapping {
+    let m = match explicit {
+        Some(m) => m.clone(),
+        None => {
+            let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+            csv_mapped::Mapping::builtin_for_header(first)
+                .unwrap_or_else(csv_mapped::Mapping::jp_identity)
+        }
+    };
+    m.for_provider(provider_code)
+}
+
+fn parse(units: &[Unit], mapping: Option<&csv_mapped::Mapping>, provider_code: &str) -> Batch {
     let sources: Vec<Arc<SourceFile>> = units
         .iter()
         .enumerate()
@@ -305,7 +324,12 @@ fn parse(units: &[Unit], mapping: &csv_mapped::Mapping) -> Batch {
         .filter(|(u, _)| !(u.format == Format::Fhir && u.ndjson))
         .map(|(u, s)| match u.format {
             Format::Fhir => fhir::read_json(s, &u.bytes, &fhir::Limits::default()),
-            Format::Csv => csv_mapped::read(s, &u.bytes, mapping, &csv_mapped::Limits::default()),
+            Format::Csv => csv_mapped::read(
+                s,
+                &u.bytes,
+                &csv_mapping(mapping, &u.bytes, provider_code),
+                &csv_mapped::Limits::default(),
+            ),
             Format::Ssmix2 => {
                 if u.depth != 6 {
                     Batch {
@@ -356,6 +380,8 @@ fn write_rows(lake: &Lake, part: &PartName, rows: &Rows) -> Result<()> {
     one(lake, part, &rows.medications)?;
     one(lake, part, &rows.observations)?;
     one(lake, part, &rows.procedures)?;
+    one(lake, part, &rows.checkups)?;
+    one(lake, part, &rows.claims)?;
     Ok(())
 }
 
@@ -377,6 +403,8 @@ fn read_part_rows(lake: &Lake, part: &PartName) -> Result<Rows> {
         medications: one(lake, part)?,
         observations: one(lake, part)?,
         procedures: one(lake, part)?,
+        checkups: one(lake, part)?,
+        claims: one(lake, part)?,
     })
 }
 
@@ -397,6 +425,8 @@ fn replace_rows(lake: &Lake, part: &PartName, rows: &Rows) -> Result<()> {
     one(lake, part, &rows.medications)?;
     one(lake, part, &rows.observations)?;
     one(lake, part, &rows.procedures)?;
+    one(lake, part, &rows.checkups)?;
+    one(lake, part, &rows.claims)?;
     Ok(())
 }
 
@@ -482,11 +512,7 @@ impl Intake<'_> {
         if summary.units_new == 0 {
             return Ok(summary);
         }
-        let mapping = opts
-            .mapping
-            .clone()
-            .unwrap_or_else(csv_mapped::Mapping::jp_identity);
-        let mut batch = parse(&units, &mapping);
+        let mut batch = parse(&units, opts.mapping.as_ref(), p.code.as_str());
         // Only what the new units hold is taken in (NDJSON references may still have been
         // resolved through files taken in before).
         batch
@@ -587,7 +613,6 @@ impl Intake<'_> {
             retried: ids.len(),
             ..Default::default()
         };
-        let mapping = mapping.unwrap_or_else(csv_mapped::Mapping::jp_identity);
         for ((provider, unit, format, path), entries) in groups {
             let provider = ProviderId::parse(&provider)
                 .map_err(|e| Error::input("quarantine entry", e.to_string()))?;
@@ -615,7 +640,7 @@ impl Intake<'_> {
                 ndjson,
                 done: false,
             }];
-            let mut batch = parse(&units, &mapping);
+            let mut batch = parse(&units, mapping.as_ref(), p.code.as_str());
             let wanted: BTreeSet<String> =
                 entries.iter().map(|e| strip_file(&e.position)).collect();
             // A whole-file rejection (a CSV header the mapping did not fit…) re-tries the file.

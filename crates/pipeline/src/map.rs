@@ -31,6 +31,10 @@ pub struct Rows {
     pub observations: Vec<lake::Observation>,
     /// `procedures`.
     pub procedures: Vec<lake::Procedure>,
+    /// `checkups`.
+    pub checkups: Vec<lake::Checkup>,
+    /// `claims`.
+    pub claims: Vec<lake::Claim>,
 }
 
 impl Rows {
@@ -42,6 +46,8 @@ impl Rows {
         self.medications.append(&mut other.medications);
         self.observations.append(&mut other.observations);
         self.procedures.append(&mut other.procedures);
+        self.checkups.append(&mut other.checkups);
+        self.claims.append(&mut other.claims);
     }
 
     /// Rows per table name.
@@ -54,6 +60,8 @@ impl Rows {
             ("medications", self.medications.len()),
             ("observations", self.observations.len()),
             ("procedures", self.procedures.len()),
+            ("checkups", self.checkups.len()),
+            ("claims", self.claims.len()),
         ] {
             if n > 0 {
                 m.insert(k.to_owned(), n as u64);
@@ -91,6 +99,12 @@ impl Rows {
                 .iter()
                 .map(|r| r.person_id.as_str().to_owned()),
         );
+        ids.extend(
+            self.checkups
+                .iter()
+                .map(|r| r.person_id.as_str().to_owned()),
+        );
+        ids.extend(self.claims.iter().map(|r| r.person_id.as_str().to_owned()));
         ids
     }
 
@@ -113,6 +127,8 @@ impl Rows {
             medications: part(&mut self.medications, keep, |r| r.person_id.as_str()),
             observations: part(&mut self.observations, keep, |r| r.person_id.as_str()),
             procedures: part(&mut self.procedures, keep, |r| r.person_id.as_str()),
+            checkups: part(&mut self.checkups, keep, |r| r.person_id.as_str()),
+            claims: part(&mut self.claims, keep, |r| r.person_id.as_str()),
         }
     }
 }
@@ -358,6 +374,27 @@ fn coded(c: &Option<Coded>) -> (Option<String>, Option<String>, Option<String>) 
     }
 }
 
+/// Value, value as written and unit of a result.
+fn observation_value(
+    v: &Option<ObservationValue>,
+) -> (Option<f64>, Option<String>, Option<String>) {
+    match v {
+        Some(ObservationValue::Quantity(q)) => (
+            q.value.as_str().parse().ok(),
+            Some(q.value.as_str().to_owned()),
+            q.unit.clone(),
+        ),
+        Some(ObservationValue::Coded(c)) => (
+            None,
+            Some(c.display.clone().unwrap_or_else(|| c.code.clone())),
+            None,
+        ),
+        // Free text can name people; it stays out of the lake until the de-identification of
+        // free text (scrub) exists.
+        Some(ObservationValue::Text(_)) | None => (None, None, None),
+    }
+}
+
 /// Map one person's records to lake rows under their internal id.
 pub fn rows_for(
     ids: &IdMaker,
@@ -367,6 +404,7 @@ pub fn rows_for(
     unit_digest: &str,
 ) -> Rows {
     let mut rows = Rows::default();
+    let mut claim_lines: BTreeMap<String, u32> = BTreeMap::new();
     let pid = person.as_str();
     let rec_id = |pos: &Position, source: &Option<String>| -> String {
         match source {
@@ -414,10 +452,24 @@ pub fn rows_for(
         match &c.data {
             ClinicalData::Encounter(e) => {
                 let (_, dcode, dname) = coded(&e.department);
+                let encounter_id = enc_id(&c.source_id).unwrap_or_else(|| record_id.clone());
+                // Several messages about one stay (admission, transfer, discharge) make one row:
+                // later messages fill in what earlier ones lacked.
+                if let Some(prev) = rows
+                    .encounters
+                    .iter_mut()
+                    .find(|r| r.encounter_id == encounter_id)
+                {
+                    prev.end = e.end.as_ref().and_then(datetime).or(prev.end);
+                    prev.start = prev.start.or_else(|| e.start.as_ref().and_then(datetime));
+                    prev.department_code = prev.department_code.take().or(dcode);
+                    prev.department = prev.department.take().or(dname);
+                    continue;
+                }
                 rows.encounters.push(lake::Encounter {
                     person_id: person.clone(),
                     provider_id: provider.clone(),
-                    encounter_id: enc_id(&c.source_id).unwrap_or_else(|| record_id.clone()),
+                    encounter_id,
                     class: e.class.as_ref().map(|k| match k {
                         EncounterClass::Inpatient => lake::EncounterClass::Inpatient,
                         EncounterClass::Outpatient => lake::EncounterClass::Outpatient,
@@ -479,24 +531,73 @@ pub fn rows_for(
                     status: m.status.clone(),
                 });
             }
+            ClinicalData::Observation(o) if o.program.is_some() => {
+                let (system, code, name) = coded(&o.code);
+                let (value, value_text, unit) = observation_value(&o.value);
+                let program = o
+                    .program
+                    .as_deref()
+                    .and_then(tsunagu_ingest::normalise::checkup_program)
+                    .and_then(|p| lake::CheckupProgram::parse(p).ok())
+                    .unwrap_or(lake::CheckupProgram::Other);
+                rows.checkups.push(lake::Checkup {
+                    person_id: person.clone(),
+                    provider_id: provider.clone(),
+                    record_id,
+                    program,
+                    date: o.effective.as_ref().and_then(date),
+                    code_system: system,
+                    code,
+                    name,
+                    value,
+                    value_text,
+                    unit,
+                });
+            }
+            ClinicalData::Claim(l) => {
+                let (system, code, name) = coded(&l.code);
+                let Some(service_month) = lake::YearMonth::new(l.month.0, l.month.1) else {
+                    continue;
+                };
+                // Lines without a claim number form one claim per person, month and facility,
+                // as a care claim (one 介護給付費明細書 a month) does.
+                let month = format!("{:04}-{:02}", l.month.0, l.month.1);
+                let claim_key = match &l.claim {
+                    Some(c) => format!("n:{c}"),
+                    None => format!(
+                        "m:{month}:{}",
+                        l.facility_code.as_deref().unwrap_or_default()
+                    ),
+                };
+                let claim_id = ids.make("clm", &[provider.as_str(), pid, &claim_key]);
+                let line = match l.line {
+                    Some(n) => n,
+                    None => {
+                        let n = claim_lines.entry(claim_id.clone()).or_insert(0);
+                        *n += 1;
+                        *n
+                    }
+                };
+                rows.claims.push(lake::Claim {
+                    person_id: person.clone(),
+                    provider_id: provider.clone(),
+                    record_id,
+                    claim_id,
+                    service_month,
+                    facility_code: l.facility_code.clone(),
+                    line,
+                    kind: l.kind.clone(),
+                    code_system: system,
+                    code,
+                    name,
+                    quantity: l.quantity.as_ref().and_then(|q| q.as_str().parse().ok()),
+                    points: l.points.as_ref().and_then(|q| q.as_str().parse().ok()),
+                    care_level: l.care_level.clone(),
+                });
+            }
             ClinicalData::Observation(o) => {
                 let (system, code, name) = coded(&o.code);
-                let (value, value_text, unit) = match &o.value {
-                    Some(ObservationValue::Quantity(q)) => (
-                        q.value.as_str().parse().ok(),
-                        Some(q.value.as_str().to_owned()),
-                        q.unit.clone(),
-                    ),
-                    Some(ObservationValue::Coded(c)) => (
-                        None,
-                        Some(c.display.clone().unwrap_or_else(|| c.code.clone())),
-                        None,
-                    ),
-                    // Free text can name people; it stays out of the lake until the
-                    // de-identification of free text (scrub) exists.
-                    Some(ObservationValue::Text(_)) => (None, None, None),
-                    None => (None, None, None),
-                };
+                let (value, value_text, unit) = observation_value(&o.value);
                 let category = match o.category.as_deref() {
                     Some("laboratory") => lake::ObservationCategory::Laboratory,
                     Some("vital-signs") => lake::ObservationCategory::VitalSigns,

@@ -368,7 +368,8 @@ const CLAIMS: &[CatalogColumn] = &[
     col("code", K::Code, "レセプト電算コード", "Receipt code"),
     col("name", K::FreeText, "名称", "Name as given"),
     col("quantity", K::Number, "数量", "Quantity"),
-    col("points", K::Number, "点数", "Points"),
+    col("points", K::Number, "点数・単位数", "Points or care units"),
+    col("care_level", K::Category, "要介護状態区分", "Care level"),
 ];
 
 /// The release catalog: every table of an extract and the columns a release may carry, in order.

@@ -13,7 +13,6 @@
 //! relative to the person's index date, or shifted `YYYY-MM-DD`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use hmac::{Hmac, KeyInit, Mac};
@@ -268,33 +267,9 @@ pub fn age_band10(age: u32, top: Option<u32>) -> String {
     age_label(Some(age), 2, top)
 }
 
-/// Postal3 → the prefecture most postal codes with that prefix belong to.
-static PREF_OF_POSTAL3: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
-    let table = tsunagu_model::postal::table();
-    let mut counts: HashMap<String, BTreeMap<&'static str, u32>> = HashMap::new();
-    for code in table.codes() {
-        let p3: String = code.as_str().chars().take(3).collect();
-        for place in table.places(code) {
-            *counts
-                .entry(p3.clone())
-                .or_default()
-                .entry(place.prefecture)
-                .or_insert(0) += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .filter_map(|(p3, m)| {
-            // Highest count; ties go to the first name in sort order, so the choice is stable.
-            let best = m.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
-            Some((p3, *best.0))
-        })
-        .collect()
-});
-
 /// The prefecture of a 3-digit postal prefix.
 pub fn prefecture_of_postal3(p3: &str) -> Option<&'static str> {
-    PREF_OF_POSTAL3.get(p3).copied()
+    tsunagu_model::postal::prefecture_of_area(p3, None)
 }
 
 /// The area label at `level` (0 `<prefecture><municipality>`, 1 prefecture, 2 region, 3 `*`).
@@ -551,6 +526,7 @@ fn source_tables(e: &Extract, index: &HashMap<&str, usize>) -> Vec<SrcTable> {
             "name" => Text |r| t(&r.name),
             "quantity" => Float |r| r.quantity,
             "points" => Float |r| r.points,
+            "care_level" => Text |r| t(&r.care_level),
         ),
     ]
 }

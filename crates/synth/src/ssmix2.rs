@@ -27,6 +27,22 @@ use crate::clinical::{DRUGS, LABS};
 use crate::sim::{EncClass, HeldIdentity, PersonOut, RecKind};
 use crate::world::{Provider, World};
 
+/// A PV1 segment (with its CR) from (field number, value) pairs in ascending order; PV1-1 is the
+/// set id.
+fn pv1_segment(fields: &[(usize, String)]) -> String {
+    let mut seg = String::from("PV1|0001");
+    let mut at = 1;
+    for (n, v) in fields {
+        while at < *n {
+            seg.push('|');
+            at += 1;
+        }
+        seg.push_str(v);
+    }
+    seg.push('\r');
+    seg
+}
+
 const MSH21: &str = "SS-MIX2_1.20^SS-MIX2^1.2.392.200250.2.1.100.1.2.120^ISO";
 /// Order number used where a message has no order (as the sample tree does).
 const NO_ORDER: &str = "999999999999999";
@@ -266,11 +282,13 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
             if let RecKind::Encounter { class, end, dept } = &r.kind {
                 enc_info.insert(r.enc, (*class, dept));
                 if *class == EncClass::Inpatient {
-                    let pv = format!(
-                        "PV1|0001|I|{}^^^^^N||||||||{}\r",
-                        dept_code(dept),
-                        dept_code(dept)
-                    );
+                    // PV1-3 location, PV1-10 hospital service, PV1-44 admission time.
+                    let pv = pv1_segment(&[
+                        (2, "I".into()),
+                        (3, format!("{}^^^^^N", dept_code(dept))),
+                        (10, dept_code(dept).into()),
+                        (44, format!("{}100000", d8(r.date))),
+                    ]);
                     wr.write(
                         Some(r.date),
                         r.date,
@@ -280,12 +298,15 @@ pub fn write_person(w: &World, p: &PersonOut, out: &Path) -> Result<u64, Error> 
                         "ADT^A01^ADT_A01",
                         &format!("EVN||{}100000\r{pv}", d8(r.date)),
                     )?;
-                    let pv = format!(
-                        "PV1|0001|I|{}^^^^^N||||||||{}||||||||||||||||||||||||||||||||{}100000\r",
-                        dept_code(dept),
-                        dept_code(dept),
-                        d8(*end)
-                    );
+                    // The discharge repeats the admission time (PV1-44) beside its own (PV1-45),
+                    // so the stay reads whole from either message.
+                    let pv = pv1_segment(&[
+                        (2, "I".into()),
+                        (3, format!("{}^^^^^N", dept_code(dept))),
+                        (10, dept_code(dept).into()),
+                        (44, format!("{}100000", d8(r.date))),
+                        (45, format!("{}100000", d8(*end))),
+                    ]);
                     wr.write(
                         Some(*end),
                         *end,

@@ -50,6 +50,30 @@ fn demo_runs_end_to_end_and_keeps_its_layout() {
         );
     }
     assert!(intake["lake_rows"]["conditions"].as_u64().unwrap() > 0);
+    // What the lake holds is exactly what the generator wrote for the persons the gate let
+    // through: person by person and code by code, nothing missing, nothing extra.
+    let rec = &intake["reconciliation"];
+    assert_eq!(rec["persons"]["missing"], 0, "{rec}");
+    assert_eq!(rec["persons"]["extra"], 0, "{rec}");
+    assert!(rec["persons"]["accepted"].as_u64().unwrap() > 0, "{rec}");
+    assert!(rec["persons"]["held"].as_u64().unwrap() > 0, "{rec}");
+    for (table, t) in rec["tables"].as_object().unwrap() {
+        assert_eq!(t["missing"], 0, "{table}: {t}");
+        assert_eq!(t["extra"], 0, "{table}: {t}");
+        assert_eq!(t["expected"], t["stored"], "{table}: {t}");
+    }
+    for table in [
+        "encounters",
+        "conditions",
+        "medications",
+        "observations",
+        "claims",
+    ] {
+        assert!(
+            rec["tables"][table]["stored"].as_u64().unwrap() > 0,
+            "{table}: {rec}"
+        );
+    }
     // Linkage over the vault finds the truth's persons.
     let lk = &intake["linkage"];
     assert!(lk["precision"].as_f64().unwrap() > 0.99, "{lk}");

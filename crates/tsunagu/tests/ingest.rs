@@ -574,3 +574,157 @@ fn vault_linkage_review_queue_keeps_decisions() {
     assert!(actions.contains(&"link.review.show") && actions.contains(&"link.review.decide"));
     assert_eq!(json(&store, &["audit", "verify"])["ok"], true);
 }
+
+/// Each provider sends its own rows of the generator's flat CSV layout — every record kind, the
+/// files recognised by their headers — and every row is accounted for: stored or held for the
+/// persons the gate lets through or keeps waiting, refused with the persons who asked to stop,
+/// none quarantined. A row naming another provider is refused with that reason.
+#[test]
+fn csv_layout_of_every_kind_is_accounted_for_row_by_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synth = tmp.path().join("synth");
+    let o = bin()
+        .args([
+            "synth",
+            "--persons",
+            "2000",
+            "--seed",
+            "21",
+            "--formats",
+            "csv",
+            "--out",
+        ])
+        .arg(&synth)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let w = World {
+        _tmp: tempfile::tempdir().unwrap(),
+        synth: synth.clone(),
+    };
+    let store = tmp.path().join("store");
+    let ids = store_with_ledger(&w, &store);
+    let stopped: BTreeSet<(String, String)> = csv_rows(&synth.join("ledger/stops.csv"))
+        .into_iter()
+        .map(|r| (r["provider_code"].clone(), r["patient"].clone()))
+        .collect();
+    // (file, lake table) for the kinds this test follows.
+    let files = [
+        ("checkups", "checkups"),
+        ("claims", "claims"),
+        ("care", "claims"),
+        ("diagnoses", "conditions"),
+        ("labs", "observations"),
+        ("vitals", "observations"),
+        ("prescriptions", "medications"),
+        ("dispensings", "medications"),
+        ("encounters", "encounters"),
+    ];
+    // Split every file by provider, as each provider would send its own extract.
+    let split = tmp.path().join("split");
+    let mut expected: BTreeMap<String, BTreeMap<&str, u64>> = BTreeMap::new();
+    for stem in files.iter().map(|(f, _)| *f).chain(["identities"]) {
+        let text = std::fs::read_to_string(synth.join(format!("csv/{stem}.csv"))).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let code_col = header
+            .split(',')
+            .position(|h| h == "provider_code")
+            .unwrap();
+        let patient_col = header
+            .split(',')
+            .position(|h| h == "patient_id" || h == "id")
+            .unwrap();
+        let mut by: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for l in lines {
+            let rec = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(l.as_bytes())
+                .records()
+                .next()
+                .unwrap()
+                .unwrap();
+            let code = rec[code_col].to_owned();
+            if let Some((_, table)) = files.iter().find(|(f, _)| *f == stem)
+                && !stopped.contains(&(code.clone(), rec[patient_col].to_owned()))
+            {
+                *expected
+                    .entry(code.clone())
+                    .or_default()
+                    .entry(table)
+                    .or_default() += 1;
+            }
+            by.entry(code).or_default().push(l);
+        }
+        for (code, rows) in by {
+            let dir = split.join(&code);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join(format!("{stem}.csv")),
+                format!("{header}\n{}\n", rows.join("\n")),
+            )
+            .unwrap();
+        }
+    }
+    let mut tables_seen = BTreeSet::new();
+    for (code, want) in &expected {
+        let s = json(
+            &store,
+            &[
+                "ingest",
+                "--provider",
+                &ids[code],
+                split.join(code).to_str().unwrap(),
+            ],
+        );
+        assert_eq!(s["quarantined"], 0, "{code}: {s}");
+        for (table, n) in want {
+            let got = s["rows_stored"][*table].as_u64().unwrap_or(0)
+                + s["rows_held"][*table].as_u64().unwrap_or(0);
+            assert_eq!(got, *n, "{code} {table}: {s}");
+            tables_seen.insert(*table);
+        }
+        // Nothing beyond what the files hold.
+        for (table, n) in s["rows_stored"].as_object().unwrap() {
+            if table != "persons" {
+                assert!(
+                    *n != 0 && want.contains_key(table.as_str()),
+                    "{code} {table}: {s}"
+                );
+            }
+        }
+    }
+    for t in [
+        "checkups",
+        "claims",
+        "conditions",
+        "observations",
+        "medications",
+        "encounters",
+    ] {
+        assert!(tables_seen.contains(t), "{t} never exercised");
+    }
+
+    // One provider's file carrying another's row: that row is refused, named by line and field.
+    let (a, b) = {
+        let mut k = expected.keys();
+        (k.next().unwrap().clone(), k.next().unwrap().clone())
+    };
+    let f = tmp.path().join("mixed.csv");
+    std::fs::write(
+        &f,
+        format!(
+            "provider_code,patient_id,encounter_id,date,icd10,name,suspected,main\n{a},X1,,2024-04-02,E11,２型糖尿病,0,1\n{b},X2,,2024-04-02,E11,２型糖尿病,0,1\n"
+        ),
+    )
+    .unwrap();
+    let s = json(
+        &store,
+        &["ingest", "--provider", &ids[&a], f.to_str().unwrap()],
+    );
+    assert_eq!(s["quarantined"], 1, "{s}");
+    let q = json(&store, &["quarantine", "list"]);
+    let text = q.to_string();
+    assert!(text.contains("provider_code"), "{text}");
+    assert!(text.contains("another provider"), "{text}");
+}

@@ -216,6 +216,7 @@ pub fn claims() -> Vec<Claim> {
         name: s("メトホルミン塩酸塩錠250mg"),
         quantity: Some(84.0),
         points: Some(142.0),
+        care_level: None,
     }]
 }
 
@@ -349,8 +350,8 @@ prop_compose! {
 prop_compose! {
     pub fn claim()((person_id, provider_id, record_id, claim_id, service_month) in (any_pid(), any_prv(), text(), text(), month()),
         (facility_code, line, kind, code_system, code) in (otext(), any::<u32>(), text(), otext(), otext()),
-        (name, quantity, points) in (otext(), num(), num())) -> Claim {
+        (name, quantity, points, care_level) in (otext(), num(), num(), otext())) -> Claim {
         Claim { person_id, provider_id, record_id, claim_id, service_month, facility_code, line, kind,
-            code_system, code, name, quantity, points }
+            code_system, code, name, quantity, points, care_level }
     }
 }

@@ -196,6 +196,7 @@ pub fn write_extract(dir: &Path, n: usize) -> Lake {
             name: Some("初診料".into()),
             quantity: Some(1.0),
             points: Some(291.0),
+            care_level: None,
         });
     }
     lake.write_rows(&part, &persons).unwrap();

@@ -19,6 +19,7 @@ use tsunagu_ledger::{
 };
 use tsunagu_model::{LocalPatientId, ProviderId, ProviderKind};
 
+use crate::cmd::demo_reconcile;
 use crate::ctx::{Ctx, GlobalArgs, exit, fail};
 use crate::store::{Store, write_atomic};
 
@@ -45,7 +46,7 @@ fn say(ctx: &Ctx, line: impl AsRef<str>) {
     }
 }
 
-fn pid(s: &str) -> anyhow::Result<LocalPatientId> {
+pub(crate) fn pid(s: &str) -> anyhow::Result<LocalPatientId> {
     LocalPatientId::parse(s).map_err(|e| fail(exit::INPUT, e.to_string()))
 }
 
@@ -513,43 +514,44 @@ async fn intake_tour(
     let stores = store.data_stores().await?;
     let intake = store.intake(&stores, ctx.actor_for("operator"));
     let (vault, lake) = (&stores.vault, &stores.lake);
-    // Pharmacies' CSV extracts: the generator writes one identity file for everyone; each
-    // pharmacy sends only its own rows.
+    // CSV extracts: the generator writes one file per record kind for everyone; each provider
+    // sends only its own rows. Pharmacies send their identity extracts this way, insurers their
+    // claims (レセプト) and care facilities their care-service months — content that exists only
+    // in the CSV layout.
     let split = synth.join("csv-by-provider");
-    std::fs::create_dir_all(&split)?;
-    let mut by_provider: BTreeMap<String, Vec<csv::StringRecord>> = BTreeMap::new();
-    let mut rdr = csv::Reader::from_path(synth.join("csv/identities.csv"))?;
-    let headers = rdr.headers()?.clone();
-    let code_col = headers.iter().position(|h| h == "provider_code");
-    for rec in rdr.records() {
-        let rec = rec?;
-        if let Some(c) = code_col.and_then(|i| rec.get(i)) {
-            by_provider.entry(c.to_owned()).or_default().push(rec);
-        }
-    }
+    let split_files = split_by_provider(&synth.join("csv"), &split)?;
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
     let mut per_format: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut sent: Vec<demo_reconcile::Sent> = Vec::new();
     for p in store.ledger.list_providers().await? {
         let code = p.code.to_string();
         let tree = synth.join("ssmix2").join(&code);
         let bundles = synth.join("fhir/bundles").join(&code);
         let mut inputs: Vec<(&str, PathBuf)> = Vec::new();
+        let mut carries: std::collections::BTreeSet<&'static str> = Default::default();
         if tree.is_dir() {
             inputs.push(("ssmix2", tree));
+            carries.extend(demo_reconcile::carried_by("ssmix2"));
         } else if bundles.is_dir() {
             inputs.push(("fhir", bundles));
+            carries.extend(demo_reconcile::carried_by("fhir"));
         }
-        if p.kind == ProviderKind::Pharmacy
-            && let Some(rows) = by_provider.get(&code)
-        {
-            let f = split.join(format!("{code}.csv"));
-            let mut w = csv::Writer::from_path(&f)?;
-            w.write_record(&headers)?;
-            for r in rows {
-                w.write_record(r)?;
+        let mine = split.join(&code);
+        if p.kind == ProviderKind::Pharmacy && split_files.contains(&(code.clone(), "identities")) {
+            inputs.push(("csv", mine.join("identities.csv")));
+        }
+        for kind in ["claims", "care"] {
+            if split_files.contains(&(code.clone(), kind)) {
+                inputs.push(("csv", mine.join(format!("{kind}.csv"))));
+                carries.extend(demo_reconcile::carried_by(&format!("csv-{kind}")));
             }
-            w.flush()?;
-            inputs.push(("csv", f));
+        }
+        if !inputs.is_empty() {
+            sent.push(demo_reconcile::Sent {
+                id: p.id.clone(),
+                code: code.clone(),
+                carries,
+            });
         }
         for (format, path) in inputs {
             let opts = IntakeOptions {
@@ -602,6 +604,31 @@ async fn intake_tour(
                 .join(", ")
         ),
     );
+    let reconciliation = demo_reconcile::reconcile(store, vault, lake, synth, &sent, at).await?;
+    let tables = &reconciliation["tables"];
+    let off: u64 = tables
+        .as_object()
+        .map(|t| {
+            t.values()
+                .map(|v| v["missing"].as_u64().unwrap_or(0) + v["extra"].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    say(
+        ctx,
+        format!(
+            "reconciled against the generator's files, person by person and code by code: {} ({})",
+            if off == 0 { "exact" } else { "DIFFERS" },
+            tables
+                .as_object()
+                .map(|t| t
+                    .iter()
+                    .map(|(k, v)| format!("{k} {}/{}", v["stored"], v["expected"]))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ),
+    );
     let linkage = link_tour(ctx, store, vault, synth).await?;
     let anonymized = anonymize_tour(ctx, lake, at)?;
     let subjects = vault.subjects().await?.len();
@@ -612,8 +639,51 @@ async fn intake_tour(
     drop(intake);
     stores.vault.close().await;
     Ok(
-        serde_json::json!({ "totals": totals, "by_format": per_format, "lake_rows": lake_rows, "vault_subjects": subjects, "anonymized": anonymized, "linkage": linkage }),
+        serde_json::json!({ "totals": totals, "by_format": per_format, "lake_rows": lake_rows, "vault_subjects": subjects, "anonymized": anonymized, "linkage": linkage, "reconciliation": reconciliation }),
     )
+}
+
+/// Split each file of the generator's CSV layout by its `provider_code` column into
+/// `out/<provider code>/<file>`, as each provider would send its own extract. Returns the
+/// (provider code, file stem) pairs written.
+fn split_by_provider(
+    csv_dir: &Path,
+    out: &Path,
+) -> anyhow::Result<std::collections::BTreeSet<(String, &'static str)>> {
+    let mut written = std::collections::BTreeSet::new();
+    for stem in ["identities", "claims", "care"] {
+        let path = csv_dir.join(format!("{stem}.csv"));
+        if !path.exists() {
+            continue;
+        }
+        let mut rdr = csv::Reader::from_path(&path)?;
+        let headers = rdr.headers()?.clone();
+        let Some(code_col) = headers.iter().position(|h| h == "provider_code") else {
+            anyhow::bail!("{}: no provider_code column", path.display());
+        };
+        let mut writers: BTreeMap<String, csv::Writer<std::fs::File>> = BTreeMap::new();
+        for rec in rdr.records() {
+            let rec = rec?;
+            let Some(code) = rec.get(code_col) else {
+                continue;
+            };
+            if !writers.contains_key(code) {
+                let dir = out.join(code);
+                std::fs::create_dir_all(&dir)?;
+                let mut w = csv::Writer::from_path(dir.join(format!("{stem}.csv")))?;
+                w.write_record(&headers)?;
+                writers.insert(code.to_owned(), w);
+                written.insert((code.to_owned(), stem));
+            }
+            if let Some(w) = writers.get_mut(code) {
+                w.write_record(&rec)?;
+            }
+        }
+        for w in writers.values_mut() {
+            w.flush()?;
+        }
+    }
+    Ok(written)
 }
 
 /// Part 3b (linkage, 名寄せ): every identity in the vault linked into persons on keyed-hash
@@ -743,14 +813,9 @@ fn anonymize_tour(
             continue;
         };
         // The prefecture of a municipality name, disambiguated by the 3-digit postal area.
-        let pref = tsunagu_model::postal::table()
-            .codes()
-            .iter()
-            .filter(|c| c.as_str().starts_with(p3.as_str()))
-            .flat_map(|c| c.places())
-            .find(|pl| pl.municipality == m)
-            .map(|pl| pl.prefecture);
-        let Some(pref) = pref else { continue };
+        let Some(pref) = tsunagu_model::postal::prefecture_of_area(p3.as_str(), Some(m)) else {
+            continue;
+        };
         let born = bm.first_day();
         let years = today.years_since(born).unwrap_or(0).min(110);
         sex.push(p.sex.as_str().to_owned());

@@ -9,6 +9,7 @@ pub mod bench_ingest;
 pub mod bench_link;
 pub mod bench_synth;
 pub mod demo;
+pub mod demo_reconcile;
 pub mod eligibility;
 pub mod extract;
 pub mod ingest;
