@@ -61,7 +61,7 @@ impl Hasher for FxHasher {
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// How codes of one transformation are packed into a `u128`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Packing {
     shifts: Vec<u32>,
     masks: Vec<u128>,
@@ -408,10 +408,61 @@ pub fn class_of_records(data: &Dataset, classes: &Classes) -> Vec<u32> {
     out
 }
 
+/// For each class of `data`, the records of `population`'s class with the same generalized values (0 when the
+/// population has no such class).
+///
+/// Both must be classes of the same levels over datasets with the same hierarchies (as a
+/// [`crate::population::Population`] is built), so their keys are packed alike: the data's classes (the smaller
+/// side: the data is a subset of the population) go into a hash table once and every population class costs one
+/// lookup. When the two packings differ (never for a population built from the data's hierarchies) the codes are
+/// compared instead.
+pub fn matching_counts(data: &Classes, population: &Classes) -> Vec<u32> {
+    debug_assert_eq!(data.levels, population.levels);
+    let mut out = vec![0u32; data.len()];
+    match (&data.keys, &population.keys) {
+        (Keys::Fixed(dl, dk), Keys::Fixed(pl, pk)) if dl == pl => {
+            let mut map = U64Map::with_capacity(dk.len());
+            for (i, &k) in dk.iter().enumerate() {
+                map.get_or_insert(k, i as u32);
+            }
+            for (&k, &n) in pk.iter().zip(&population.counts) {
+                if let Some(i) = map.get(k) {
+                    out[i as usize] = n;
+                }
+            }
+        }
+        (Keys::Packed(dp, dk), Keys::Packed(pp, pk)) if dp == pp => {
+            let index: HashMap<u128, u32, FxBuild> =
+                dk.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+            for (k, &n) in pk.iter().zip(&population.counts) {
+                if let Some(&i) = index.get(k) {
+                    out[i as usize] = n;
+                }
+            }
+        }
+        _ => {
+            let n_attr = data.n_attr;
+            let mut codes = vec![0u32; n_attr];
+            let mut index: HashMap<Box<[u32]>, u32, FxBuild> = HashMap::default();
+            for i in 0..data.len() {
+                data.codes(i, &mut codes);
+                index.insert(codes.clone().into_boxed_slice(), i as u32);
+            }
+            for (c, &n) in population.counts.iter().enumerate() {
+                population.codes(c, &mut codes);
+                if let Some(&i) = index.get(codes.as_slice()) {
+                    out[i as usize] = n;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The fixed layout: attribute `j` always occupies the bits of its level-0 domain, so generalizing one attribute
 /// rewrites one field of a `u64` key in place (a code never needs more bits at a higher level: a tree's levels
 /// only shrink).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
     shifts: Vec<u32>,
     masks: Vec<u64>,

@@ -81,6 +81,31 @@ pub enum AnonError {
         /// 1-based record number (data rows, header excluded).
         record: usize,
     },
+    /// A value of the population table is absent from its attribute's hierarchy.
+    #[error(
+        "population record {record}, column {column}: value not found in the column's hierarchy"
+    )]
+    PopulationValueNotInHierarchy {
+        /// Column (attribute) name.
+        column: String,
+        /// 1-based record number of the population table (header excluded).
+        record: usize,
+    },
+    /// The population table lacks a quasi-identifier of the research data.
+    #[error("the population table has no column {column} (a quasi-identifier of the data)")]
+    PopulationColumnMissing {
+        /// Column (attribute) name.
+        column: String,
+    },
+    /// The research data is not a subset of the population: some combination of quasi-identifier values occurs
+    /// more often in the data than in the population.
+    #[error(
+        "record {record}: its quasi-identifier values occur more often in the data than in the population table; the data must be a subset of the population"
+    )]
+    NotASubset {
+        /// 1-based record number of the research data (the first such record).
+        record: usize,
+    },
     /// A column has a different number of values than the others.
     #[error("column {column}: {found} values where the table has {expected} records")]
     ColumnLength {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::error::AnonError;
+use crate::population::{DeltaPresence, PopulationModels};
 
 /// Variants of l-diversity over the sensitive attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -98,6 +99,10 @@ pub struct Checker {
     /// For hierarchical distance: `parents[level][code]` from level to level+1, and the level sizes.
     tree: Vec<Vec<u32>>,
     tree_sizes: Vec<usize>,
+    /// δ-presence against the population table.
+    delta: Option<DeltaPresence>,
+    /// k of k-map against the population table.
+    k_map: Option<u32>,
     /// Largest number of suppressed records.
     pub max_suppressed: u64,
     /// Whether solutions are up-closed ([`PrivacyModels::monotonic`]).
@@ -175,16 +180,69 @@ impl Checker {
             global,
             tree,
             tree_sizes,
+            delta: None,
+            k_map: None,
             max_suppressed,
             monotonic: models.monotonic(),
         })
     }
 
-    /// Whether a class of `count` records with sensitive histogram `hist` satisfies every model.
+    /// Validate `models` and the population models against `data` and prepare them. The population checks need
+    /// each class's population count ([`Checker::class_ok_with`]).
+    pub fn with_population(
+        data: &Dataset,
+        models: &PrivacyModels,
+        population: &PopulationModels,
+    ) -> Result<Self, AnonError> {
+        population.validate()?;
+        let mut c = Checker::new(data, models)?;
+        c.delta = population.delta_presence;
+        c.k_map = population.k_map;
+        // δ-presence is not monotonic ([`PopulationModels::monotonic`]): no predictive tagging with it.
+        c.monotonic = c.monotonic && population.monotonic();
+        Ok(c)
+    }
+
+    /// Whether a population model (δ-presence, k-map) is checked.
+    pub fn needs_population(&self) -> bool {
+        self.delta.is_some() || self.k_map.is_some()
+    }
+
+    /// Whether a class of `count` records with sensitive histogram `hist` satisfies every model. A checker with
+    /// population models fails every class here (it cannot check them without the population count): use
+    /// [`Checker::class_ok_with`].
     #[inline]
     pub fn class_ok(&self, count: u32, hist: &[(u32, u32)]) -> bool {
+        self.class_ok_with(count, hist, None)
+    }
+
+    /// Whether a class of `count` records with sensitive histogram `hist`, whose generalized values occur in
+    /// `population` records of the population table, satisfies every model. Without a population count the
+    /// population models fail (closed, never silently passed).
+    #[inline]
+    pub fn class_ok_with(&self, count: u32, hist: &[(u32, u32)], population: Option<u32>) -> bool {
         if count < self.k {
             return false;
+        }
+        if self.needs_population() {
+            let Some(p) = population else {
+                return false;
+            };
+            if let Some(k) = self.k_map
+                && p < k
+            {
+                return false;
+            }
+            if let Some(d) = self.delta {
+                if p == 0 {
+                    return false;
+                }
+                // Compared exactly, as ARX compares its doubles.
+                let delta = f64::from(count) / f64::from(p);
+                if delta < d.delta_min || delta > d.delta_max {
+                    return false;
+                }
+            }
         }
         if let Some(l) = self.l
             && !l_diverse(l, count, hist)
@@ -305,6 +363,43 @@ mod tests {
         assert!(l_diverse(LDiversity::Recursive { c: 1.01, l: 2 }, 10, &h));
         assert!(!l_diverse(LDiversity::Recursive { c: 1.0, l: 2 }, 10, &h));
         assert!(!l_diverse(LDiversity::Recursive { c: 10.0, l: 4 }, 10, &h));
+    }
+
+    #[test]
+    fn population_models_fail_closed_without_a_count() {
+        let mut ds = Dataset::new(2);
+        let h = crate::Hierarchy::parse_arx("a", "1;*\n2;*\n").unwrap();
+        ds.add_quasi_identifier("a", h, ["1", "2"]).unwrap();
+        let pm = PopulationModels {
+            delta_presence: Some(DeltaPresence {
+                delta_min: 0.2,
+                delta_max: 0.5,
+            }),
+            k_map: Some(3),
+        };
+        let c = Checker::with_population(&ds, &PrivacyModels::default(), &pm).unwrap();
+        assert!(!c.monotonic);
+        assert!(!c.class_ok(1, &[]));
+        assert!(c.class_ok_with(1, &[], Some(4)));
+        assert!(c.class_ok_with(1, &[], Some(5)));
+        // δ = 1/2 is the bound itself; 2/3 is above it; 1/6 below δmin; 2 population records below k-map.
+        assert!(c.class_ok_with(2, &[], Some(4)));
+        assert!(!c.class_ok_with(2, &[], Some(3)));
+        assert!(!c.class_ok_with(1, &[], Some(6)));
+        assert!(!c.class_ok_with(1, &[], Some(2)));
+        let k_only = PopulationModels {
+            delta_presence: None,
+            k_map: Some(3),
+        };
+        let models = PrivacyModels {
+            suppression_limit: 0.1,
+            ..Default::default()
+        };
+        assert!(
+            Checker::with_population(&ds, &models, &k_only)
+                .unwrap()
+                .monotonic
+        );
     }
 
     #[test]

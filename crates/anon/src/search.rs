@@ -13,6 +13,12 @@
 //! the solution with the lowest score, suppressed records included, ties going to the lower node, then to the
 //! first in lattice order (attribute 0 most significant).
 //!
+//! **Population models.** With δ-presence or k-map ([`search_population`]) the population table is grouped by the
+//! same machinery as the data (same hierarchies, hence the same packed keys): each node's population classes are
+//! rolled up alongside the data's and matched with them by key. k-map is monotonic and keeps predictive tagging;
+//! δ-presence is not monotonic, so with it the search walks bottom-up with bound pruning only, as ARX does not
+//! prune on it either.
+//!
 //! **Heuristic search.** For lattices too large to enumerate: steepest descent from the top node (always the
 //! coarsest solution) through direct predecessors, evaluated in parallel, then restarts from deterministic
 //! pseudo-random perturbations of the best node, until the time limit or the evaluation budget. Its result is not
@@ -24,11 +30,12 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::classes::{Classes, Grouping};
+use crate::classes::{self, Classes, Grouping};
 use crate::data::Dataset;
 use crate::error::AnonError;
 use crate::metric::{ClassSummary, Metric, MetricTables};
 use crate::model::{Checker, PrivacyModels};
+use crate::population::{Population, PopulationModels, PopulationSummary};
 
 /// Largest lattice that optimal search accepts (its per-node state must fit in memory).
 pub const MAX_OPTIMAL_LATTICE: u128 = 1 << 26;
@@ -85,6 +92,10 @@ pub struct Evaluation {
     pub classes: u64,
     /// Smallest kept class (0 when every record is suppressed).
     pub min_class_size: u32,
+    /// With a population table: δ range and smallest population class of the kept classes (`None` without a
+    /// population, for non-solutions, and when every record is suppressed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population: Option<PopulationSummary>,
 }
 
 /// The result of a search.
@@ -104,6 +115,17 @@ pub struct SearchOutcome {
 
 /// Evaluate the classes of a transformation.
 pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> Evaluation {
+    evaluate_with(classes, None, checker, tables)
+}
+
+/// Evaluate the classes of a transformation, with, when the checker has population models, the population
+/// records of each class (`population[c]` for class `c`, from [`classes::matching_counts`]).
+pub fn evaluate_with(
+    classes: &Classes,
+    population: Option<&[u32]>,
+    checker: &Checker,
+    tables: &MetricTables,
+) -> Evaluation {
     let n_attr = classes.levels.len();
     let mut sum = ClassSummary::default();
     let shares = tables.needs_shares();
@@ -120,10 +142,26 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
     let mut min_class = u32::MAX;
     let empty: [(u32, u32); 0] = [];
     let with_hist = !classes.hists.is_empty();
+    let mut pop = population.map(|_| PopulationSummary {
+        min_delta: f64::INFINITY,
+        max_delta: f64::NEG_INFINITY,
+        min_population_class_size: u32::MAX,
+    });
     for c in 0..classes.len() {
         let count = classes.counts[c];
         let hist: &[(u32, u32)] = if with_hist { &classes.hists[c] } else { &empty };
-        if checker.class_ok(count, hist) {
+        let p = population.and_then(|p| p.get(c).copied());
+        if checker.class_ok_with(count, hist, p) {
+            if let (Some(s), Some(p)) = (pop.as_mut(), p) {
+                let delta = if p == 0 {
+                    f64::INFINITY
+                } else {
+                    f64::from(count) / f64::from(p)
+                };
+                s.min_delta = s.min_delta.min(delta);
+                s.max_delta = s.max_delta.max(delta);
+                s.min_population_class_size = s.min_population_class_size.min(p);
+            }
             sum.kept += u64::from(count);
             sum.kept_classes += 1;
             sum.sum_sq += u128::from(count) * u128::from(count);
@@ -145,6 +183,7 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
                     score: f64::INFINITY,
                     classes: sum.kept_classes,
                     min_class_size: 0,
+                    population: None,
                 };
             }
             if supp_entropy {
@@ -169,6 +208,61 @@ pub fn evaluate(classes: &Classes, checker: &Checker, tables: &MetricTables) -> 
         score,
         classes: sum.kept_classes,
         min_class_size: if min_class == u32::MAX { 0 } else { min_class },
+        population: pop.filter(|_| sum.kept_classes > 0),
+    }
+}
+
+/// The classes of one transformation: the data's and, with population models, the population's (same levels).
+struct NodeClasses {
+    data: Classes,
+    population: Option<Classes>,
+}
+
+impl NodeClasses {
+    fn len(&self) -> usize {
+        self.data.len() + self.population.as_ref().map_or(0, Classes::len)
+    }
+}
+
+/// Counting and judging transformations: the data's grouping, the population's when a population model is set
+/// (counted and rolled up by the same machinery, so a population class is never rescanned from the records when
+/// a finer transformation's or an anchor's classes are at hand), the checks and the metric.
+struct Evaluator<'a> {
+    g: Grouping<'a>,
+    pop: Option<Grouping<'a>>,
+    checker: &'a Checker,
+    tables: &'a MetricTables,
+}
+
+impl Evaluator<'_> {
+    fn classes(&self, levels: &[u8]) -> NodeClasses {
+        NodeClasses {
+            data: self.g.classes(levels),
+            population: self.pop.as_ref().map(|p| p.classes(levels)),
+        }
+    }
+
+    fn roll_up(&self, source: &NodeClasses, levels: &[u8]) -> NodeClasses {
+        NodeClasses {
+            data: self.g.roll_up(&source.data, levels),
+            population: match (&self.pop, &source.population) {
+                (Some(p), Some(s)) => Some(p.roll_up(s, levels)),
+                (Some(p), None) => Some(p.classes(levels)),
+                (None, _) => None,
+            },
+        }
+    }
+
+    fn evaluate(&self, n: &NodeClasses) -> Evaluation {
+        let counts = n
+            .population
+            .as_ref()
+            .map(|p| classes::matching_counts(&n.data, p));
+        evaluate_with(&n.data, counts.as_deref(), self.checker, self.tables)
+    }
+
+    fn evaluate_levels(&self, levels: &[u8]) -> Evaluation {
+        self.evaluate(&self.classes(levels))
     }
 }
 
@@ -250,12 +344,49 @@ pub fn search(
     models: &PrivacyModels,
     config: &SearchConfig,
 ) -> Result<SearchOutcome, AnonError> {
+    search_impl(data, models, None, config)
+}
+
+/// Find the best transformation of `data` under `models` and the population models (δ-presence, k-map) checked
+/// against `population`. With δ-presence, which is not monotonic, the optimal search never tags nodes below a
+/// non-solution (see [`PopulationModels::monotonic`]); the heuristic starts from the top, so it finds nothing
+/// when the top breaks δ-presence even if a finer transformation would not.
+pub fn search_population(
+    data: &Dataset,
+    models: &PrivacyModels,
+    population: &Population,
+    population_models: &PopulationModels,
+    config: &SearchConfig,
+) -> Result<SearchOutcome, AnonError> {
+    search_impl(data, models, Some((population, population_models)), config)
+}
+
+fn search_impl(
+    data: &Dataset,
+    models: &PrivacyModels,
+    population: Option<(&Population, &PopulationModels)>,
+    config: &SearchConfig,
+) -> Result<SearchOutcome, AnonError> {
     validate(data)?;
-    let checker = Checker::new(data, models)?;
+    if let Some((p, _)) = population {
+        p.check_matches(data)?;
+    }
+    let checker = match population {
+        Some((_, pm)) => Checker::with_population(data, models, pm)?,
+        None => Checker::new(data, models)?,
+    };
     let tables = MetricTables::new(data, config.metric);
+    let ev = Evaluator {
+        g: Grouping::new(data),
+        pop: population
+            .filter(|(_, pm)| !pm.is_empty())
+            .map(|(p, _)| Grouping::new(p.dataset())),
+        checker: &checker,
+        tables: &tables,
+    };
     match config.strategy {
-        Strategy::Optimal => optimal(data, &checker, &tables, config),
-        Strategy::Heuristic => heuristic(data, &checker, &tables, config),
+        Strategy::Optimal => optimal(data, &ev, config),
+        Strategy::Heuristic => heuristic(data, &ev, config),
     }
 }
 
@@ -281,13 +412,7 @@ fn may_beat(lb: f64, levels: &[u8], idx: u64, best: Option<&(u64, Evaluation)>) 
 
 /// Evaluate the direct predecessors of `node` in parallel: the classes of their meet (every attribute one level
 /// lower) are counted once from the records, and each predecessor is rolled up from them.
-fn eval_predecessors(
-    g: &Grouping,
-    checker: &Checker,
-    tables: &MetricTables,
-    node: &[u8],
-    skip: &dyn Fn(&[u8]) -> bool,
-) -> Vec<Evaluation> {
+fn eval_predecessors(ev: &Evaluator, node: &[u8], skip: &dyn Fn(&[u8]) -> bool) -> Vec<Evaluation> {
     let preds: Vec<Vec<u8>> = (0..node.len())
         .filter(|&j| node[j] > 0)
         .map(|j| {
@@ -302,7 +427,7 @@ fn eval_predecessors(
     }
     let meet: Vec<u8> = node.iter().map(|&l| l.saturating_sub(1)).collect();
     let base = if preds.len() > 1 {
-        Some(g.classes(&meet))
+        Some(ev.classes(&meet))
     } else {
         None
     };
@@ -310,10 +435,10 @@ fn eval_predecessors(
         .into_par_iter()
         .map(|p| {
             let cls = match &base {
-                Some(b) => g.roll_up(b, &p),
-                None => g.classes(&p),
+                Some(b) => ev.roll_up(b, &p),
+                None => ev.classes(&p),
             };
-            evaluate(&cls, checker, tables)
+            ev.evaluate(&cls)
         })
         .collect()
 }
@@ -321,9 +446,7 @@ fn eval_predecessors(
 /// Steepest descent from `start` (a solution) through solutions that improve the score. Every evaluation is
 /// recorded in `seen`.
 fn descend(
-    g: &Grouping,
-    checker: &Checker,
-    tables: &MetricTables,
+    ev: &Evaluator,
     start: Vec<u8>,
     seen: &mut HashMap<Vec<u8>, Evaluation>,
     stop: &dyn Fn(usize) -> bool,
@@ -331,8 +454,8 @@ fn descend(
     let mut current = start;
     while !stop(seen.len()) {
         let cur_score = seen.get(&current).map_or(f64::INFINITY, |e| e.score);
-        let fresh = eval_predecessors(g, checker, tables, &current, &|p| {
-            seen.contains_key(p) || tables.lower_bound(p) >= cur_score
+        let fresh = eval_predecessors(ev, &current, &|p| {
+            seen.contains_key(p) || ev.tables.lower_bound(p) >= cur_score
         });
         for e in fresh {
             seen.insert(e.levels.clone(), e);
@@ -360,10 +483,10 @@ fn descend(
 
 fn optimal(
     data: &Dataset,
-    checker: &Checker,
-    tables: &MetricTables,
+    ev: &Evaluator,
     config: &SearchConfig,
 ) -> Result<SearchOutcome, AnonError> {
+    let (checker, tables) = (ev.checker, ev.tables);
     let start = Instant::now();
     let heights = data.heights();
     let lattice = Lattice::new(&heights);
@@ -373,7 +496,6 @@ fn optimal(
             max: MAX_OPTIMAL_LATTICE,
         });
     }
-    let g = Grouping::new(data);
     let max_height: usize = heights.iter().map(|h| h - 1).sum();
     // Nodes grouped by level (sum of generalization levels), each in increasing index order.
     let mut by_level: Vec<Vec<u64>> = vec![Vec::new(); max_height + 1];
@@ -386,14 +508,14 @@ fn optimal(
     // An upper bound first: one steepest descent from the top, so that the bound prunes from the start.
     let mut seen: HashMap<Vec<u8>, Evaluation> = HashMap::new();
     let top = lattice.top();
-    let top_eval = evaluate(&g.classes(&top), checker, tables);
+    let top_eval = ev.evaluate_levels(&top);
     seen.insert(top.clone(), top_eval.clone());
     if !top_eval.solution && checker.monotonic {
         return Err(AnonError::NoSolution);
     }
     let mut best: Option<(u64, Evaluation)> = None;
     if top_eval.solution {
-        descend(&g, checker, tables, top, &mut seen, &|_| timed_out());
+        descend(ev, top, &mut seen, &|_| timed_out());
     }
     for e in seen.values() {
         if e.solution {
@@ -468,7 +590,7 @@ fn optimal(
                 }
                 let evals: Vec<(u64, Evaluation)> = batch
                     .into_par_iter()
-                    .map(|(i, lv)| (i, evaluate(&g.classes(&lv), checker, tables)))
+                    .map(|(i, lv)| (i, ev.evaluate_levels(&lv)))
                     .collect();
                 checked += evals.len() as u64;
                 for (i, e) in evals {
@@ -485,7 +607,7 @@ fn optimal(
         }
     } else {
         // Bottom-up, rolling each node up from an evaluated direct predecessor.
-        let mut prev: HashMap<u64, Classes> = HashMap::new();
+        let mut prev: HashMap<u64, NodeClasses> = HashMap::new();
         for level_nodes in &by_level {
             if timed_out() {
                 stopped = true;
@@ -499,7 +621,7 @@ fn optimal(
             if candidates.is_empty() {
                 break;
             }
-            let results: Vec<(u64, Classes, Evaluation)> = candidates
+            let results: Vec<(u64, NodeClasses, Evaluation)> = candidates
                 .into_par_iter()
                 .map(|(idx, lv)| {
                     let source = (0..lv.len())
@@ -507,18 +629,18 @@ fn optimal(
                         .filter_map(|j| prev.get(&(idx - lattice.strides[j])))
                         .min_by_key(|c| c.len());
                     let cls = match source {
-                        Some(s) => g.roll_up(s, &lv),
-                        None => g.classes(&lv),
+                        Some(s) => ev.roll_up(s, &lv),
+                        None => ev.classes(&lv),
                     };
-                    let ev = evaluate(&cls, checker, tables);
-                    (idx, cls, ev)
+                    let e = ev.evaluate(&cls);
+                    (idx, cls, e)
                 })
                 .collect();
             checked += results.len() as u64;
             let mut next = HashMap::with_capacity(results.len());
-            for (idx, cls, ev) in results {
-                if ev.solution && best.as_ref().is_none_or(|(bi, b)| better(&ev, idx, b, *bi)) {
-                    best = Some((idx, ev));
+            for (idx, cls, e) in results {
+                if e.solution && best.as_ref().is_none_or(|(bi, b)| better(&e, idx, b, *bi)) {
+                    best = Some((idx, e));
                 }
                 next.insert(idx, cls);
             }
@@ -553,22 +675,21 @@ impl SplitMix {
 
 fn heuristic(
     data: &Dataset,
-    checker: &Checker,
-    tables: &MetricTables,
+    ev: &Evaluator,
     config: &SearchConfig,
 ) -> Result<SearchOutcome, AnonError> {
+    let tables = ev.tables;
     let start = Instant::now();
     let heights = data.heights();
     let lattice = Lattice::new(&heights);
     let time_limit = config.time_limit.unwrap_or(Duration::from_secs(30));
     let budget = config.max_evaluations.unwrap_or(u64::MAX);
-    let g = Grouping::new(data);
     let stop = |n: usize| start.elapsed() >= time_limit || n as u64 >= budget;
     let mut seen: HashMap<Vec<u8>, Evaluation> = HashMap::new();
     let mut rng = SplitMix(config.seed ^ 0x0074_7375_6e61_6775);
 
     let top = lattice.top();
-    let top_eval = evaluate(&g.classes(&top), checker, tables);
+    let top_eval = ev.evaluate_levels(&top);
     seen.insert(top.clone(), top_eval.clone());
     if !top_eval.solution {
         return Err(AnonError::NoSolution);
@@ -576,7 +697,7 @@ fn heuristic(
     let mut best = top_eval;
     let mut start_node = top;
     loop {
-        let mut end = descend(&g, checker, tables, start_node, &mut seen, &stop);
+        let mut end = descend(ev, start_node, &mut seen, &stop);
         // Lateral moves from the local optimum: one attribute one level down and another one level up. Only
         // neighbours whose lower bound could beat the current score are evaluated; the best improving one is
         // taken, followed by a new descent, until no lateral move improves.
@@ -606,10 +727,8 @@ fn heuristic(
                 if stop(seen.len()) {
                     break;
                 }
-                let evals: Vec<Evaluation> = chunk
-                    .par_iter()
-                    .map(|n| evaluate(&g.classes(n), checker, tables))
-                    .collect();
+                let evals: Vec<Evaluation> =
+                    chunk.par_iter().map(|n| ev.evaluate_levels(n)).collect();
                 for e in evals {
                     if e.solution
                         && e.score < cur
@@ -626,7 +745,7 @@ fn heuristic(
                 }
             }
             match improved {
-                Some(e) => end = descend(&g, checker, tables, e.levels, &mut seen, &stop),
+                Some(e) => end = descend(ev, e.levels, &mut seen, &stop),
                 None => break,
             }
         }
@@ -649,7 +768,7 @@ fn heuristic(
         }
         loop {
             if !seen.contains_key(&node) {
-                let e = evaluate(&g.classes(&node), checker, tables);
+                let e = ev.evaluate_levels(&node);
                 seen.insert(node.clone(), e);
             }
             if seen.get(&node).is_some_and(|e| e.solution) || stop(seen.len()) {

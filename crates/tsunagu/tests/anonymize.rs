@@ -455,3 +455,215 @@ res['k'] = int(anonymity.k_anonymity(df, qi))
     let u = pop["dankar"].as_f64().unwrap();
     assert!(u > 0.0 && u < 1.0, "{u}");
 }
+
+/// Population tests: adult is the population, and the research subset is every tenth record of it (3,017 records),
+/// written to `dir`. Returns the subset's path.
+fn adult_subset(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(adult_dir().join("adult.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut out = vec![lines.next().unwrap()];
+    out.extend(
+        lines
+            .enumerate()
+            .filter(|(i, _)| i % 10 == 0)
+            .map(|(_, l)| l),
+    );
+    let path = dir.join("subset.csv");
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    path
+}
+
+/// Header and rows of a `;` file, split by hand (no engine code).
+fn read_semicolon(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let split = |l: &str| -> Vec<String> { l.split(';').map(str::to_owned).collect() };
+    let header = split(lines.next().unwrap());
+    (header, lines.map(split).collect())
+}
+
+/// value → its label at `level`, read from an ARX hierarchy file (column `level` of the value's line).
+fn generalizer(attr: &str, level: usize) -> std::collections::HashMap<String, String> {
+    let path = adult_dir().join(format!("adult_hierarchy_{attr}.csv"));
+    let (first, rest) = read_semicolon(&path);
+    std::iter::once(first)
+        .chain(rest)
+        .map(|cells| (cells[0].clone(), cells[level].clone()))
+        .collect()
+}
+
+/// Independent check of a population run: every released class of `out` (records not all `*`) is matched with the
+/// population records (adult) generalized by the reported transformation. Returns (min δ, max δ, smallest
+/// population class, suppressed records).
+fn population_figures(out: &Path, rep: &serde_json::Value, qi: &[&str]) -> (f64, f64, u32, usize) {
+    use std::collections::HashMap;
+    let (header, rows) = read_semicolon(out);
+    let (pheader, prows) = read_semicolon(&adult_dir().join("adult.csv"));
+    let cols: Vec<usize> = qi
+        .iter()
+        .map(|q| header.iter().position(|h| h == q).unwrap())
+        .collect();
+    let pcols: Vec<usize> = qi
+        .iter()
+        .map(|q| pheader.iter().position(|h| h == q).unwrap())
+        .collect();
+    let gens: Vec<HashMap<String, String>> = qi
+        .iter()
+        .map(|q| generalizer(q, rep["transformation"][q].as_u64().unwrap() as usize))
+        .collect();
+    let mut released: HashMap<Vec<String>, u32> = HashMap::new();
+    let mut suppressed = 0;
+    for r in &rows {
+        let key: Vec<String> = cols.iter().map(|&c| r[c].clone()).collect();
+        if key.iter().all(|v| v == "*") {
+            suppressed += 1;
+        } else {
+            *released.entry(key).or_insert(0) += 1;
+        }
+    }
+    let mut population: HashMap<Vec<String>, u32> = HashMap::new();
+    for r in &prows {
+        let key: Vec<String> = pcols
+            .iter()
+            .zip(&gens)
+            .map(|(&c, g)| g[&r[c]].clone())
+            .collect();
+        *population.entry(key).or_insert(0) += 1;
+    }
+    let (mut lo, mut hi, mut min_pop) = (f64::INFINITY, f64::NEG_INFINITY, u32::MAX);
+    for (key, &n) in &released {
+        let p = population.get(key).copied().unwrap_or(0);
+        assert!(
+            p >= n,
+            "a released class is larger than its population class"
+        );
+        let d = f64::from(n) / f64::from(p);
+        lo = lo.min(d);
+        hi = hi.max(d);
+        min_pop = min_pop.min(p);
+    }
+    (lo, hi, min_pop, suppressed)
+}
+
+const POP_QIS: [&str; 5] = ["sex", "age", "race", "marital-status", "education"];
+
+fn anonymize_subset(dir: &Path, extra: &[&str]) -> Output {
+    let input = adult_subset(dir);
+    let population = adult_dir().join("adult.csv");
+    let hier = adult_dir();
+    let out = dir.join("out.csv");
+    let report = dir.join("report.json");
+    let qi = POP_QIS.join(",");
+    let mut args = vec![
+        "anonymize",
+        input.to_str().unwrap(),
+        "--hierarchies",
+        hier.to_str().unwrap(),
+        "--qi",
+        &qi,
+        "--population",
+        population.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    tsunagu(&args)
+}
+
+#[test]
+fn delta_presence_and_k_map_hold_by_an_independent_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = anonymize_subset(
+        dir.path(),
+        &[
+            "--delta-min",
+            "0.08",
+            "--delta-max",
+            "0.12",
+            "--k-map",
+            "20",
+            "--suppression-limit",
+            "0.1",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rep: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(rep["records"], 3017);
+    assert_eq!(rep["optimal"], true);
+    let pm = &rep["privacy_models"];
+    assert_eq!(pm["delta_presence"]["delta_min"], 0.08);
+    assert_eq!(pm["delta_presence"]["delta_max"], 0.12);
+    assert_eq!(pm["k_map"], 20);
+    assert_eq!(pm["k"], 1);
+    assert_eq!(rep["population"]["records"], 30162);
+
+    let (lo, hi, min_pop, suppressed) =
+        population_figures(&dir.path().join("out.csv"), &rep, &POP_QIS);
+    assert!(
+        (0.08..=0.12).contains(&lo) && (0.08..=0.12).contains(&hi),
+        "{lo} {hi}"
+    );
+    assert!(min_pop >= 20, "{min_pop}");
+    assert!(suppressed <= (0.1f64 * 3017.0).floor() as usize);
+    assert_eq!(rep["suppressed_records"], suppressed);
+    let p = &rep["population"];
+    assert_eq!(p["min_delta"].as_f64().unwrap(), lo);
+    assert_eq!(p["max_delta"].as_f64().unwrap(), hi);
+    assert_eq!(p["min_population_class_size"], min_pop);
+}
+
+#[test]
+fn unreachable_population_bounds_fail_clearly() {
+    // Every tenth record: the released classes hold 3,017 records in at most 30,162 population records, so δmax
+    // 0.05 cannot hold for all of them without suppression (3,017 > 0.05 · 30,162).
+    let dir = tempfile::tempdir().unwrap();
+    let o = anonymize_subset(dir.path(), &["--delta-max", "0.05"]);
+    assert_eq!(o.status.code(), Some(6));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no transformation satisfies") && err.contains("δ-presence"),
+        "{err}"
+    );
+    // More population records per class than the population has.
+    let o = anonymize_subset(dir.path(), &["--k-map", "30163"]);
+    assert_eq!(o.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("30163-map"));
+
+    // A population value missing from its hierarchy: named by population record and column, not echoed.
+    let text = std::fs::read_to_string(adult_dir().join("adult.csv")).unwrap();
+    let bad = dir.path().join("population.csv");
+    std::fs::write(&bad, text.replacen("Male;50;", "Male;1234;", 1)).unwrap();
+    let input = adult_subset(dir.path());
+    let out = dir.path().join("o.csv");
+    let rep = dir.path().join("r.json");
+    let hier = adult_dir();
+    let base = [
+        "anonymize",
+        input.to_str().unwrap(),
+        "--hierarchies",
+        hier.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        rep.to_str().unwrap(),
+    ];
+    let mut a = base.to_vec();
+    a.extend(["--population", bad.to_str().unwrap(), "--k-map", "2"]);
+    let o = tsunagu(&a);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("population record 2, column age"), "{err}");
+    assert!(!err.contains("1234"), "{err}");
+    // Population models without a population, and a population without a model, are usage errors.
+    let mut a = base.to_vec();
+    a.extend(["--delta-min", "0.1"]);
+    assert_eq!(tsunagu(&a).status.code(), Some(2));
+    let population = adult_dir().join("adult.csv");
+    let mut a = base.to_vec();
+    a.extend(["--population", population.to_str().unwrap(), "--k", "2"]);
+    assert_eq!(tsunagu(&a).status.code(), Some(2));
+}

@@ -1,5 +1,6 @@
 //! `tsunagu anonymize`: optimal (or heuristic) full-domain generalization of a CSV table under k-anonymity,
-//! l-diversity and t-closeness with suppression, using ARX-format hierarchies. The engine is `tsunagu-anon`; this
+//! l-diversity and t-closeness with suppression, and δ-presence and k-map against a population table, using
+//! ARX-format hierarchies. The engine is `tsunagu-anon`; this
 //! module only reads and writes files.
 
 use std::collections::HashMap;
@@ -12,8 +13,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use tsunagu_anon::{
-    AnonError, Dataset, Hierarchy, LDiversity, Metric, PrivacyModels, SearchConfig, Strategy,
-    TCloseness, TDistance,
+    AnonError, Dataset, DeltaPresence, Hierarchy, LDiversity, Metric, Population, PopulationModels,
+    PrivacyModels, SearchConfig, Strategy, TCloseness, TDistance,
 };
 
 use crate::ctx::{Ctx, exit, fail};
@@ -62,6 +63,20 @@ pub struct AnonymizeArgs {
     /// Ground distance of t-closeness (hierarchical needs a hierarchy for the sensitive attribute).
     #[arg(long, value_enum, default_value = "equal")]
     pub t_distance: TDistanceArg,
+    /// Population table (CSV with the quasi-identifier columns, read with the same delimiter) of which the input
+    /// is a subset; needed by --delta-min/--delta-max and --k-map.
+    #[arg(long)]
+    pub population: Option<PathBuf>,
+    /// δmin of δ-presence: every released class holds at least this share of its population class (default 0
+    /// when only --delta-max is given).
+    #[arg(long)]
+    pub delta_min: Option<f64>,
+    /// δmax of δ-presence (default 1 when only --delta-min is given).
+    #[arg(long)]
+    pub delta_max: Option<f64>,
+    /// k of k-map: every released class matches at least k population records.
+    #[arg(long)]
+    pub k_map: Option<u32>,
     /// Largest share of records that may be suppressed (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub suppression_limit: f64,
@@ -396,8 +411,17 @@ fn models(args: &AnonymizeArgs) -> anyhow::Result<PrivacyModels> {
     if (l_diversity.is_some() || t_closeness.is_some()) && args.sensitive.is_none() {
         return Err(fail(exit::USAGE, "--l and --t need --sensitive"));
     }
-    if args.k.is_none() && l_diversity.is_none() && t_closeness.is_none() {
-        return Err(fail(exit::USAGE, "no privacy model: give --k, --l or --t"));
+    if args.k.is_none()
+        && l_diversity.is_none()
+        && t_closeness.is_none()
+        && args.delta_min.is_none()
+        && args.delta_max.is_none()
+        && args.k_map.is_none()
+    {
+        return Err(fail(
+            exit::USAGE,
+            "no privacy model: give --k, --l, --t, --delta-min/--delta-max or --k-map",
+        ));
     }
     Ok(PrivacyModels {
         k: args.k.unwrap_or(1),
@@ -405,6 +429,76 @@ fn models(args: &AnonymizeArgs) -> anyhow::Result<PrivacyModels> {
         t_closeness,
         suppression_limit: args.suppression_limit,
     })
+}
+
+/// δ-presence and k-map from the arguments; `None` without --population.
+fn population_models(args: &AnonymizeArgs) -> anyhow::Result<Option<PopulationModels>> {
+    let delta_presence = match (args.delta_min, args.delta_max) {
+        (None, None) => None,
+        (lo, hi) => Some(DeltaPresence {
+            delta_min: lo.unwrap_or(0.0),
+            delta_max: hi.unwrap_or(1.0),
+        }),
+    };
+    let pm = PopulationModels {
+        delta_presence,
+        k_map: args.k_map,
+    };
+    match (&args.population, pm.is_empty()) {
+        (None, true) => Ok(None),
+        (None, false) => Err(fail(
+            exit::USAGE,
+            "--delta-min, --delta-max and --k-map need --population",
+        )),
+        (Some(_), true) => Err(fail(
+            exit::USAGE,
+            "--population needs a model to check against it: --delta-min/--delta-max or --k-map",
+        )),
+        (Some(_), false) => {
+            pm.validate().map_err(anon_fail)?;
+            Ok(Some(pm))
+        }
+    }
+}
+
+/// Encode the population table with the hierarchies of the data's quasi-identifiers.
+fn read_population(path: &Path, delimiter: u8, ds: &Dataset) -> anyhow::Result<Population> {
+    let table = read_table(path, Some(char::from(delimiter)))?;
+    Population::encode(ds, table.rows.len(), |name| {
+        let j = table.header.iter().position(|h| h == name)?;
+        Some(table.rows.iter().map(move |r| r[j].as_str()))
+    })
+    .map_err(|e| fail_population(path, e))
+}
+
+/// Population errors name the population file; usage errors stay usage errors.
+fn fail_population(path: &Path, e: AnonError) -> anyhow::Error {
+    let code = match e {
+        AnonError::Config(_) => exit::USAGE,
+        _ => exit::INPUT,
+    };
+    fail(code, format!("{}: {e}", path.display()))
+}
+
+/// The privacy models as reported: the engine's, plus those checked against the population.
+#[derive(Serialize)]
+struct ModelsReport<'a> {
+    #[serde(flatten)]
+    models: &'a PrivacyModels,
+    delta_presence: Option<DeltaPresence>,
+    k_map: Option<u32>,
+}
+
+/// Population figures of the chosen transformation's released classes.
+#[derive(Serialize)]
+struct PopulationReport {
+    file: String,
+    records: usize,
+    /// Smallest and largest δ of a released class (`null` when every record is suppressed).
+    min_delta: Option<f64>,
+    max_delta: Option<f64>,
+    /// Fewest population records in the class of a released record.
+    min_population_class_size: Option<u32>,
 }
 
 struct Levels<'a>(&'a [String], &'a [u8]);
@@ -438,12 +532,15 @@ struct Report<'a> {
     transformations_checked: u64,
     lattice_size: String,
     elapsed_ms: f64,
-    privacy_models: &'a PrivacyModels,
+    privacy_models: ModelsReport<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    population: Option<PopulationReport>,
 }
 
 /// Run `tsunagu anonymize`.
 pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
     let models = models(&args)?;
+    let pop_models = population_models(&args)?;
     let metric: Metric = args.metric.into();
     let table = read_table(&args.input, args.delimiter)?;
     let mut hierarchies = read_hierarchies(args.hierarchies.as_deref(), &args.hierarchy)?;
@@ -453,6 +550,10 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
         &args.qi,
         args.sensitive.as_deref(),
     )?;
+    let population = match (&args.population, &pop_models) {
+        (Some(path), Some(_)) => Some(read_population(path, table.delimiter, &ds)?),
+        _ => None,
+    };
     let lattice: u128 = ds.heights().iter().map(|&h| h as u128).product();
     let strategy = match args.search {
         Some(SearchArg::Optimal) => Strategy::Optimal,
@@ -482,12 +583,46 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .map_err(|e| fail(exit::FAILURE, format!("thread pool: {e}")))?;
-    let outcome = pool
-        .install(|| tsunagu_anon::search(&ds, &models, &config))
-        .map_err(anon_fail)?;
-    let (eval, suppressed) = pool
-        .install(|| tsunagu_anon::apply(&ds, &models, metric, &outcome.best.levels))
-        .map_err(anon_fail)?;
+    let no_solution = |e: AnonError| match (&e, &pop_models) {
+        (AnonError::NoSolution, Some(pm)) => fail(
+            exit::VERIFY,
+            format!(
+                "{e}: {} (suppression limit {})",
+                describe(&models, pm),
+                models.suppression_limit
+            ),
+        ),
+        _ => anon_fail(e),
+    };
+    let (outcome, (eval, suppressed)) = match (&population, &pop_models) {
+        (Some(p), Some(pm)) => {
+            let outcome = pool
+                .install(|| tsunagu_anon::search_population(&ds, &models, p, pm, &config))
+                .map_err(no_solution)?;
+            let applied = pool
+                .install(|| {
+                    tsunagu_anon::apply_population(
+                        &ds,
+                        &models,
+                        p,
+                        pm,
+                        metric,
+                        &outcome.best.levels,
+                    )
+                })
+                .map_err(anon_fail)?;
+            (outcome, applied)
+        }
+        _ => {
+            let outcome = pool
+                .install(|| tsunagu_anon::search(&ds, &models, &config))
+                .map_err(anon_fail)?;
+            let applied = pool
+                .install(|| tsunagu_anon::apply(&ds, &models, metric, &outcome.best.levels))
+                .map_err(anon_fail)?;
+            (outcome, applied)
+        }
+    };
     write_output(&args.out, &table, &ds, &qi_cols, &eval.levels, &suppressed)?;
 
     let names: Vec<String> = ds
@@ -518,7 +653,21 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
         transformations_checked: outcome.transformations_checked,
         lattice_size: outcome.lattice_size.to_string(),
         elapsed_ms: outcome.elapsed.as_secs_f64() * 1000.0,
-        privacy_models: &models,
+        privacy_models: ModelsReport {
+            models: &models,
+            delta_presence: pop_models.as_ref().and_then(|p| p.delta_presence),
+            k_map: pop_models.as_ref().and_then(|p| p.k_map),
+        },
+        population: match (&args.population, &population) {
+            (Some(path), Some(p)) => Some(PopulationReport {
+                file: path.display().to_string(),
+                records: p.records(),
+                min_delta: eval.population.map(|s| s.min_delta),
+                max_delta: eval.population.map(|s| s.max_delta),
+                min_population_class_size: eval.population.map(|s| s.min_population_class_size),
+            }),
+            _ => None,
+        },
     };
     let json = serde_json::to_string_pretty(&report)?;
     fs::write(&args.report, format!("{json}\n")).map_err(|e| {
@@ -541,9 +690,40 @@ pub fn run(ctx: &Ctx, args: AnonymizeArgs) -> anyhow::Result<ExitCode> {
             eval.min_class_size,
             outcome.transformations_checked,
             outcome.elapsed.as_secs_f64() * 1000.0,
-        )
+        ) + &eval.population.map_or(String::new(), |p| {
+            format!(
+                "; population: δ {} to {}, smallest population class {}",
+                p.min_delta, p.max_delta, p.min_population_class_size
+            )
+        })
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// The models in words, for the message when nothing satisfies them.
+fn describe(models: &PrivacyModels, pm: &PopulationModels) -> String {
+    let mut parts = Vec::new();
+    if models.k > 1 {
+        parts.push(format!("{}-anonymity", models.k));
+    }
+    if models.l_diversity.is_some() {
+        parts.push("l-diversity".to_owned());
+    }
+    if let Some(t) = models.t_closeness {
+        parts.push(format!("{}-closeness", t.t));
+    }
+    if let Some(d) = pm.delta_presence {
+        parts.push(format!(
+            "δ-presence with δ in [{}, {}] of the population class",
+            d.delta_min, d.delta_max
+        ));
+    }
+    if let Some(k) = pm.k_map {
+        parts.push(format!(
+            "{k}-map (at least {k} population records per class)"
+        ));
+    }
+    format!("no generalization meets {}", parts.join(", "))
 }
 
 fn write_output(
