@@ -1,8 +1,9 @@
-//! Mapped CSV: the first byte picks a mapping, the rest is the file.
+//! Mapped CSV: the first byte picks a mapping (three hand-written ones, then each file of the
+//! `tsunagu synth` layout, checked against a sender's provider code), the rest is the file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tsunagu_ingest::csv_mapped::{Limits, Mapping, read};
+use tsunagu_ingest::csv_mapped::{Limits, Mapping, SYNTH_LAYOUT, read};
 use tsunagu_ingest::record::SourceFile;
 
 const OBSERVATION_CP932: &str = r#"
@@ -32,15 +33,20 @@ fuzz_target!(|bytes: &[u8]| {
     let Some((&sel, body)) = bytes.split_first() else {
         return;
     };
-    let mapping = match sel % 3 {
+    let pick = usize::from(sel) % (3 + SYNTH_LAYOUT.len());
+    let mapping = match pick {
         0 => Mapping::jp_identity(),
         1 => match Mapping::from_toml(OBSERVATION_CP932) {
             Ok(m) => m,
             Err(_) => return,
         },
-        _ => match Mapping::from_toml(CONDITION) {
+        2 => match Mapping::from_toml(CONDITION) {
             Ok(m) => m,
             Err(_) => return,
+        },
+        n => match Mapping::builtin_for_header(SYNTH_LAYOUT[n - 3].0.as_bytes()) {
+            Some(m) => m.for_provider("1310000001"),
+            None => return,
         },
     };
     let b = read(
