@@ -153,6 +153,9 @@ pub fn default_rules(schema: &Schema) -> Vec<BlockingRule> {
 pub struct Candidates {
     /// Pairs `(left, right)`, sorted, unique. In deduplication `left < right`.
     pub pairs: Vec<(u32, u32)>,
+    /// For each pair, the rules that produced it (bit `r` for rule `r`; rules from the 33rd on
+    /// are not recorded).
+    pub rules: Vec<u32>,
     /// Pairs each rule produced (before the union), in rule order.
     pub per_rule: Vec<u64>,
     /// Key groups skipped because they alone would give more than the cap.
@@ -160,17 +163,90 @@ pub struct Candidates {
 }
 
 fn keys(t: &TokenTable, rule: &BlockingRule) -> Vec<(u64, u32)> {
-    let mut k: Vec<(u64, u32)> = (0..t.len())
-        .into_par_iter()
-        .filter_map(|i| rule.key(t, i).map(|h| (h, i as u32)))
-        .collect();
+    // Sequential: a key is a few loads and multiplications, and collecting in parallel would
+    // hold the keys twice.
+    let mut k: Vec<(u64, u32)> = Vec::with_capacity(t.len());
+    k.extend((0..t.len()).filter_map(|i| rule.key(t, i).map(|h| (h, i as u32))));
     k.par_sort_unstable();
     k
+}
+
+/// The pairs of one rule, sorted, and the number of key groups skipped.
+fn rule_pairs(
+    left: &TokenTable,
+    right: &TokenTable,
+    dedupe: bool,
+    rule: &BlockingRule,
+    max_block_pairs: u64,
+) -> (Vec<(u32, u32)>, u64) {
+    let lk = keys(left, rule);
+    let rk = if dedupe {
+        Vec::new()
+    } else {
+        keys(right, rule)
+    };
+    let mut out = Vec::new();
+    let mut skipped = 0u64;
+    let group_end = |v: &[(u64, u32)], s: usize| {
+        let mut e = s;
+        while e < v.len() && v[e].0 == v[s].0 {
+            e += 1;
+        }
+        e
+    };
+    if dedupe {
+        let mut s = 0;
+        while s < lk.len() {
+            let e = group_end(&lk, s);
+            let n = (e - s) as u64;
+            if n * (n - 1) / 2 > max_block_pairs {
+                skipped += 1;
+            } else {
+                for x in s..e {
+                    for y in x + 1..e {
+                        out.push((lk[x].1.min(lk[y].1), lk[x].1.max(lk[y].1)));
+                    }
+                }
+            }
+            s = e;
+        }
+    } else {
+        let (mut i, mut j) = (0, 0);
+        while i < lk.len() && j < rk.len() {
+            match lk[i].0.cmp(&rk[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    let ie = group_end(&lk, i);
+                    let je = group_end(&rk, j);
+                    if ((ie - i) as u64) * ((je - j) as u64) > max_block_pairs {
+                        skipped += 1;
+                    } else {
+                        for x in &lk[i..ie] {
+                            for y in &rk[j..je] {
+                                out.push((x.1, y.1));
+                            }
+                        }
+                    }
+                    i = ie;
+                    j = je;
+                }
+            }
+        }
+    }
+    drop((lk, rk));
+    out.par_sort_unstable();
+    // A rule gives each pair once (one key per record); sorting makes it mergeable.
+    out.dedup();
+    (out, skipped)
 }
 
 /// Candidate pairs between two tables (`dedupe = false`) or within one (`right` ignored,
 /// `dedupe = true`). A key group contributing more than `max_block_pairs` pairs is skipped:
 /// a value shared by that many records (a placeholder date, a common name alone) says nothing.
+///
+/// Rules are joined one after another and merged into the sorted union as they come, so that
+/// memory holds the union and one rule's pairs, never every rule's pairs at once.
 pub fn candidates(
     left: &TokenTable,
     right: &TokenTable,
@@ -178,79 +254,63 @@ pub fn candidates(
     rules: &[BlockingRule],
     max_block_pairs: u64,
 ) -> Candidates {
-    let per: Vec<(Vec<u64>, u64)> = rules
-        .par_iter()
-        .map(|rule| {
-            let lk = keys(left, rule);
-            let rk = if dedupe {
-                Vec::new()
-            } else {
-                keys(right, rule)
-            };
-            let mut out = Vec::new();
-            let mut skipped = 0u64;
-            let group_end = |v: &[(u64, u32)], s: usize| {
-                let mut e = s;
-                while e < v.len() && v[e].0 == v[s].0 {
-                    e += 1;
-                }
-                e
-            };
-            if dedupe {
-                let mut s = 0;
-                while s < lk.len() {
-                    let e = group_end(&lk, s);
-                    let n = (e - s) as u64;
-                    if n * (n - 1) / 2 > max_block_pairs {
-                        skipped += 1;
-                    } else {
-                        for x in s..e {
-                            for y in x + 1..e {
-                                let (a, b) = (lk[x].1.min(lk[y].1), lk[x].1.max(lk[y].1));
-                                out.push((u64::from(a) << 32) | u64::from(b));
-                            }
-                        }
-                    }
-                    s = e;
-                }
-            } else {
-                let (mut i, mut j) = (0, 0);
-                while i < lk.len() && j < rk.len() {
-                    match lk[i].0.cmp(&rk[j].0) {
-                        std::cmp::Ordering::Less => i += 1,
-                        std::cmp::Ordering::Greater => j += 1,
-                        std::cmp::Ordering::Equal => {
-                            let ie = group_end(&lk, i);
-                            let je = group_end(&rk, j);
-                            if ((ie - i) as u64) * ((je - j) as u64) > max_block_pairs {
-                                skipped += 1;
-                            } else {
-                                for x in &lk[i..ie] {
-                                    for y in &rk[j..je] {
-                                        out.push((u64::from(x.1) << 32) | u64::from(y.1));
-                                    }
-                                }
-                            }
-                            i = ie;
-                            j = je;
-                        }
-                    }
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    let mut masks: Vec<u32> = Vec::new();
+    let mut per_rule = Vec::with_capacity(rules.len());
+    let mut skipped_blocks = 0;
+    for (r, rule) in rules.iter().enumerate() {
+        let (rp, skipped) = rule_pairs(left, right, dedupe, rule, max_block_pairs);
+        per_rule.push(rp.len() as u64);
+        skipped_blocks += skipped;
+        let bit = if r < 32 { 1u32 << r } else { 0 };
+        if pairs.is_empty() {
+            masks = vec![bit; rp.len()];
+            pairs = rp;
+            continue;
+        }
+        // Merge the rule's sorted pairs into the sorted union in place, from the back (the
+        // union's size is known once the overlap is counted), so that the union is never held
+        // twice.
+        let (mut i, mut j, mut common) = (0, 0, 0usize);
+        while i < pairs.len() && j < rp.len() {
+            match pairs[i].cmp(&rp[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    common += 1;
+                    i += 1;
+                    j += 1;
                 }
             }
-            (out, skipped)
-        })
-        .collect();
-    let per_rule = per.iter().map(|(v, _)| v.len() as u64).collect();
-    let skipped_blocks = per.iter().map(|(_, s)| s).sum();
-    let mut all: Vec<u64> = per.into_iter().flat_map(|(v, _)| v).collect();
-    all.par_sort_unstable();
-    all.dedup();
-    let pairs = all
-        .into_iter()
-        .map(|p| ((p >> 32) as u32, p as u32))
-        .collect();
+        }
+        let old = pairs.len();
+        let n = old + rp.len() - common;
+        pairs.resize(n, (0, 0));
+        masks.resize(n, 0);
+        let (mut i, mut j, mut k) = (old, rp.len(), n);
+        // Invariant: k - i = (new pairs left to place) ≥ 0, so writes never pass unread
+        // entries of the union.
+        while j > 0 {
+            k -= 1;
+            if i > 0 && pairs[i - 1] > rp[j - 1] {
+                pairs[k] = pairs[i - 1];
+                masks[k] = masks[i - 1];
+                i -= 1;
+            } else if i > 0 && pairs[i - 1] == rp[j - 1] {
+                pairs[k] = pairs[i - 1];
+                masks[k] = masks[i - 1] | bit;
+                i -= 1;
+                j -= 1;
+            } else {
+                pairs[k] = rp[j - 1];
+                masks[k] = bit;
+                j -= 1;
+            }
+        }
+    }
     Candidates {
         pairs,
+        rules: masks,
         per_rule,
         skipped_blocks,
     }

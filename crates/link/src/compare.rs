@@ -6,8 +6,8 @@ use crate::record::TokenTable;
 use crate::schema::FieldKind;
 use crate::token::Token;
 
-/// Dice coefficient of two sorted, de-duplicated token sets (0 when either is empty).
-pub fn dice(a: &[Token], b: &[Token]) -> f64 {
+/// Dice coefficient of two sorted, de-duplicated token (or gram) sets (0 when either is empty).
+pub fn dice<T: Ord>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
@@ -29,7 +29,7 @@ pub fn dice(a: &[Token], b: &[Token]) -> f64 {
 /// Dice coefficient if it is at least `min`, else 0. Stops the merge as soon as `min` can no
 /// longer be reached, which is what makes comparing random (mostly unrelated) pairs cheap.
 #[inline]
-pub fn dice_at_least(a: &[Token], b: &[Token], min: f64) -> f64 {
+pub fn dice_at_least<T: Ord>(a: &[T], b: &[T], min: f64) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }

@@ -191,7 +191,7 @@ fn run(
     } else {
         (left.len() as f64) * (right.len() as f64)
     };
-    let (m, sessions) = train_m(&cmp, dedupe, &rules, &u_sample, opts);
+    let (m, sessions) = train_m(&cmp, dedupe, &rules, &cands, &patterns, &u_sample, opts);
     stats.training_sessions = sessions;
     // λ among all candidates with m and u fixed.
     let lambda0 = if cands.pairs.is_empty() {
@@ -306,15 +306,43 @@ fn pattern_counts(patterns: &[u64], mask: u64) -> Vec<(u64, f64)> {
     distinct
 }
 
+/// As [`pattern_counts`], over the pairs whose rule mask has `bit`.
+fn pattern_counts_where(patterns: &[u64], rules: &[u32], bit: u32, mask: u64) -> Vec<(u64, f64)> {
+    let counts: HashMap<u64, f64> = patterns
+        .par_iter()
+        .zip(rules.par_iter())
+        .fold(HashMap::new, |mut m: HashMap<u64, f64>, (p, r)| {
+            if r & bit != 0 {
+                *m.entry(p & !mask).or_default() += 1.0;
+            }
+            m
+        })
+        .reduce(HashMap::new, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_default() += v;
+            }
+            a
+        });
+    let mut distinct: Vec<(u64, f64)> = counts.into_iter().collect();
+    distinct.sort_unstable_by_key(|p| p.0);
+    distinct
+}
+
 /// Estimate m as Splink does: EM sessions, each on the pairs of one blocking rule, with u fixed
 /// (random sampling) and the rule's own fields left out — on pairs chosen because they agree
 /// on a field, that field's agreement says nothing about m, and treating it as evidence makes
 /// EM call every candidate a match. Sessions are added until every field has been estimated
 /// at least once; a field estimated in several sessions gets the mean.
+///
+/// A rule's pairs are those of the candidates that the rule produced (blocking records which
+/// rules gave each pair), so their patterns are already known; only a rule past the 32nd is
+/// joined again.
 fn train_m(
     cmp: &Comparator<'_>,
     dedupe: bool,
     rules: &[BlockingRule],
+    all: &block::Candidates,
+    all_patterns: &[u64],
     u: &[Vec<f64>],
     opts: &LinkOptions,
 ) -> (Vec<Vec<f64>>, Vec<TrainingSession>) {
@@ -323,30 +351,39 @@ fn train_m(
     let mut sum: Vec<Vec<f64>> = kinds.iter().map(|k| vec![0.0; k.levels().len()]).collect();
     let mut n = vec![0usize; nf];
     let mut sessions = Vec::new();
-    for rule in rules {
+    for (r, rule) in rules.iter().enumerate() {
         let used: Vec<usize> = rule.fields();
         if (0..nf).all(|f| used.contains(&f) || n[f] > 0) {
-            continue;
-        }
-        let cands = block::candidates(
-            cmp.left(),
-            cmp.right(),
-            dedupe,
-            std::slice::from_ref(rule),
-            opts.max_block_pairs,
-        );
-        if cands.pairs.is_empty() {
             continue;
         }
         let mask = used.iter().fold(0u64, |m, &f| {
             m | (0xF << (f as u32 * crate::compare::LEVEL_BITS))
         });
-        let patterns: Vec<u64> = cands
-            .pairs
-            .par_iter()
-            .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
-            .collect();
-        let distinct = pattern_counts(&patterns, mask);
+        let (n_pairs, distinct) = if r < 32 {
+            let bit = 1u32 << r;
+            let n_pairs = all.rules.par_iter().filter(|&&m| m & bit != 0).count();
+            (
+                n_pairs,
+                pattern_counts_where(all_patterns, &all.rules, bit, mask),
+            )
+        } else {
+            let cands = block::candidates(
+                cmp.left(),
+                cmp.right(),
+                dedupe,
+                std::slice::from_ref(rule),
+                opts.max_block_pairs,
+            );
+            let patterns: Vec<u64> = cands
+                .pairs
+                .par_iter()
+                .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
+                .collect();
+            (cands.pairs.len(), pattern_counts(&patterns, mask))
+        };
+        if n_pairs == 0 {
+            continue;
+        }
         let m0 = kinds.iter().map(|k| model::initial_m(*k)).collect();
         let settings = model::EmSettings {
             fix: model::Fix { m: false, u: true },
@@ -362,7 +399,7 @@ fn train_m(
         }
         sessions.push(TrainingSession {
             rule: rule.name.clone(),
-            pairs: cands.pairs.len(),
+            pairs: n_pairs,
             iterations: fit.iterations,
             converged: fit.converged,
         });

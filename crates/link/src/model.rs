@@ -38,18 +38,23 @@ pub fn sample_u(cmp: &Comparator<'_>, dedupe: bool, samples: usize, seed: u64) -
                 ChaCha8Rng::seed_from_u64(seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut counts = vec![[0u64; 16]; nf];
             let n = CHUNK.min(samples - c * CHUNK);
-            let mut done = 0;
-            while done < n {
+            let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n);
+            while pairs.len() < n {
                 let a = rng.random_range(0..nl);
                 let b = rng.random_range(0..nr);
                 if dedupe && a == b {
                     continue;
                 }
-                let p = cmp.pattern(a, b);
+                pairs.push((a as u32, b as u32));
+            }
+            // Counts do not depend on the order of the pairs; visiting them by left record
+            // reads the left table front to back instead of at random.
+            pairs.sort_unstable();
+            for (a, b) in pairs {
+                let p = cmp.pattern(a as usize, b as usize);
                 for (f, row) in counts.iter_mut().enumerate() {
                     row[level_of(p, f) as usize] += 1;
                 }
-                done += 1;
             }
             counts
         })
@@ -233,7 +238,9 @@ pub fn initial_m(kind: FieldKind) -> Vec<f64> {
     v
 }
 
-/// Counts of exact values of one field across both inputs.
+/// Counts of exact values of one field across both inputs. Only values held by two records or
+/// more are kept: an exact agreement always involves two records, and most values (phone
+/// numbers, postal codes) are held by one, so this keeps the map a fraction of the input.
 #[derive(Debug, Clone, Default)]
 pub struct TermFrequencies {
     counts: HashMap<Token, u32>,
@@ -243,22 +250,39 @@ pub struct TermFrequencies {
 impl TermFrequencies {
     /// Count the whole-value tokens of field `f` in the tables.
     pub fn count(tables: &[&TokenTable], f: usize) -> Self {
-        let mut counts: HashMap<Token, u32> = HashMap::new();
-        let mut total = 0.0;
+        let mut all: Vec<Token> = Vec::with_capacity(tables.iter().map(|t| t.len()).sum());
         for t in tables {
             let c = t.column(f);
-            for i in 0..t.len() {
-                let w = c.whole(i);
-                if w.is_some() {
-                    *counts.entry(w).or_default() += 1;
-                    total += 1.0;
-                }
-            }
+            all.extend((0..t.len()).map(|i| c.whole(i)).filter(|w| w.is_some()));
         }
+        let total = all.len() as f64;
+        all.par_sort_unstable();
+        let runs = |all: &[Token], mut f: Box<dyn FnMut(Token, u32) + '_>| {
+            let mut s = 0;
+            while s < all.len() {
+                let mut e = s + 1;
+                while e < all.len() && all[e] == all[s] {
+                    e += 1;
+                }
+                if e - s >= 2 {
+                    f(all[s], u32::try_from(e - s).unwrap_or(u32::MAX));
+                }
+                s = e;
+            }
+        };
+        let mut repeated = 0usize;
+        runs(&all, Box::new(|_, _| repeated += 1));
+        let mut counts: HashMap<Token, u32> = HashMap::with_capacity(repeated);
+        runs(
+            &all,
+            Box::new(|t, n| {
+                counts.insert(t, n);
+            }),
+        );
         TermFrequencies { counts, total }
     }
 
-    /// Relative frequency of a value (0 if never seen).
+    /// Relative frequency of a value held by two records or more (0 for any other value).
     pub fn frequency(&self, t: Token) -> f64 {
         if self.total == 0.0 {
             return 0.0;
@@ -449,6 +473,31 @@ mod tests {
                 assert!((r.u[f][l] - u_true[f][l]).abs() < 1e-6);
             }
         }
+    }
+
+    #[test]
+    fn term_frequencies_keep_repeated_values() {
+        use crate::record::{Encoder, Identity, RawRecord, TokenTable};
+        use crate::schema::Schema;
+        use crate::token::{LinkageKey, Tag};
+        let names = ["サトウ", "サトウ", "スズキ", "サトウ", "タナカ", ""];
+        let ids: Vec<Identity> = names
+            .iter()
+            .map(|n| {
+                let mut r = RawRecord::default();
+                r.set(Role::FamilyName, *n);
+                Identity::normalise(&r).0
+            })
+            .collect();
+        let key = LinkageKey::from_bytes([5; 32]);
+        let enc = Encoder::new(&key, Schema::from_roles(|r| r == Role::FamilyName));
+        let t = TokenTable::encode(&enc, &ids);
+        let tf = TermFrequencies::count(&[&t], 0);
+        let name = key.field_key("name");
+        // Five values present; サトウ three times; values held once are not kept.
+        assert!((tf.frequency(name.token(Tag::Whole, "サトウ")) - 3.0 / 5.0).abs() < 1e-12);
+        assert_eq!(tf.frequency(name.token(Tag::Whole, "スズキ")), 0.0);
+        assert_eq!(tf.frequency(name.token(Tag::Whole, "ヤマダ")), 0.0);
     }
 
     #[test]

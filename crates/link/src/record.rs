@@ -164,6 +164,54 @@ pub struct FieldTokens {
     pub grams: Vec<Token>,
 }
 
+/// Tokens of short q-grams already computed, keyed by (field, tag, gram bytes). A gram is at
+/// most two characters (8 bytes of UTF-8), so the key is one integer and a hit costs a hash
+/// lookup instead of two SHA-256 compressions.
+#[derive(Default)]
+struct GramCache {
+    map: std::collections::HashMap<u128, Token, std::hash::BuildHasherDefault<MulHasher>>,
+}
+
+impl GramCache {
+    fn token(&mut self, f: usize, key: &FieldKey, tag: Tag, gram: &str) -> Token {
+        let b = gram.as_bytes();
+        if b.len() > 8 || f > 0xFF {
+            return key.token(tag, gram);
+        }
+        let mut k = [0u8; 16];
+        k[..b.len()].copy_from_slice(b);
+        k[8] = b.len() as u8;
+        k[9] = tag as u8;
+        k[10] = f as u8;
+        *self
+            .map
+            .entry(u128::from_le_bytes(k))
+            .or_insert_with(|| key.token(tag, gram))
+    }
+}
+
+/// A multiplicative hash for the cache's integer keys (SipHash would cost as much as the
+/// lookup saves; the keys are not attacker-chosen in a way that matters for a per-chunk cache).
+#[derive(Default)]
+struct MulHasher(u64);
+
+impl std::hash::Hasher for MulHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u128(&mut self, x: u128) {
+        let (lo, hi) = (x as u64, (x >> 64) as u64);
+        self.0 = (lo ^ hi.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
 /// Turns normalised identities into tokens with the field keys of one linkage key.
 #[derive(Debug, Clone)]
 pub struct Encoder {
@@ -190,152 +238,207 @@ impl Encoder {
         &self.schema
     }
 
-    fn grams(key: &FieldKey, tag: Tag, value: &str, out: &mut Vec<Token>) {
-        for_each_qgram(value, 2, |g| out.push(key.token(tag, g)));
+    fn grams(
+        cache: &mut GramCache,
+        f: usize,
+        key: &FieldKey,
+        tag: Tag,
+        value: &str,
+        out: &mut Vec<Token>,
+    ) {
+        for_each_qgram(value, 2, |g| out.push(cache.token(f, key, tag, g)));
     }
 
     /// Tokens of every field of one identity.
     pub fn encode(&self, id: &Identity) -> Vec<FieldTokens> {
-        self.schema
-            .fields
-            .iter()
-            .zip(&self.keys)
-            .map(|(kind, key)| {
+        (0..self.schema.fields.len())
+            .map(|f| {
                 let mut t = FieldTokens::default();
-                match kind {
-                    FieldKind::FamilyName | FieldKind::GivenName => {
-                        let n = if *kind == FieldKind::FamilyName {
-                            &id.family
-                        } else {
-                            &id.given
-                        };
-                        // A name given only in kana is its own written form.
-                        let written = if n.written.is_empty() {
-                            &n.kana
-                        } else {
-                            &n.written
-                        };
-                        t.whole = key.token(Tag::Whole, written);
-                        t.alt[0] = key.token(Tag::Kana, &n.kana);
-                        let ph_src = if n.kana.is_empty() { written } else { &n.kana };
-                        t.alt[1] = key.token(Tag::Phonetic, &normalize::phonetic(ph_src));
-                        Self::grams(key, Tag::Gram, ph_src, &mut t.grams);
-                        if !n.kana.is_empty() && !n.written.is_empty() {
-                            Self::grams(key, Tag::Part1, &n.written, &mut t.grams);
-                        }
-                    }
-                    FieldKind::BirthDate => {
-                        if let Some(d) = id.birth_date {
-                            let (y, m, dd) = (d.year(), d.month(), d.day());
-                            t.whole = key.token(Tag::Whole, &format!("{y:04}-{m:02}-{dd:02}"));
-                            if dd <= 12 && dd != m {
-                                t.alt[0] = key.token(Tag::Whole, &format!("{y:04}-{dd:02}-{m:02}"));
-                            }
-                            t.alt[1] = key.token(Tag::Year, &y.to_string());
-                            t.alt[2] = key.token(Tag::Month, &m.to_string());
-                            t.alt[3] = key.token(Tag::Day, &dd.to_string());
-                        }
-                    }
-                    FieldKind::Sex => {
-                        if let Some(s) = id.sex {
-                            t.whole = key.token(Tag::Whole, s.as_str());
-                        }
-                    }
-                    FieldKind::PostalCode => {
-                        let s = match id.postal {
-                            Some(p) => p.as_str().to_owned(),
-                            None => id.postal_digits.clone(),
-                        };
-                        t.whole = key.token(Tag::Whole, &s);
-                        if s.len() > 3 {
-                            t.alt[0] = key.token(Tag::Part1, &s[..3]);
-                        }
-                        if s.len() > 5 {
-                            t.alt[1] = key.token(Tag::Part2, &s[..5]);
-                        }
-                    }
-                    FieldKind::JpAddress => {
-                        if let Some(a) = &id.address {
-                            let muni = format!("{}|{}", a.prefecture, a.municipality);
-                            let town = format!("{muni}|{}", a.town);
-                            let full = format!("{town}|{}", a.block);
-                            t.whole = key.token(Tag::Whole, &full);
-                            if !a.town.is_empty() {
-                                t.alt[0] = key.token(Tag::Part1, &town);
-                            }
-                            if !a.municipality.is_empty() {
-                                t.alt[1] = key.token(Tag::Part2, &muni);
-                            }
-                            let flat =
-                                format!("{}{}{}{}", a.prefecture, a.municipality, a.town, a.block);
-                            Self::grams(key, Tag::Gram, &flat, &mut t.grams);
-                        }
-                    }
-                    FieldKind::Insurance => {
-                        let [insurer, symbol, number, _branch] = &id.insurance;
-                        if !number.is_empty() {
-                            t.whole =
-                                key.token(Tag::Whole, &format!("{insurer}|{symbol}|{number}"));
-                            t.alt[1] = key.token(Tag::Part2, &format!("{insurer}|{number}"));
-                            if !symbol.is_empty() {
-                                t.alt[2] = key.token(Tag::Part3, &format!("{symbol}|{number}"));
-                            }
-                        }
-                        t.alt[0] = key.token(Tag::Part1, insurer);
-                    }
-                    FieldKind::Text(role) => {
-                        let v = id.text(*role);
-                        t.whole = key.token(Tag::Whole, v);
-                        if v.chars().any(|c| !c.is_ascii_digit()) {
-                            t.alt[0] = key.token(Tag::Phonetic, &normalize::phonetic(v));
-                        }
-                        // A phone number is compared whole: a typo in it is another number.
-                        if *role != Role::Phone {
-                            Self::grams(key, Tag::Gram, v, &mut t.grams);
-                        }
-                    }
-                }
-                t.grams.sort_unstable();
-                t.grams.dedup();
+                self.field(f, id, &mut t, &mut GramCache::default());
                 t
             })
             .collect()
     }
+
+    /// Tokens of field `f` of one identity, into `t` (cleared first; its q-gram buffer is
+    /// reused, so encoding a table allocates nothing per record).
+    fn field(&self, f: usize, id: &Identity, t: &mut FieldTokens, cache: &mut GramCache) {
+        let (kind, key) = (&self.schema.fields[f], &self.keys[f]);
+        t.whole = Token::NONE;
+        t.alt = [Token::NONE; 4];
+        t.grams.clear();
+        match kind {
+            FieldKind::FamilyName | FieldKind::GivenName => {
+                let n = if *kind == FieldKind::FamilyName {
+                    &id.family
+                } else {
+                    &id.given
+                };
+                // A name given only in kana is its own written form.
+                let written = if n.written.is_empty() {
+                    &n.kana
+                } else {
+                    &n.written
+                };
+                t.whole = key.token(Tag::Whole, written);
+                t.alt[0] = key.token(Tag::Kana, &n.kana);
+                let ph_src = if n.kana.is_empty() { written } else { &n.kana };
+                t.alt[1] = key.token(Tag::Phonetic, &normalize::phonetic(ph_src));
+                Self::grams(cache, f, key, Tag::Gram, ph_src, &mut t.grams);
+                if !n.kana.is_empty() && !n.written.is_empty() {
+                    Self::grams(cache, f, key, Tag::Part1, &n.written, &mut t.grams);
+                }
+            }
+            FieldKind::BirthDate => {
+                if let Some(d) = id.birth_date {
+                    let (y, m, dd) = (d.year(), d.month(), d.day());
+                    t.whole = key.token(Tag::Whole, &format!("{y:04}-{m:02}-{dd:02}"));
+                    if dd <= 12 && dd != m {
+                        t.alt[0] = key.token(Tag::Whole, &format!("{y:04}-{dd:02}-{m:02}"));
+                    }
+                    t.alt[1] = key.token(Tag::Year, &y.to_string());
+                    t.alt[2] = key.token(Tag::Month, &m.to_string());
+                    t.alt[3] = key.token(Tag::Day, &dd.to_string());
+                }
+            }
+            FieldKind::Sex => {
+                if let Some(s) = id.sex {
+                    t.whole = key.token(Tag::Whole, s.as_str());
+                }
+            }
+            FieldKind::PostalCode => {
+                let s = match id.postal {
+                    Some(p) => p.as_str().to_owned(),
+                    None => id.postal_digits.clone(),
+                };
+                t.whole = key.token(Tag::Whole, &s);
+                if s.len() > 3 {
+                    t.alt[0] = key.token(Tag::Part1, &s[..3]);
+                }
+                if s.len() > 5 {
+                    t.alt[1] = key.token(Tag::Part2, &s[..5]);
+                }
+            }
+            FieldKind::JpAddress => {
+                if let Some(a) = &id.address {
+                    let muni = format!("{}|{}", a.prefecture, a.municipality);
+                    let town = format!("{muni}|{}", a.town);
+                    let full = format!("{town}|{}", a.block);
+                    t.whole = key.token(Tag::Whole, &full);
+                    if !a.town.is_empty() {
+                        t.alt[0] = key.token(Tag::Part1, &town);
+                    }
+                    if !a.municipality.is_empty() {
+                        t.alt[1] = key.token(Tag::Part2, &muni);
+                    }
+                    let flat = format!("{}{}{}{}", a.prefecture, a.municipality, a.town, a.block);
+                    Self::grams(cache, f, key, Tag::Gram, &flat, &mut t.grams);
+                }
+            }
+            FieldKind::Insurance => {
+                let [insurer, symbol, number, _branch] = &id.insurance;
+                if !number.is_empty() {
+                    t.whole = key.token(Tag::Whole, &format!("{insurer}|{symbol}|{number}"));
+                    t.alt[1] = key.token(Tag::Part2, &format!("{insurer}|{number}"));
+                    if !symbol.is_empty() {
+                        t.alt[2] = key.token(Tag::Part3, &format!("{symbol}|{number}"));
+                    }
+                }
+                t.alt[0] = key.token(Tag::Part1, insurer);
+            }
+            FieldKind::Text(role) => {
+                let v = id.text(*role);
+                t.whole = key.token(Tag::Whole, v);
+                if v.chars().any(|c| !c.is_ascii_digit()) {
+                    t.alt[0] = key.token(Tag::Phonetic, &normalize::phonetic(v));
+                }
+                // A phone number is compared whole: a typo in it is another number.
+                if *role != Role::Phone {
+                    Self::grams(cache, f, key, Tag::Gram, v, &mut t.grams);
+                }
+            }
+        }
+        t.grams.sort_unstable();
+        t.grams.dedup();
+    }
 }
 
-/// Tokens per field in a row: the whole value and four variants.
-const SLOTS: usize = 5;
+/// Variant tokens a field of this kind uses (the encoder leaves the others empty, so they are
+/// not stored).
+fn alt_slots(kind: FieldKind) -> usize {
+    match kind {
+        FieldKind::FamilyName | FieldKind::GivenName => 2,
+        FieldKind::BirthDate => 4,
+        FieldKind::Sex => 0,
+        FieldKind::PostalCode => 2,
+        FieldKind::JpAddress => 2,
+        FieldKind::Insurance => 3,
+        FieldKind::Text(Role::Phone) => 0,
+        FieldKind::Text(_) => 1,
+    }
+}
+
+/// Whether a field of this kind has q-gram tokens.
+fn has_grams(kind: FieldKind) -> bool {
+    match kind {
+        FieldKind::FamilyName | FieldKind::GivenName | FieldKind::JpAddress => true,
+        FieldKind::Text(r) => r != Role::Phone,
+        _ => false,
+    }
+}
+
+/// A q-gram token as stored: the first 32 bits of its 64-bit token. Grams are only ever counted
+/// in a Dice overlap between the two records of a pair, where a chance collision among a few
+/// dozen grams (≈ 2⁻³² each) changes nothing, so half the bits halve the largest part of the
+/// table.
+pub type Gram = u32;
+
+fn gram_of(t: Token) -> Gram {
+    // Truncation is the point: the low half of the 64 token bits.
+    t.bits() as u32
+}
+
+/// Where one field lives in a row.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// First token of the field in the row.
+    base: usize,
+    /// Variant tokens stored after the whole value.
+    alts: usize,
+    /// Index among the fields that have q-grams.
+    gram: Option<usize>,
+}
 
 /// One field of a [`TokenTable`], viewed across records.
 #[derive(Debug, Clone, Copy)]
 pub struct Column<'a> {
     table: &'a TokenTable,
-    field: usize,
+    slot: Slot,
 }
 
 impl<'a> Column<'a> {
-    #[inline]
-    fn slot(&self, i: usize) -> usize {
-        i * self.table.stride + self.field * SLOTS
-    }
-
     /// Whole-value token of a record.
     #[inline]
     pub fn whole(&self, i: usize) -> Token {
-        self.table.rows[self.slot(i)]
+        self.table.rows[i * self.table.stride + self.slot.base]
     }
 
-    /// Variant tokens of a record.
+    /// Variant tokens of a record (those the field's kind does not use are empty).
     #[inline]
-    pub fn alt(&self, i: usize) -> &'a [Token] {
-        let s = self.slot(i);
-        &self.table.rows[s + 1..s + SLOTS]
+    pub fn alt(&self, i: usize) -> [Token; 4] {
+        let s = i * self.table.stride + self.slot.base + 1;
+        let mut out = [Token::NONE; 4];
+        out[..self.slot.alts].copy_from_slice(&self.table.rows[s..s + self.slot.alts]);
+        out
     }
 
-    /// Sorted q-gram tokens of a record.
+    /// Sorted, de-duplicated q-gram tokens of a record.
     #[inline]
-    pub fn grams(&self, i: usize) -> &'a [Token] {
-        let k = i * self.table.nf + self.field;
+    pub fn grams(&self, i: usize) -> &'a [Gram] {
+        let Some(g) = self.slot.gram else {
+            return &[];
+        };
+        let k = i * self.table.ng + g;
         &self.table.grams[self.table.offsets[k] as usize..self.table.offsets[k + 1] as usize]
     }
 }
@@ -344,53 +447,191 @@ impl<'a> Column<'a> {
 ///
 /// Stored row by row (all tokens of a record next to each other, q-grams in one run per
 /// record), because comparison reads whole records of random pairs: one record costs a few
-/// cache lines instead of several misses per field.
-#[derive(Debug, Clone)]
+/// cache lines instead of several misses per field. Only the tokens a field's kind uses are
+/// stored, so a row of the Japanese layout is 23 tokens.
+#[derive(Clone)]
 pub struct TokenTable {
     schema: Schema,
-    nf: usize,
+    slots: Vec<Slot>,
     stride: usize,
+    ng: usize,
     rows: Vec<Token>,
     offsets: Vec<u32>,
-    grams: Vec<Token>,
+    grams: Vec<Gram>,
     len: usize,
 }
 
+impl std::fmt::Debug for TokenTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens in hexadecimal, as `Token` prints them.
+        write!(f, "TokenTable {{ schema: {:?}, rows: [", self.schema)?;
+        for t in &self.rows {
+            write!(f, "{:016x},", t.bits())?;
+        }
+        f.write_str("], grams: [")?;
+        for g in &self.grams {
+            write!(f, "{g:08x},")?;
+        }
+        f.write_str("] }")
+    }
+}
+
+/// Tokens of consecutive records, made apart and appended to a table in order.
+#[derive(Default)]
+struct Part {
+    rows: Vec<Token>,
+    grams: Vec<Gram>,
+    /// Number of grams per record and gram field.
+    counts: Vec<u32>,
+    /// Records in the part.
+    records: usize,
+}
+
 impl TokenTable {
+    /// An empty table for a schema.
+    pub fn new(schema: Schema) -> TokenTable {
+        let mut slots = Vec::with_capacity(schema.fields.len());
+        let (mut base, mut ng) = (0, 0);
+        for &kind in &schema.fields {
+            let alts = alt_slots(kind);
+            let gram = has_grams(kind).then(|| {
+                ng += 1;
+                ng - 1
+            });
+            slots.push(Slot { base, alts, gram });
+            base += 1 + alts;
+        }
+        TokenTable {
+            schema,
+            slots,
+            stride: base,
+            ng,
+            rows: Vec::new(),
+            offsets: vec![0],
+            grams: Vec::new(),
+            len: 0,
+        }
+    }
+
     /// Encode identities (in parallel).
     pub fn encode(encoder: &Encoder, identities: &[Identity]) -> TokenTable {
-        let rows: Vec<Vec<FieldTokens>> =
-            identities.par_iter().map(|id| encoder.encode(id)).collect();
-        TokenTable::from_rows(encoder.schema().clone(), rows)
+        let mut t = TokenTable::new(encoder.schema().clone());
+        t.push_identities(encoder, identities);
+        t
+    }
+
+    /// Make room for `additional` more records of about `grams_per_record` q-grams each.
+    pub fn reserve(&mut self, additional: usize, grams_per_record: usize) {
+        self.rows.reserve_exact(additional * self.stride);
+        self.offsets.reserve_exact(additional * self.ng);
+        self.grams.reserve_exact(additional * grams_per_record);
+    }
+
+    /// Average number of q-grams per record so far (for [`TokenTable::reserve`]).
+    pub fn grams_per_record(&self) -> usize {
+        self.grams.len().div_ceil(self.len.max(1))
+    }
+
+    /// Free unused capacity when it is more than a few percent: shrinking may copy the
+    /// vector (allocators other than glibc's cannot always shrink in place), and a copy of
+    /// the largest vectors at the end of reading would raise the peak it is meant to lower.
+    pub fn shrink_to_fit(&mut self) {
+        fn shrink<T>(v: &mut Vec<T>) {
+            if v.capacity() - v.len() > v.len() / 16 {
+                v.shrink_to_fit();
+            }
+        }
+        shrink(&mut self.rows);
+        shrink(&mut self.offsets);
+        shrink(&mut self.grams);
+    }
+
+    /// Encode identities (in parallel) and append them.
+    pub fn push_identities(&mut self, encoder: &Encoder, identities: &[Identity]) {
+        const CHUNK: usize = 256;
+        let parts: Vec<Part> = identities
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut part = Part::default();
+                let mut scratch = FieldTokens::default();
+                // The same q-grams recur across records (kana syllables, place names): their
+                // tokens are remembered for one chunk of records, then dropped with it.
+                let mut cache = GramCache::default();
+                for id in chunk {
+                    self.encode_row(encoder, id, &mut scratch, &mut cache, &mut part);
+                }
+                part.records = chunk.len();
+                part
+            })
+            .collect();
+        for p in parts {
+            self.append(p);
+        }
+    }
+
+    fn encode_row(
+        &self,
+        encoder: &Encoder,
+        id: &Identity,
+        t: &mut FieldTokens,
+        cache: &mut GramCache,
+        part: &mut Part,
+    ) {
+        for (f, slot) in self.slots.iter().enumerate() {
+            encoder.field(f, id, t, cache);
+            part.rows.push(t.whole);
+            part.rows.extend_from_slice(&t.alt[..slot.alts]);
+            if slot.gram.is_some() {
+                let before = part.grams.len();
+                part.grams.extend(t.grams.iter().map(|&g| gram_of(g)));
+                // Truncation can (rarely) make two grams equal: keep the set a set.
+                part.grams[before..].sort_unstable();
+                let mut w = before;
+                for r in before..part.grams.len() {
+                    if w == before || part.grams[r] != part.grams[w - 1] {
+                        part.grams[w] = part.grams[r];
+                        w += 1;
+                    }
+                }
+                part.grams.truncate(w);
+                part.counts.push((w - before) as u32);
+            }
+        }
+    }
+
+    fn append(&mut self, p: Part) {
+        self.rows.extend_from_slice(&p.rows);
+        let mut end = self.offsets.last().copied().unwrap_or(0);
+        for c in p.counts {
+            end = end.saturating_add(c);
+            self.offsets.push(end);
+        }
+        self.grams.extend_from_slice(&p.grams);
+        self.len += p.records;
     }
 
     /// Build from per-record tokens (e.g. re-loaded from storage).
     pub fn from_rows(schema: Schema, records: Vec<Vec<FieldTokens>>) -> TokenTable {
-        let nf = schema.fields.len();
-        let stride = nf * SLOTS;
-        let mut rows = Vec::with_capacity(records.len() * stride);
-        let mut offsets = Vec::with_capacity(records.len() * nf + 1);
-        offsets.push(0u32);
-        let mut grams = Vec::new();
+        let mut t = TokenTable::new(schema);
         let empty = FieldTokens::default();
+        let mut part = Part::default();
         for rec in &records {
-            for f in 0..nf {
+            for (f, slot) in t.slots.iter().enumerate() {
                 let ft = rec.get(f).unwrap_or(&empty);
-                rows.push(ft.whole);
-                rows.extend_from_slice(&ft.alt);
-                grams.extend_from_slice(&ft.grams);
-                offsets.push(u32::try_from(grams.len()).unwrap_or(u32::MAX));
+                part.rows.push(ft.whole);
+                part.rows.extend_from_slice(&ft.alt[..slot.alts]);
+                if slot.gram.is_some() {
+                    let mut g: Vec<Gram> = ft.grams.iter().map(|&x| gram_of(x)).collect();
+                    g.sort_unstable();
+                    g.dedup();
+                    part.counts.push(g.len() as u32);
+                    part.grams.extend(g);
+                }
             }
         }
-        TokenTable {
-            schema,
-            nf,
-            stride,
-            rows,
-            offsets,
-            grams,
-            len: records.len(),
-        }
+        part.records = records.len();
+        t.append(part);
+        t
     }
 
     /// Number of records.
@@ -411,6 +652,16 @@ impl TokenTable {
     /// One field's tokens across records.
     #[inline]
     pub fn column(&self, field: usize) -> Column<'_> {
-        Column { table: self, field }
+        Column {
+            table: self,
+            slot: self.slots[field],
+        }
+    }
+
+    /// Bytes held by the table (for reports).
+    pub fn heap_bytes(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<Token>()
+            + self.offsets.capacity() * 4
+            + self.grams.capacity() * std::mem::size_of::<Gram>()
     }
 }

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::record::{Identity, RawRecord};
+use crate::record::{Encoder, Identity, RawRecord, TokenTable};
 use crate::schema::Role;
 
 /// Why an identity file could not be read. Names the file, row and column, never a value.
@@ -175,15 +175,12 @@ pub fn read_csv(path: &Path, mapping: Option<&Mapping>) -> Result<Source, Source
     read_csv_from(file, path, mapping)
 }
 
-/// Read identity CSV from any reader (`path` is used in messages only).
-pub fn read_csv_from(
-    reader: impl std::io::Read,
+/// Where each role's column is, from the header (or the mapping).
+fn layout<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
     path: &Path,
     mapping: Option<&Mapping>,
-) -> Result<Source, SourceError> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(reader);
+) -> Result<Vec<(Role, usize)>, SourceError> {
     let headers = rdr
         .headers()
         .map_err(|e| SourceError::Header {
@@ -227,44 +224,217 @@ pub fn read_csv_from(
     }
     let mut roles: Vec<(Role, usize)> = columns.into_iter().collect();
     roles.sort();
+    Ok(roles)
+}
+
+/// Read the next row into `raw` (its id into `id`); `Ok(false)` at the end of the file.
+fn next_row<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut csv::StringRecord,
+    roles: &[(Role, usize)],
+    path: &Path,
+    row: u64,
+    id: &mut String,
+    raw: &mut RawRecord,
+) -> Result<bool, SourceError> {
+    match rdr.read_record(rec) {
+        Ok(true) => {}
+        Ok(false) => return Ok(false),
+        Err(e) => {
+            return Err(SourceError::Row {
+                file: path.to_owned(),
+                row,
+                why: csv_why(&e),
+            });
+        }
+    }
+    for &(role, idx) in roles {
+        let v = rec.get(idx).unwrap_or("");
+        if role == Role::Id {
+            let v = v.trim();
+            if v.is_empty() {
+                return Err(SourceError::Row {
+                    file: path.to_owned(),
+                    row,
+                    why: "empty id".into(),
+                });
+            }
+            id.clear();
+            id.push_str(v);
+        } else {
+            raw.set(role, v.trim());
+        }
+    }
+    Ok(true)
+}
+
+/// Read identity CSV from any reader (`path` is used in messages only).
+pub fn read_csv_from(
+    reader: impl std::io::Read,
+    path: &Path,
+    mapping: Option<&Mapping>,
+) -> Result<Source, SourceError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(reader);
+    let roles = layout(&mut rdr, path, mapping)?;
     let mut out = Source {
         roles: roles.iter().map(|r| r.0).collect(),
         ..Source::default()
     };
     let mut rec = csv::StringRecord::new();
+    let mut id = String::new();
     let mut row = 0u64;
     loop {
         row += 1;
-        match rdr.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
+        let mut raw = RawRecord::default();
+        if !next_row(&mut rdr, &mut rec, &roles, path, row, &mut id, &mut raw)? {
+            break;
+        }
+        out.ids.push(id.clone());
+        out.records.push(raw);
+    }
+    Ok(out)
+}
+
+/// The roles an identity file's header (or the mapping) gives, without reading the rows.
+pub fn read_roles(path: &Path, mapping: Option<&Mapping>) -> Result<Vec<Role>, SourceError> {
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
+    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+    Ok(layout(&mut rdr, path, mapping)?
+        .into_iter()
+        .map(|r| r.0)
+        .collect())
+}
+
+/// Record ids of a file, in file order, in one buffer (a `String` per id would cost more than
+/// the tokens of the record).
+#[derive(Debug, Clone, Default)]
+pub struct Ids {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Ids {
+    /// Append an id. Returns false (and appends nothing) once the ids would take more than
+    /// 4 GiB, which the 32-bit offsets cannot address.
+    pub fn push(&mut self, id: &str) -> bool {
+        let Ok(end) = u32::try_from(self.text.len() + id.len()) else {
+            return false;
+        };
+        self.text.push_str(id);
+        self.ends.push(end);
+        true
+    }
+
+    /// The id of record `i` ("" past the end).
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).map_or(0, |&e| e as usize)
+        };
+        let end = self.ends.get(i).map_or(start, |&e| e as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The ids in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// An identity file read, normalised and tokenised as it streams: ids, tokens and counts of
+/// unparseable values. No plaintext outlives its batch of rows.
+#[derive(Debug)]
+pub struct Tokenised {
+    /// Record ids, in file order.
+    pub ids: Ids,
+    /// The records' tokens, in file order.
+    pub table: TokenTable,
+    /// Values that could not be parsed (became missing), per role.
+    pub invalid: InvalidCounts,
+}
+
+/// Read, normalise and tokenise an identity CSV in batches of rows (each batch in parallel).
+/// Only one batch of plaintext is held at a time, so memory is that of the tokens.
+pub fn tokenise_csv(
+    path: &Path,
+    mapping: Option<&Mapping>,
+    encoder: &Encoder,
+) -> Result<Tokenised, SourceError> {
+    const BATCH: usize = 1024;
+    let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+    let roles = layout(&mut rdr, path, mapping)?;
+    let mut out = Tokenised {
+        ids: Ids::default(),
+        table: TokenTable::new(encoder.schema().clone()),
+        invalid: InvalidCounts::new(),
+    };
+    let mut rec = csv::StringRecord::new();
+    let mut id = String::new();
+    let mut row = 0u64;
+    let mut raws: Vec<RawRecord> = Vec::with_capacity(BATCH);
+    let mut first = true;
+    loop {
+        raws.clear();
+        while raws.len() < BATCH {
+            row += 1;
+            let mut raw = RawRecord::default();
+            if !next_row(&mut rdr, &mut rec, &roles, path, row, &mut id, &mut raw)? {
+                break;
+            }
+            if !out.ids.push(&id) {
                 return Err(SourceError::Row {
                     file: path.to_owned(),
                     row,
-                    why: csv_why(&e),
+                    why: "the record ids take more than 4 GiB".into(),
                 });
             }
+            raws.push(raw);
         }
-        let mut raw = RawRecord::default();
-        for &(role, idx) in &roles {
-            let v = rec.get(idx).unwrap_or("");
-            if role == Role::Id {
-                let id = v.trim();
-                if id.is_empty() {
-                    return Err(SourceError::Row {
-                        file: path.to_owned(),
-                        row,
-                        why: "empty id".into(),
-                    });
-                }
-                out.ids.push(id.to_owned());
-            } else {
-                raw.set(role, v.trim());
-            }
+        if raws.is_empty() {
+            break;
         }
-        out.records.push(raw);
+        let (ids, invalid) = normalise_all(&raws);
+        for (k, v) in invalid {
+            *out.invalid.entry(k).or_default() += v;
+        }
+        out.table.push_identities(encoder, &ids);
+        if first && raws.len() == BATCH {
+            // Size the table once from the bytes the first batch took, instead of letting
+            // every vector double (which can leave half of it unused at the end).
+            first = false;
+            let per_row = rdr.position().byte() as f64 / raws.len() as f64;
+            let rows = (file_len as f64 / per_row.max(1.0) * 1.02) as usize;
+            let more = rows.saturating_sub(raws.len());
+            let gpr = out.table.grams_per_record() + 1;
+            out.table.reserve(more, gpr);
+            out.ids
+                .text
+                .reserve(more * (out.ids.text.len() / raws.len() + 1));
+            out.ids.ends.reserve(more);
+        }
     }
+    out.table.shrink_to_fit();
     Ok(out)
 }
 
@@ -364,6 +534,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown role `shoe_size`"), "{e}");
+    }
+
+    #[test]
+    fn ids_in_one_buffer() {
+        let mut ids = Ids::default();
+        assert!(ids.is_empty());
+        for id in ["A1", "", "rec-3-dup-0"] {
+            assert!(ids.push(id));
+        }
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids.get(0), "A1");
+        assert_eq!(ids.get(1), "");
+        assert_eq!(ids.get(2), "rec-3-dup-0");
+        assert_eq!(ids.get(3), "");
+        assert_eq!(
+            ids.iter().collect::<Vec<_>>(),
+            vec!["A1", "", "rec-3-dup-0"]
+        );
     }
 
     #[test]

@@ -15,10 +15,8 @@
 //! hold their own vault; two CLKs compare by their Dice coefficient.
 
 use hkdf::Hkdf;
-use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+use sha2::block_api::compress256;
 
 /// The secret from which every field key is derived. Never logged: `Debug` prints nothing of it.
 #[derive(Clone)]
@@ -65,11 +63,7 @@ impl LinkageKey {
         if hk.expand(info.as_bytes(), &mut okm).is_err() {
             unreachable!("32-byte HKDF-SHA256 output");
         }
-        let mac = match HmacSha256::new_from_slice(&okm) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC accepts keys of any length"),
-        };
-        FieldKey { mac }
+        FieldKey::from_key(&okm)
     }
 }
 
@@ -102,11 +96,14 @@ pub enum Tag {
     Part3 = 11,
 }
 
-/// A per-field HMAC-SHA256 key (the keyed state is precomputed, so each token costs two
-/// SHA-256 compressions).
+/// A per-field HMAC-SHA256 key: the SHA-256 states after the key's inner and outer pad blocks,
+/// computed once, so that a token of a short value costs exactly two SHA-256 compressions (with
+/// the CPU's SHA extensions where it has them: `sha2` detects them at run time) and no
+/// allocation or re-keying.
 #[derive(Clone)]
 pub struct FieldKey {
-    mac: HmacSha256,
+    inner: [u32; 8],
+    outer: [u32; 8],
 }
 
 impl std::fmt::Debug for FieldKey {
@@ -115,15 +112,93 @@ impl std::fmt::Debug for FieldKey {
     }
 }
 
+/// SHA-256 initial state (FIPS 180-4 §5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Feeds bytes into SHA-256 compression after a first (key) block has been absorbed.
+struct Stream {
+    state: [u32; 8],
+    block: [u8; 64],
+    n: usize,
+    /// Bytes absorbed, including the key block.
+    total: u64,
+}
+
+impl Stream {
+    fn new(state: [u32; 8]) -> Stream {
+        Stream {
+            state,
+            block: [0; 64],
+            n: 0,
+            total: 64,
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.total += data.len() as u64;
+        while !data.is_empty() {
+            let take = (64 - self.n).min(data.len());
+            self.block[self.n..self.n + take].copy_from_slice(&data[..take]);
+            self.n += take;
+            data = &data[take..];
+            if self.n == 64 {
+                compress256(&mut self.state, std::slice::from_ref(&self.block));
+                self.n = 0;
+            }
+        }
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        let bits = self.total * 8;
+        self.block[self.n] = 0x80;
+        self.block[self.n + 1..].fill(0);
+        if self.n >= 56 {
+            compress256(&mut self.state, std::slice::from_ref(&self.block));
+            self.block = [0; 64];
+        }
+        self.block[56..].copy_from_slice(&bits.to_be_bytes());
+        compress256(&mut self.state, std::slice::from_ref(&self.block));
+        let mut out = [0u8; 32];
+        for (o, w) in out.chunks_exact_mut(4).zip(self.state) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+}
+
 impl FieldKey {
+    /// HMAC-SHA256 keyed with 32 bytes (RFC 2104: a key shorter than the block is zero-padded).
+    fn from_key(key: &[u8; 32]) -> FieldKey {
+        let mut ipad = [0x36u8; 64];
+        let mut opad = [0x5cu8; 64];
+        for (i, k) in key.iter().enumerate() {
+            ipad[i] ^= k;
+            opad[i] ^= k;
+        }
+        let (mut inner, mut outer) = (SHA256_IV, SHA256_IV);
+        compress256(&mut inner, &[ipad]);
+        compress256(&mut outer, &[opad]);
+        FieldKey { inner, outer }
+    }
+
+    /// HMAC-SHA256(key, tag ‖ value).
     fn mac(&self, tag: Tag, value: &[u8]) -> [u8; 32] {
-        let mut m = self.mac.clone();
-        m.update(&[tag as u8]);
-        m.update(value);
-        let out = m.finalize().into_bytes();
-        let mut b = [0u8; 32];
-        b.copy_from_slice(&out);
-        b
+        let mut s = Stream::new(self.inner);
+        s.update(&[tag as u8]);
+        s.update(value);
+        let digest = s.finish();
+        let mut o = Stream::new(self.outer);
+        o.update(&digest);
+        o.finish()
     }
 
     /// The token of a value. Empty values give [`Token::NONE`] (missing).
@@ -319,6 +394,20 @@ mod tests {
             other.token(Tag::Whole, "ヤマダ")
         );
         assert!(f.token(Tag::Whole, "").is_none());
+    }
+
+    type HmacSha256 = hmac::Hmac<Sha256>;
+    use hmac::{KeyInit, Mac};
+
+    proptest::proptest! {
+        #[test]
+        fn mac_is_hmac_sha256(key in proptest::array::uniform32(0u8..), value in proptest::collection::vec(0u8.., 0..200)) {
+            let mut m = HmacSha256::new_from_slice(&key).unwrap();
+            m.update(&[Tag::Gram as u8]);
+            m.update(&value);
+            let expect: [u8; 32] = m.finalize().into_bytes().into();
+            proptest::prop_assert_eq!(FieldKey::from_key(&key).mac(Tag::Gram, &value), expect);
+        }
     }
 
     #[test]

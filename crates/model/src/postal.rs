@@ -108,6 +108,13 @@ pub struct PostalTable {
 
 static RAW: &str = include_str!("../data/postal_codes.csv");
 
+/// The embedded Japan Post table as text (a header line, then `postal_code,prefecture,
+/// municipality,town` rows), for callers that build a compact index of their own instead of the
+/// parsed [`PostalTable`] (about 38 MiB resident): the linker's address directory does.
+pub fn raw_csv() -> &'static str {
+    RAW
+}
+
 static TABLE: LazyLock<PostalTable> = LazyLock::new(|| {
     let mut by_code: HashMap<PostalCode, Vec<Place>> = HashMap::with_capacity(121_000);
     let mut codes = Vec::with_capacity(121_000);

@@ -31,62 +31,154 @@ pub struct Address {
     pub rest: String,
 }
 
+// Japan Post's table is read as text (`tsunagu_model::postal::raw_csv`) rather than through
+// `tsunagu_model::postal::table()`, whose general-purpose index (a map of vectors of places)
+// takes ~38 MiB resident: linking 100,000 records must fit in a fraction of that, and splitting
+// addresses needs only the compact directory below (~4 MiB besides the text itself).
+
+/// Municipalities, towns and postal codes, normalised, in a few flat arrays.
 struct Directory {
-    /// prefecture → (normalised municipality, also without its 郡 part) sorted longest first.
-    municipalities: HashMap<String, Vec<(String, String)>>,
-    /// (prefecture, municipality) → normalised towns, longest first.
-    towns: HashMap<(String, String), Vec<String>>,
     prefectures: Vec<String>,
+    /// Normalised municipality names; `muni_pref[i]` is the prefecture (index) of `munis[i]`.
+    munis: Vec<String>,
+    muni_pref: Vec<u8>,
+    /// Per prefecture: (alias, municipality index), longest alias first. The alias is the name
+    /// itself or, for a name with a 郡 part, the name without it (石狩郡当別町 → 当別町).
+    aliases: Vec<Vec<(String, u32)>>,
+    /// All normalised town names, one after another; `towns[m]` lists (start, end) in it of the
+    /// towns of municipality `m`, longest first.
+    town_text: String,
+    towns: Vec<Vec<(u32, u32)>>,
+    /// (postal code as a number, municipality index), sorted by code; a code's places in file
+    /// order, consecutive duplicates removed.
+    postal: Vec<(u32, u32)>,
 }
 
-static DIRECTORY: LazyLock<Directory> = LazyLock::new(|| {
-    let table = postal::table();
-    let mut municipalities: HashMap<String, Vec<(String, String)>> = HashMap::new();
-    let mut towns: HashMap<(String, String), Vec<String>> = HashMap::new();
-    let mut norm_cache: HashMap<&'static str, String> = HashMap::new();
-    for code in table.codes() {
-        for place in table.places(code) {
-            let pref = norm_cache
-                .entry(place.prefecture)
-                .or_insert_with(|| text(place.prefecture))
-                .clone();
-            let muni = norm_cache
-                .entry(place.municipality)
-                .or_insert_with(|| text(place.municipality))
-                .clone();
-            let list = municipalities.entry(pref.clone()).or_default();
-            if !list.iter().any(|(_, m)| *m == muni) {
-                list.push((muni.clone(), muni.clone()));
-                // People often drop the 郡 (石狩郡当別町 → 当別町).
-                if let Some(pos) = muni.find('郡') {
-                    let short = &muni[pos + '郡'.len_utf8()..];
-                    if !short.is_empty() {
-                        list.push((short.to_owned(), muni.clone()));
-                    }
-                }
+impl Directory {
+    fn build() -> Directory {
+        let prefectures: Vec<String> = postal::PREFECTURES.iter().map(|p| text(p.name)).collect();
+        let mut munis: Vec<String> = Vec::new();
+        let mut muni_pref: Vec<u8> = Vec::new();
+        let mut muni_index: HashMap<(u8, String), u32> = HashMap::new();
+        let mut town_text = String::new();
+        let mut towns: Vec<Vec<(u32, u32)>> = Vec::new();
+        let mut postal: Vec<(u32, u32)> = Vec::new();
+        // Raw → normalised prefecture and municipality names repeat on every line: cache them.
+        let mut pref_cache: HashMap<&'static str, Option<u8>> = HashMap::new();
+        let mut muni_cache: HashMap<(u8, &'static str), u32> = HashMap::new();
+        for line in tsunagu_model::postal::raw_csv().lines().skip(1) {
+            let mut f = line.split(',');
+            let (Some(code), Some(pref), Some(muni), Some(town)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            let Ok(code) = code.parse::<u32>() else {
+                continue;
+            };
+            let Some(p) = *pref_cache.entry(pref).or_insert_with(|| {
+                let n = text(pref);
+                prefectures
+                    .iter()
+                    .position(|x| *x == n)
+                    .and_then(|i| u8::try_from(i).ok())
+            }) else {
+                continue;
+            };
+            let m = *muni_cache.entry((p, muni)).or_insert_with(|| {
+                let n = text(muni);
+                *muni_index.entry((p, n.clone())).or_insert_with(|| {
+                    munis.push(n);
+                    muni_pref.push(p);
+                    towns.push(Vec::new());
+                    (munis.len() - 1) as u32
+                })
+            });
+            if postal.last() != Some(&(code, m)) {
+                postal.push((code, m));
             }
-            if !place.town.is_empty() {
-                let t = text(place.town);
-                let list = towns.entry((pref.clone(), muni.clone())).or_default();
-                if !list.contains(&t) {
-                    list.push(t);
+            if !town.is_empty() {
+                let t = text(town);
+                let list = &mut towns[m as usize];
+                // A municipality has at most a few hundred towns: a scan is cheaper than a set
+                // of every town name.
+                if !list
+                    .iter()
+                    .any(|&(s, e)| town_text[s as usize..e as usize] == *t)
+                {
+                    let start = town_text.len() as u32;
+                    town_text.push_str(&t);
+                    list.push((start, town_text.len() as u32));
                 }
             }
         }
+        // Stable sorts: among names of equal length the first in the file wins, as before.
+        postal.sort_by_key(|&(c, _)| c);
+        let mut aliases: Vec<Vec<(String, u32)>> = vec![Vec::new(); prefectures.len()];
+        for (i, (name, &p)) in munis.iter().zip(&muni_pref).enumerate() {
+            let list = &mut aliases[p as usize];
+            list.push((name.clone(), i as u32));
+            // People often drop the 郡 (石狩郡当別町 → 当別町).
+            if let Some(pos) = name.find('郡') {
+                let short = &name[pos + '郡'.len_utf8()..];
+                if !short.is_empty() {
+                    list.push((short.to_owned(), i as u32));
+                }
+            }
+        }
+        for l in &mut aliases {
+            l.sort_by_key(|(alias, _)| std::cmp::Reverse(alias.chars().count()));
+            l.shrink_to_fit();
+        }
+        for l in &mut towns {
+            l.sort_by_key(|&(s, e)| {
+                std::cmp::Reverse(town_text[s as usize..e as usize].chars().count())
+            });
+            l.shrink_to_fit();
+        }
+        town_text.shrink_to_fit();
+        postal.shrink_to_fit();
+        Directory {
+            prefectures,
+            munis,
+            muni_pref,
+            aliases,
+            town_text,
+            towns,
+            postal,
+        }
     }
-    for l in municipalities.values_mut() {
-        l.sort_by_key(|(alias, _)| std::cmp::Reverse(alias.chars().count()));
+
+    /// The municipality whose name (or 郡-less alias) starts `rest`, longest first: (bytes of
+    /// the alias, municipality index).
+    fn find_muni(&self, pref: usize, rest: &str) -> Option<(usize, u32)> {
+        self.aliases
+            .get(pref)?
+            .iter()
+            .find(|(alias, _)| rest.starts_with(alias.as_str()))
+            .map(|(a, m)| (a.len(), *m))
     }
-    for l in towns.values_mut() {
-        l.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+
+    /// The municipalities (indices) of a postal code's places, in the table's order.
+    fn postal_munis(&self, code: PostalCode) -> &[(u32, u32)] {
+        let Ok(c) = code.as_str().parse::<u32>() else {
+            return &[];
+        };
+        let lo = self.postal.partition_point(|&(x, _)| x < c);
+        let hi = self.postal.partition_point(|&(x, _)| x <= c);
+        &self.postal[lo..hi]
     }
-    let prefectures = postal::PREFECTURES.iter().map(|p| text(p.name)).collect();
-    Directory {
-        municipalities,
-        towns,
-        prefectures,
+
+    fn town_names(&self, muni: u32) -> impl Iterator<Item = &str> {
+        self.towns
+            .get(muni as usize)
+            .into_iter()
+            .flatten()
+            .map(|&(s, e)| &self.town_text[s as usize..e as usize])
     }
-});
+}
+
+static DIRECTORY: LazyLock<Directory> = LazyLock::new(Directory::build);
 
 fn is_kanji_digit(c: char) -> bool {
     matches!(
@@ -192,79 +284,74 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
     let s = text(address);
     let mut rest: &str = &s;
     let mut out = Address::default();
+    let mut pref: Option<usize> = None;
+    let mut muni: Option<u32> = None;
 
     // Prefecture: written, or from the postal code.
     if let Some(p) = dir
         .prefectures
         .iter()
-        .find(|p| rest.starts_with(p.as_str()))
+        .position(|p| rest.starts_with(p.as_str()))
     {
-        out.prefecture = p.clone();
-        rest = &rest[p.len()..];
-    } else if let Some(p) = dir.prefectures.iter().find(|p| {
+        pref = Some(p);
+        rest = &rest[dir.prefectures[p].len()..];
+    } else if let Some(p) = dir.prefectures.iter().enumerate().position(|(i, p)| {
         // Written without its suffix (東京, 大阪) but followed by one of its municipalities.
         let stem = p.trim_end_matches(['都', '府', '県']);
         stem != p.as_str()
             && rest.starts_with(stem)
-            && dir.municipalities.get(p.as_str()).is_some_and(|ms| {
-                ms.iter()
-                    .any(|(alias, _)| rest[stem.len()..].starts_with(alias.as_str()))
-            })
+            && dir.find_muni(i, &rest[stem.len()..]).is_some()
     }) {
-        out.prefecture = p.clone();
-        rest = &rest[p.trim_end_matches(['都', '府', '県']).len()..];
+        pref = Some(p);
+        rest = &rest[dir.prefectures[p]
+            .trim_end_matches(['都', '府', '県'])
+            .len()..];
     }
-    let postal_places = postal.map(|c| c.places()).unwrap_or(&[]);
-    if out.prefecture.is_empty()
-        && let Some(place) = postal_places.first()
+    let postal_places = postal.map(|c| dir.postal_munis(c)).unwrap_or(&[]);
+    if pref.is_none()
+        && let Some(&(_, m)) = postal_places.first()
     {
-        out.prefecture = text(place.prefecture);
+        pref = Some(dir.muni_pref[m as usize] as usize);
     }
 
     // Municipality: longest known name at the start; else the postal code's.
-    let find_muni = |pref: &str, rest: &str| -> Option<(usize, String)> {
-        dir.municipalities
-            .get(pref)?
-            .iter()
-            .find(|(alias, _)| rest.starts_with(alias.as_str()))
-            .map(|(a, m)| (a.len(), m.clone()))
-    };
-    if !out.prefecture.is_empty() {
-        if let Some((len, m)) = find_muni(&out.prefecture, rest) {
-            out.municipality = m;
+    if let Some(p) = pref {
+        if let Some((len, m)) = dir.find_muni(p, rest) {
+            muni = Some(m);
             rest = &rest[len..];
         }
     } else {
         // No prefecture anywhere: a municipality name that is unique across Japan.
-        let mut hits = dir
-            .prefectures
-            .iter()
-            .filter_map(|p| find_muni(p, rest).map(|(len, m)| (p.clone(), len, m)));
-        if let (Some(hit), None) = (hits.next(), hits.next()) {
-            out.prefecture = hit.0;
-            out.municipality = hit.2;
-            rest = &rest[hit.1..];
+        let mut hits =
+            (0..dir.prefectures.len()).filter_map(|p| dir.find_muni(p, rest).map(|h| (p, h)));
+        if let (Some((p, (len, m))), None) = (hits.next(), hits.next()) {
+            pref = Some(p);
+            muni = Some(m);
+            rest = &rest[len..];
         }
     }
-    if out.municipality.is_empty()
-        && let Some(place) = postal_places
+    if muni.is_none()
+        && let Some(&(_, m)) = postal_places
             .iter()
-            .find(|p| out.prefecture.is_empty() || text(p.prefecture) == out.prefecture)
+            .find(|&&(_, m)| pref.is_none_or(|p| dir.muni_pref[m as usize] as usize == p))
     {
-        out.municipality = text(place.municipality);
-        let written = &out.municipality;
-        if rest.starts_with(written.as_str()) {
+        muni = Some(m);
+        let written = dir.munis[m as usize].as_str();
+        if rest.starts_with(written) {
             rest = &rest[written.len()..];
         }
     }
+    if let Some(p) = pref {
+        out.prefecture = dir.prefectures[p].clone();
+    }
+    if let Some(m) = muni {
+        out.municipality = dir.munis[m as usize].clone();
+    }
 
     // Town: longest known town of the municipality; else the text before the block numbers.
-    let known = dir
-        .towns
-        .get(&(out.prefecture.clone(), out.municipality.clone()))
-        .and_then(|ts| ts.iter().find(|t| rest.starts_with(t.as_str())));
+    let known = muni.and_then(|m| dir.town_names(m).find(|t| rest.starts_with(t)));
     let after_town = if let Some(t) = known {
-        out.town = t.clone();
+        out.town = t.to_owned();
         &rest[t.len()..]
     } else {
         let cut = block_start(rest).unwrap_or(rest.len());

@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use clap::Args;
-use tsunagu_link::record::Identity;
+use tsunagu_link::record::{Identity, RawRecord};
 use tsunagu_link::simulate::{self, NamePools, SimRecord};
 
 use crate::ctx::{Ctx, exit, fail};
@@ -39,10 +39,14 @@ pub struct BenchLinkArgs {
     /// Records per side of the synthetic Japanese case (0 skips it).
     #[arg(long, default_value_t = 100_000)]
     pub synthetic: usize,
+    /// Persons in the `tsunagu synth` case (identities at many providers, deduplicated against
+    /// the population's truth; 0 skips it).
+    #[arg(long, default_value_t = 2_000)]
+    pub synth_persons: u64,
     /// Run tsunagu only.
     #[arg(long)]
     pub skip_splink: bool,
-    /// Run only cases whose name contains this text (febrl4, japanese).
+    /// Run only cases whose name contains this text (febrl4, japanese, synth).
     #[arg(long)]
     pub only: Option<String>,
 }
@@ -187,6 +191,22 @@ fn ours(left: &Path, right: &Path, out: &Path) -> anyhow::Result<(f64, f64)> {
     Ok((secs, peak))
 }
 
+/// `tsunagu link --dedupe FILE --out CLUSTERS --pairs PAIRS`: seconds and peak MiB.
+fn ours_dedupe(file: &Path, clusters: &Path, pairs: &Path) -> anyhow::Result<(f64, f64)> {
+    let exe = std::env::current_exe()
+        .map_err(|e| fail(exit::FAILURE, format!("current executable: {e}")))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["--json", "link", "--dedupe"])
+        .arg(file)
+        .arg("--out")
+        .arg(clusters)
+        .arg("--pairs")
+        .arg(pairs);
+    let (secs, json) = run_child(cmd, "tsunagu link --dedupe")?;
+    let peak = json["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0;
+    Ok((secs, peak))
+}
+
 fn splink(
     py: &Path,
     script: &Path,
@@ -215,7 +235,10 @@ fn measure(tool: &'static str, (secs, peak): (f64, f64), eval: (f64, f64, f64, u
 }
 
 /// Normalised plaintext for Splink (its best case: tsunagu's normalisation, no tokens).
-fn write_normalised(records: &[SimRecord], path: &Path) -> anyhow::Result<()> {
+fn write_normalised<'a>(
+    records: impl IntoIterator<Item = (&'a str, &'a RawRecord)>,
+    path: &Path,
+) -> anyhow::Result<()> {
     let io = |e: csv::Error| fail(exit::FAILURE, format!("{}: {e}", path.display()));
     let mut w = csv::Writer::from_path(path).map_err(io)?;
     w.write_record([
@@ -232,22 +255,21 @@ fn write_normalised(records: &[SimRecord], path: &Path) -> anyhow::Result<()> {
         "insured_number",
     ])
     .map_err(io)?;
-    for r in records {
-        let (id, _) = Identity::normalise(&r.record);
+    for (rid, raw) in records {
+        let (id, _) = Identity::normalise(raw);
         let town = id
             .address
             .as_ref()
             .map(|a| format!("{}{}{}", a.prefecture, a.municipality, a.town))
             .unwrap_or_default();
-        let phone =
-            tsunagu_link::normalize::digits(r.record.get(tsunagu_link::schema::Role::Phone));
+        let phone = tsunagu_link::normalize::digits(raw.get(tsunagu_link::schema::Role::Phone));
         let ins = if id.insurance[2].is_empty() {
             String::new()
         } else {
             id.insurance.join("|")
         };
         w.write_record([
-            r.id.as_str(),
+            rid,
             &id.family.written,
             &id.given.written,
             &id.family.kana,
@@ -269,6 +291,100 @@ fn write_normalised(records: &[SimRecord], path: &Path) -> anyhow::Result<()> {
     w.flush()
         .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", path.display())))?;
     Ok(())
+}
+
+/// The `tsunagu synth` population: every provider's identity records in one file (ids made
+/// unique as `provider:patient`), deduplicated by tsunagu on the raw file and by Splink on the
+/// same records normalised by tsunagu, both scored pairwise against the population's truth
+/// (`truth/records.csv`: which person each provider's patient is).
+fn synth_case(
+    args: &BenchLinkArgs,
+    work: &Path,
+    py: &Path,
+    script: &Path,
+) -> anyhow::Result<(String, Vec<Measure>)> {
+    let n = args.synth_persons;
+    let dir = work.join("synth");
+    let mut cfg = tsunagu_synth::Config::new(n, 2026);
+    cfg.formats = vec![tsunagu_synth::Format::Csv];
+    tsunagu_synth::generate(&cfg, &dir, &mut |_, _| {})
+        .map_err(|e| fail(exit::FAILURE, format!("tsunagu synth: {e}")))?;
+    let io = |p: &Path, e: csv::Error| fail(exit::FAILURE, format!("{}: {e}", p.display()));
+    // Which person each (provider, patient) is.
+    let truth_path = dir.join("truth/records.csv");
+    let mut person: HashMap<String, String> = HashMap::new();
+    let mut r = csv::Reader::from_path(&truth_path).map_err(|e| io(&truth_path, e))?;
+    for rec in r.records() {
+        let rec = rec.map_err(|e| io(&truth_path, e))?;
+        let (prov, pat, p) = (
+            rec.get(0).unwrap_or(""),
+            rec.get(1).unwrap_or(""),
+            rec.get(2).unwrap_or(""),
+        );
+        person.insert(format!("{prov}:{pat}"), p.to_owned());
+    }
+    // The identities with unique ids.
+    let src_path = dir.join("csv/identities.csv");
+    let file = work.join("synth_identities.csv");
+    let mut r = csv::Reader::from_path(&src_path).map_err(|e| io(&src_path, e))?;
+    let headers = r.headers().map_err(|e| io(&src_path, e))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(id_col), Some(prov_col)) = (col("id"), col("provider_code")) else {
+        return Err(fail(
+            exit::FAILURE,
+            format!("{}: no id or provider_code column", src_path.display()),
+        ));
+    };
+    let mut w = csv::Writer::from_path(&file).map_err(|e| io(&file, e))?;
+    w.write_record(&headers).map_err(|e| io(&file, e))?;
+    let mut per_person: HashMap<String, usize> = HashMap::new();
+    let mut records = 0usize;
+    for rec in r.records() {
+        let rec = rec.map_err(|e| io(&src_path, e))?;
+        let uid = format!(
+            "{}:{}",
+            rec.get(prov_col).unwrap_or(""),
+            rec.get(id_col).unwrap_or("")
+        );
+        if let Some(p) = person.get(&uid) {
+            *per_person.entry(p.clone()).or_default() += 1;
+        }
+        let row: Vec<&str> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, v)| if i == id_col { uid.as_str() } else { v })
+            .collect();
+        w.write_record(&row).map_err(|e| io(&file, e))?;
+        records += 1;
+    }
+    w.flush()
+        .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", file.display())))?;
+    drop(w);
+    let true_pairs: usize = per_person.values().map(|k| k * (k - 1) / 2).sum();
+    let truth = |x: &str, y: &str| person.get(x).is_some_and(|p| person.get(y) == Some(p));
+    let mut ms = Vec::new();
+    let (clusters, pairs) = (
+        work.join("synth_clusters.csv"),
+        work.join("synth_tsunagu.csv"),
+    );
+    let t = ours_dedupe(&file, &clusters, &pairs)?;
+    ms.push(measure("tsunagu", t, evaluate(&pairs, truth, true_pairs)?));
+    if !args.skip_splink {
+        let src = tsunagu_link::source::read_csv(&file, None)
+            .map_err(|e| fail(exit::FAILURE, e.to_string()))?;
+        let normalised = work.join("synth_normalised.csv");
+        write_normalised(
+            src.ids.iter().map(String::as_str).zip(&src.records),
+            &normalised,
+        )?;
+        let out = work.join("synth_splink.csv");
+        let s = splink(py, script, "synth", &normalised, &normalised, &out)?;
+        ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
+    }
+    Ok((
+        format!("tsunagu synth ({n} persons, {records} identity records, deduplicated)"),
+        ms,
+    ))
 }
 
 /// Run `tsunagu bench link`.
@@ -358,13 +474,18 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
                 work.join("japanese_a_normalised.csv"),
                 work.join("japanese_b_normalised.csv"),
             );
-            write_normalised(&left, &na)?;
-            write_normalised(&right, &nb)?;
+            write_normalised(left.iter().map(|r| (r.id.as_str(), &r.record)), &na)?;
+            write_normalised(right.iter().map(|r| (r.id.as_str(), &r.record)), &nb)?;
             let out = work.join("japanese_splink.csv");
             let s = splink(&py, &script, "japanese", &na, &nb, &out)?;
             ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
         }
         cases.push((format!("japanese synthetic ({n} × {n})"), ms));
+    }
+
+    if args.synth_persons > 0 && want("synth") {
+        let (name, ms) = synth_case(&args, &work, &py, &script)?;
+        cases.push((name, ms));
     }
 
     let json = serde_json::json!(

@@ -1,6 +1,9 @@
 """Splink 5 (DuckDB backend) on two CSV files, as `tsunagu bench link` runs it beside tsunagu.
 
-usage: python bench_link_splink.py febrl4|japanese LEFT.csv RIGHT.csv OUT.csv
+usage: python bench_link_splink.py febrl4|japanese|synth LEFT.csv RIGHT.csv OUT.csv
+
+`synth` deduplicates LEFT alone (RIGHT is ignored): the identities of a `tsunagu synth`
+population, held by many providers, normalised by tsunagu, with the Japanese settings.
 
 Writes the predicted pairs at match probability >= 0.5 (left_id,right_id,match_probability) and
 prints one JSON line: seconds (inside Python, after imports) and peak resident memory (KiB).
@@ -54,10 +57,10 @@ else:
     # variant kanji folded, dates ISO, addresses split): Splink's best case.
     id_col = "id"
     df_l = pd.read_csv(left, dtype=str)
-    df_r = pd.read_csv(right, dtype=str)
+    df_r = None if mode == "synth" else pd.read_csv(right, dtype=str)
     settings = SettingsCreator(
         unique_id_column_name=id_col,
-        link_type="link_only",
+        link_type="dedupe_only" if mode == "synth" else "link_only",
         blocking_rules_to_generate_predictions=[
             block_on("family_name_kana", "given_name_kana"),
             block_on("birth_date"),
@@ -84,8 +87,11 @@ else:
     prior_rules = [block_on("family_name_kana", "given_name_kana", "birth_date")]
 
 sdf_l = db_api.register(df_l, table_name="left_records")
-sdf_r = db_api.register(df_r, table_name="right_records")
-linker = Linker([sdf_l, sdf_r], settings, log_level="WARNING")
+if df_r is None:
+    linker = Linker(sdf_l, settings, log_level="WARNING")
+else:
+    sdf_r = db_api.register(df_r, table_name="right_records")
+    linker = Linker([sdf_l, sdf_r], settings, log_level="WARNING")
 linker.training.estimate_probability_two_random_records_match(prior_rules, recall=0.7)
 linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=1)
 for rule in em_rules:

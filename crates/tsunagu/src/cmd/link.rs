@@ -14,8 +14,8 @@ use std::time::Instant;
 use clap::Args;
 use tsunagu_link::engine::{self, LinkOptions, LinkOutcome};
 use tsunagu_link::record::{Encoder, TokenTable};
-use tsunagu_link::schema::Schema;
-use tsunagu_link::source::{self, InvalidCounts, Mapping, Source};
+use tsunagu_link::schema::{Role, Schema};
+use tsunagu_link::source::{self, Ids, Mapping, Tokenised};
 use tsunagu_link::token::LinkageKey;
 
 use crate::ctx::{Ctx, exit, fail};
@@ -72,8 +72,8 @@ pub struct LinkArgs {
     pub seed: u64,
 }
 
-fn load(path: &Path, mapping: Option<&Mapping>) -> anyhow::Result<Source> {
-    source::read_csv(path, mapping).map_err(|e| fail(exit::INPUT, e.to_string()))
+fn roles(path: &Path, mapping: Option<&Mapping>) -> anyhow::Result<Vec<Role>> {
+    source::read_roles(path, mapping).map_err(|e| fail(exit::INPUT, e.to_string()))
 }
 
 fn key(args: &LinkArgs) -> anyhow::Result<LinkageKey> {
@@ -88,20 +88,18 @@ fn key(args: &LinkArgs) -> anyhow::Result<LinkageKey> {
     }
 }
 
-/// Normalise and tokenise one source's records (taken out of it): the raw records are dropped
-/// as soon as they are normalised, the normalised ones as soon as they are tokenised, so that
-/// plaintext does not outlive its use (and memory stays low).
+/// Read, normalise and tokenise one file as it streams: only a batch of rows is plaintext at
+/// any time, so that plaintext does not outlive its use (and memory is that of the tokens).
 fn tokenise(
-    src: &mut Source,
     path: &Path,
+    mapping: Option<&Mapping>,
     enc: &Encoder,
     strict: bool,
-) -> anyhow::Result<(TokenTable, InvalidCounts)> {
-    let records = std::mem::take(&mut src.records);
-    let (ids, invalid) = source::normalise_all(&records);
-    drop(records);
-    if strict && !invalid.is_empty() {
-        let what: Vec<String> = invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+) -> anyhow::Result<Tokenised> {
+    let t =
+        source::tokenise_csv(path, mapping, enc).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    if strict && !t.invalid.is_empty() {
+        let what: Vec<String> = t.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         return Err(fail(
             exit::INPUT,
             format!(
@@ -111,7 +109,7 @@ fn tokenise(
             ),
         ));
     }
-    Ok((TokenTable::encode(enc, &ids), invalid))
+    Ok(t)
 }
 
 fn options(args: &LinkArgs) -> anyhow::Result<LinkOptions> {
@@ -131,8 +129,8 @@ fn options(args: &LinkArgs) -> anyhow::Result<LinkOptions> {
 struct Sides<'a> {
     lt: &'a TokenTable,
     rt: &'a TokenTable,
-    left_ids: &'a [String],
-    right_ids: &'a [String],
+    left_ids: &'a Ids,
+    right_ids: &'a Ids,
     header: (&'a str, &'a str),
 }
 
@@ -173,8 +171,8 @@ fn write_pairs(
         .map_err(|e| fail(exit::INPUT, e.to_string()))?;
     for p in &out.links {
         let mut row = vec![
-            left_ids[p.left as usize].clone(),
-            right_ids[p.right as usize].clone(),
+            left_ids.get(p.left as usize).to_owned(),
+            right_ids.get(p.right as usize).to_owned(),
             format!("{:.6}", p.probability),
         ];
         if explain {
@@ -415,11 +413,8 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     };
     let key = key(&args)?;
     if let (Some(lp), Some(rp)) = (&args.left, &args.right) {
-        // Both files are read and tokenised at the same time.
-        let (ls, rs) = rayon::join(|| load(lp, mapping.as_ref()), || load(rp, mapping.as_ref()));
-        let (mut ls, mut rs) = (ls?, rs?);
-        let seconds_read = started.elapsed().as_secs_f64();
-        let schema = Schema::from_roles(|r| ls.roles.contains(&r) && rs.roles.contains(&r));
+        let (lr, rr) = (roles(lp, mapping.as_ref())?, roles(rp, mapping.as_ref())?);
+        let schema = Schema::from_roles(|r| lr.contains(&r) && rr.contains(&r));
         if schema.fields.is_empty() {
             return Err(fail(
                 exit::INPUT,
@@ -427,25 +422,27 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         let enc = Encoder::new(&key, schema);
+        // Both files are read and tokenised at the same time.
         let (l, r) = rayon::join(
-            || tokenise(&mut ls, lp, &enc, args.strict),
-            || tokenise(&mut rs, rp, &enc, args.strict),
+            || tokenise(lp, mapping.as_ref(), &enc, args.strict),
+            || tokenise(rp, mapping.as_ref(), &enc, args.strict),
         );
-        let ((lt, linv), (rt, rinv)) = (l?, r?);
-        let seconds_tokenise = started.elapsed().as_secs_f64() - seconds_read;
-        let out = engine::link(&lt, &rt, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+        let (lt, rt) = (l?, r?);
+        let seconds_tokenise = started.elapsed().as_secs_f64();
+        let (linv, rinv) = (&lt.invalid, &rt.invalid);
+        let (lt, rt, left_ids, right_ids) = (&lt.table, &rt.table, &lt.ids, &rt.ids);
+        let out = engine::link(lt, rt, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
         let sides = Sides {
-            lt: &lt,
-            rt: &rt,
-            left_ids: &ls.ids,
-            right_ids: &rs.ids,
+            lt,
+            rt,
+            left_ids,
+            right_ids,
             header: ("left_id", "right_id"),
         };
         write_pairs(&out_path, &out, &sides, args.explain)?;
         let json = serde_json::json!({
             "mode": "link",
-            "seconds_read": seconds_read,
-            "seconds_normalise_and_tokenise": seconds_tokenise,
+            "seconds_read_normalise_and_tokenise": seconds_tokenise,
             "fields": lt.schema().fields.iter().map(|f| f.name()).collect::<Vec<_>>(),
             "invalid_values": { "left": linv, "right": rinv },
             "stats": out.stats,
@@ -474,8 +471,8 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             "linking the identity vault is not available yet: give --left A.csv --right B.csv or --dedupe A.csv",
         ));
     };
-    let mut src = load(dp, mapping.as_ref())?;
-    let schema = Schema::from_roles(|r| src.roles.contains(&r));
+    let dr = roles(dp, mapping.as_ref())?;
+    let schema = Schema::from_roles(|r| dr.contains(&r));
     if schema.fields.is_empty() {
         return Err(fail(
             exit::INPUT,
@@ -483,8 +480,9 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let enc = Encoder::new(&key, schema);
-    let (t, inv) = tokenise(&mut src, dp, &enc, args.strict)?;
-    let (out, labels) = engine::dedupe(&t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    let src = tokenise(dp, mapping.as_ref(), &enc, args.strict)?;
+    let (t, inv) = (&src.table, &src.invalid);
+    let (out, labels) = engine::dedupe(t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
     let io = |e: csv::Error| {
         fail(
             exit::FAILURE,
@@ -494,8 +492,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     let mut w = csv::Writer::from_path(&out_path).map_err(io)?;
     w.write_record(["id", "cluster_id"]).map_err(io)?;
     for (id, label) in src.ids.iter().zip(&labels) {
-        w.write_record([id.as_str(), &label.to_string()])
-            .map_err(io)?;
+        w.write_record([id, &label.to_string()]).map_err(io)?;
     }
     w.flush().map_err(|e| {
         fail(
@@ -505,8 +502,8 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     })?;
     if let Some(pp) = &args.pairs {
         let sides = Sides {
-            lt: &t,
-            rt: &t,
+            lt: t,
+            rt: t,
             left_ids: &src.ids,
             right_ids: &src.ids,
             header: ("id_1", "id_2"),
