@@ -513,6 +513,10 @@ impl Intake<'_> {
             return Ok(summary);
         }
         let mut batch = parse(&units, opts.mapping.as_ref(), p.code.as_str());
+        // The input's bytes are not needed once parsed (rejections keep their own raw input).
+        for u in &mut units {
+            u.bytes = Vec::new();
+        }
         // Only what the new units hold is taken in (NDJSON references may still have been
         // resolved through files taken in before).
         batch
@@ -746,7 +750,7 @@ impl Intake<'_> {
         at: DateTime<Utc>,
         summary: &mut IntakeSummary,
     ) -> Result<(Rows, Vec<Rejected>)> {
-        let grouped = group(batch, provider_code);
+        let mut grouped = group(batch, provider_code);
         summary.persons = grouped.subjects.len();
         summary.unstored = grouped
             .unstored
@@ -759,7 +763,7 @@ impl Intake<'_> {
         let mut held = Rows::default();
         // Decide every person first (cheap), then map their records in parallel.
         let mut decided = Vec::with_capacity(grouped.subjects.len());
-        for s in grouped.subjects.values() {
+        for s in grouped.subjects.values_mut() {
             summary.cancelled += s.cancelled;
             let hash = self.ledger.patient_hash(provider, &s.local);
             let ph = PatientHash::parse(&hash)?;
@@ -773,9 +777,15 @@ impl Intake<'_> {
                 .map_err(|why| Error::input("internal id", why))?;
             decided.push((s, ph, internal, person, decision.eligible));
         }
+        // Each person's parsed records are dropped as soon as they are mapped: the run's peak
+        // memory is then the larger of parsing and writing, not their sum.
         let mut mapped: Vec<Rows> = decided
-            .par_iter()
-            .map(|(s, _, _, person, _)| rows_for(&ids, provider, person, s, run))
+            .par_iter_mut()
+            .map(|(s, _, _, person, _)| {
+                let rows = rows_for(&ids, provider, person, s, run);
+                s.records = Vec::new();
+                rows
+            })
             .collect();
         // Identities of eligible persons: one vault transaction for the whole run.
         let batch: Vec<(ProviderId, PatientHash, tsunagu_vault::IdentityPayload)> = decided
