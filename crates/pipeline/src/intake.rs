@@ -75,7 +75,15 @@ pub struct IntakeOptions {
     pub acquisition: String,
     /// The moment the eligibility rule is applied (now, normally).
     pub at: DateTime<Utc>,
+    /// How many bytes of input are parsed and split at once ([`DEFAULT_CHUNK_BYTES`]). Input
+    /// larger than this is taken in chunk by chunk (a patient's SS-MIX2 folder, a Bundle or a
+    /// CSV file is never cut; NDJSON files, whose references cross files, form one chunk), so
+    /// memory follows the chunk, not the input.
+    pub chunk_bytes: u64,
 }
+
+/// Input parsed and split at once by default: 256 MiB.
+pub const DEFAULT_CHUNK_BYTES: u64 = 256 << 20;
 
 /// What a run did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -106,6 +114,25 @@ pub struct IntakeSummary {
     pub unstored: BTreeMap<String, u64>,
     /// The reception record written, if anything was new.
     pub reception: Option<String>,
+}
+
+/// What became of one person-at-provider in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PersonOutcome {
+    Accepted,
+    Held,
+    Refused,
+}
+
+impl IntakeSummary {
+    /// Person counts from the outcomes of a run (a person met in several chunks counts once).
+    fn count_persons(&mut self, persons: &BTreeMap<String, PersonOutcome>) {
+        let n = |o: PersonOutcome| persons.values().filter(|v| **v == o).count();
+        self.persons = persons.len();
+        self.accepted_persons = n(PersonOutcome::Accepted);
+        self.held_persons = n(PersonOutcome::Held);
+        self.refused_persons = n(PersonOutcome::Refused);
+    }
 }
 
 /// What a re-try of quarantined inputs did.
@@ -180,6 +207,8 @@ struct Unit {
     /// Depth below the SS-MIX2 root.
     depth: usize,
     bytes: Vec<u8>,
+    /// Size in bytes.
+    size: u64,
     digest: String,
     format: Format,
     ndjson: bool,
@@ -258,6 +287,7 @@ fn discover(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Unit>> {
                 rel,
                 depth,
                 bytes: Vec::new(),
+                size: 0,
                 digest: String::new(),
                 format,
                 ndjson,
@@ -271,14 +301,79 @@ fn discover(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Unit>> {
     Ok(units)
 }
 
-fn read_units(units: &mut [Unit]) -> Result<()> {
+/// Read the units' bytes and digests; `keep` says whether the bytes stay in memory (else only
+/// the digest and size are kept, and each chunk reads its files again).
+fn read_units(units: &mut [Unit], keep: bool) -> Result<()> {
     units.par_iter_mut().try_for_each(|u| {
         let bytes =
             std::fs::read(&u.path).map_err(|_| Error::input("an input file", "cannot be read"))?;
         u.digest = hex::encode(sha2::Sha256::digest(&bytes));
+        u.size = bytes.len() as u64;
+        if keep {
+            u.bytes = bytes;
+        }
+        Ok(())
+    })
+}
+
+/// Read the bytes of the units at `which` again for their chunk, checking they are what was
+/// hashed (a file changed in between would make the reception record lie).
+fn reload_units(units: &mut [Unit], which: &[usize]) -> Result<()> {
+    let mut picked: Vec<&mut Unit> = units
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, u)| u.bytes.is_empty() && u.size > 0 && which.binary_search(i).is_ok())
+        .map(|(_, u)| u)
+        .collect();
+    picked.par_iter_mut().try_for_each(|u| {
+        let bytes =
+            std::fs::read(&u.path).map_err(|_| Error::input("an input file", "cannot be read"))?;
+        if hex::encode(sha2::Sha256::digest(&bytes)) != u.digest {
+            return Err(Error::input(
+                "an input file",
+                "changed while it was being taken in; run the ingest again",
+            ));
+        }
         u.bytes = bytes;
         Ok(())
     })
+}
+
+/// Cut the units into chunks of about `budget` bytes, in input order. NDJSON files go together
+/// into the first chunk (with those taken in before: their references cross files); an SS-MIX2
+/// patient's folder, and any other file, is never cut. Returns ascending unit indices per chunk.
+fn plan_chunks(units: &[Unit], budget: u64) -> Vec<Vec<usize>> {
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
+    let ndjson: Vec<usize> = (0..units.len()).filter(|&i| units[i].ndjson).collect();
+    if ndjson.iter().any(|&i| !units[i].done) {
+        chunks.push(ndjson);
+    }
+    let key = |u: &Unit| -> PathBuf {
+        if u.format == Format::Ssmix2 {
+            u.rel.components().take(3).collect()
+        } else {
+            u.path.clone()
+        }
+    };
+    let (mut cur, mut size, mut last): (Vec<usize>, u64, Option<PathBuf>) = (Vec::new(), 0, None);
+    for (i, u) in units.iter().enumerate() {
+        if u.ndjson || u.done {
+            continue;
+        }
+        let k = key(u);
+        let same_group = last.as_ref() == Some(&k);
+        if !same_group && !cur.is_empty() && size + u.size > budget {
+            chunks.push(std::mem::take(&mut cur));
+            size = 0;
+        }
+        cur.push(i);
+        size += u.size;
+        last = Some(k);
+    }
+    if !cur.is_empty() {
+        chunks.push(cur);
+    }
+    chunks
 }
 
 /// The mapping a CSV file is read with: the operator's, when given; else the built-in one of the
@@ -300,11 +395,24 @@ fn csv_mapping(
     m.for_provider(provider_code)
 }
 
-fn parse(units: &[Unit], mapping: Option<&csv_mapped::Mapping>, provider_code: &str) -> Batch {
-    let sources: Vec<Arc<SourceFile>> = units
+/// Parse the units at `which` (indices into `units`; positions name a unit by its index + 1, so
+/// [`unit_of`] finds it in the whole list).
+fn parse(
+    all: &[Unit],
+    which: &[usize],
+    mapping: Option<&csv_mapped::Mapping>,
+    provider_code: &str,
+) -> Batch {
+    let units: Vec<&Unit> = which.iter().filter_map(|&i| all.get(i)).collect();
+    let sources: Vec<Arc<SourceFile>> = which
         .iter()
-        .enumerate()
-        .map(|(i, u)| SourceFile::new(u32::try_from(i + 1).unwrap_or(u32::MAX), u.path.clone()))
+        .filter(|&&i| i < all.len())
+        .map(|&i| {
+            SourceFile::new(
+                u32::try_from(i + 1).unwrap_or(u32::MAX),
+                all[i].path.clone(),
+            )
+        })
         .collect();
     // NDJSON files are read together: their references cross files.
     let ndjson: Vec<(Arc<SourceFile>, &[u8])> = units
@@ -499,7 +607,14 @@ impl Intake<'_> {
             ));
         }
         let mut units = discover(paths, opts.format)?;
-        read_units(&mut units)?;
+        let budget = opts.chunk_bytes.max(1);
+        let total: u64 = units
+            .iter()
+            .map(|u| std::fs::metadata(&u.path).map_or(0, |m| m.len()))
+            .sum();
+        // Input that fits the budget is read once and kept; larger input is hashed first (the
+        // run's name and record ids need every digest) and read again chunk by chunk.
+        read_units(&mut units, total <= budget)?;
         let done = self.ledger.units_done(provider).await?;
         for u in &mut units {
             u.done = done.contains(&u.digest);
@@ -512,65 +627,83 @@ impl Intake<'_> {
         if summary.units_new == 0 {
             return Ok(summary);
         }
-        let mut batch = parse(&units, opts.mapping.as_ref(), p.code.as_str());
-        // The input's bytes are not needed once parsed (rejections keep their own raw input).
-        for u in &mut units {
-            u.bytes = Vec::new();
-        }
-        // Only what the new units hold is taken in (NDJSON references may still have been
-        // resolved through files taken in before).
-        batch
-            .records
-            .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
-        batch
-            .rejected
-            .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
-        summary.records_read = (batch.records.len() + batch.rejected.len()) as u64;
-        let new_digests: BTreeSet<&str> = units
+        let new_digests: BTreeSet<String> = units
             .iter()
             .filter(|u| !u.done)
-            .map(|u| u.digest.as_str())
+            .map(|u| u.digest.clone())
             .collect();
-        let run = digest_of(&new_digests.iter().copied().collect::<Vec<_>>());
-        let part = PartName::parse(&format!("u-{}", &run[..32]))?;
-
-        let (stored, rejected) = self
-            .split(
-                provider,
-                p.code.as_str(),
-                batch,
-                &part,
-                &run,
-                opts.at,
-                &mut summary,
-            )
-            .await?;
-
+        let run = digest_of(&new_digests.iter().map(String::as_str).collect::<Vec<_>>());
         let q = Quarantine::open(self.store_dir)?;
-        let items: Vec<Item<'_>> = rejected
-            .iter()
-            .filter_map(|r| {
-                unit_of(&units, &r.position).map(|u| Item {
-                    unit: &u.digest,
-                    format: u.format.name(),
-                    path: &u.path,
-                    rejected: r,
+        let mut persons = BTreeMap::new();
+        let mut stored_counts: BTreeMap<String, u64> = BTreeMap::new();
+        let mut parts: Vec<String> = Vec::new();
+        for (n, which) in plan_chunks(&units, budget).into_iter().enumerate() {
+            // The first chunk's part keeps the name a one-chunk run has always had.
+            let part = if n == 0 {
+                PartName::parse(&format!("u-{}", &run[..32]))?
+            } else {
+                PartName::parse(&format!("u-{}-{n}", &run[..32]))?
+            };
+            reload_units(&mut units, &which)?;
+            let mut batch = parse(&units, &which, opts.mapping.as_ref(), p.code.as_str());
+            // The input's bytes are not needed once parsed (rejections keep their own raw input).
+            for &i in &which {
+                if let Some(u) = units.get_mut(i) {
+                    u.bytes = Vec::new();
+                }
+            }
+            // Only what the new units hold is taken in (NDJSON references may still have been
+            // resolved through files taken in before).
+            batch
+                .records
+                .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
+            batch
+                .rejected
+                .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
+            summary.records_read += (batch.records.len() + batch.rejected.len()) as u64;
+            let (stored, rejected) = self
+                .split(
+                    provider,
+                    p.code.as_str(),
+                    batch,
+                    &part,
+                    &run,
+                    opts.at,
+                    &mut summary,
+                    &mut persons,
+                )
+                .await?;
+            for (k, v) in stored.counts() {
+                *stored_counts.entry(k).or_default() += v;
+            }
+            drop(stored);
+            let items: Vec<Item<'_>> = rejected
+                .iter()
+                .filter_map(|r| {
+                    unit_of(&units, &r.position).map(|u| Item {
+                        unit: &u.digest,
+                        format: u.format.name(),
+                        path: &u.path,
+                        rejected: r,
+                    })
                 })
-            })
-            .collect();
-        q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
-        summary.quarantined = items.len();
+                .collect();
+            q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
+            summary.quarantined += items.len();
+            parts.push(part.as_str().to_owned());
+        }
+        summary.count_persons(&persons);
 
-        let mut counts = stored.counts();
+        let mut counts = stored_counts.clone();
         counts.insert("persons_accepted".into(), summary.accepted_persons as u64);
         let reception = NewReception {
             provider: provider.clone(),
             acquisition: opts.acquisition.clone(),
             received_on: opts.at.with_timezone(&tsunagu_ledger::JST).date_naive(),
-            data_items: if stored.counts().is_empty() {
+            data_items: if stored_counts.is_empty() {
                 vec!["(none accepted)".into()]
             } else {
-                stored.counts().into_keys().collect()
+                stored_counts.keys().cloned().collect()
             },
             record_counts: counts,
         };
@@ -582,9 +715,10 @@ impl Intake<'_> {
             "held": summary.held_persons,
             "refused": summary.refused_persons,
             "quarantined": summary.quarantined,
-            "part": part.as_str(),
+            "part": parts.first(),
+            "parts": parts,
         });
-        let digests: Vec<String> = new_digests.iter().map(|d| (*d).to_owned()).collect();
+        let digests: Vec<String> = new_digests.into_iter().collect();
         summary.reception = Some(
             self.ledger
                 .complete_units(&self.actor, &digests, reception, details)
@@ -617,6 +751,7 @@ impl Intake<'_> {
             retried: ids.len(),
             ..Default::default()
         };
+        let mut retried_persons = BTreeMap::new();
         for ((provider, unit, format, path), entries) in groups {
             let provider = ProviderId::parse(&provider)
                 .map_err(|e| Error::input("quarantine entry", e.to_string()))?;
@@ -638,13 +773,14 @@ impl Intake<'_> {
                 path: path.clone(),
                 rel,
                 depth: 6,
+                size: bytes.len() as u64,
                 bytes,
                 digest: unit.clone(),
                 format,
                 ndjson,
                 done: false,
             }];
-            let mut batch = parse(&units, mapping.as_ref(), p.code.as_str());
+            let mut batch = parse(&units, &[0], mapping.as_ref(), p.code.as_str());
             let wanted: BTreeSet<String> =
                 entries.iter().map(|e| strip_file(&e.position)).collect();
             // A whole-file rejection (a CSV header the mapping did not fit…) re-tries the file.
@@ -668,8 +804,10 @@ impl Intake<'_> {
                     &run,
                     at,
                     &mut out.intake,
+                    &mut retried_persons,
                 )
                 .await?;
+            out.intake.count_persons(&retried_persons);
             let still: BTreeSet<String> =
                 rejected.iter().map(|r| within_file(&r.position)).collect();
             let resolved: Vec<String> = entries
@@ -685,9 +823,6 @@ impl Intake<'_> {
                 .collect();
             out.still_rejected += entries.len() - resolved.len();
             if !stored.is_empty() {
-                for (k, v) in stored.counts() {
-                    *out.intake.rows_stored.entry(k).or_default() += v;
-                }
                 let mut counts = stored.counts();
                 counts.insert(
                     "persons_accepted".into(),
@@ -749,14 +884,13 @@ impl Intake<'_> {
         run: &str,
         at: DateTime<Utc>,
         summary: &mut IntakeSummary,
+        persons: &mut BTreeMap<String, PersonOutcome>,
     ) -> Result<(Rows, Vec<Rejected>)> {
         let mut grouped = group(batch, provider_code);
-        summary.persons = grouped.subjects.len();
-        summary.unstored = grouped
-            .unstored
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), *v))
-            .collect();
+        for (k, v) in &grouped.unstored {
+            *summary.unstored.entry((*k).to_owned()).or_default() += v;
+        }
+        let key = |s: &crate::map::Subject| format!("{provider}/{}", s.local.expose());
         let facts = self.ledger.provider_facts(provider).await?;
         let ids = IdMaker::new(self.key);
         let mut stored = Rows::default();
@@ -769,7 +903,7 @@ impl Intake<'_> {
             let ph = PatientHash::parse(&hash)?;
             let decision = facts.decide(&hash, at);
             if let Why::Stopped { .. } = decision.reason {
-                summary.refused_persons += 1;
+                persons.insert(key(s), PersonOutcome::Refused);
                 continue;
             }
             let internal = self.vault.internal_id(provider, &ph);
@@ -823,11 +957,11 @@ impl Intake<'_> {
         let mut held_ids: BTreeMap<String, String> = BTreeMap::new();
         for ((s, ph, internal, _, eligible), rows) in decided.iter().zip(mapped.iter_mut()) {
             if shredded.contains(ph.as_str()) {
-                summary.refused_persons += 1;
+                persons.insert(key(s), PersonOutcome::Refused);
                 continue;
             }
             if *eligible {
-                summary.accepted_persons += 1;
+                persons.insert(key(s), PersonOutcome::Accepted);
                 stored.append(rows);
             } else {
                 if let Some(idn) = &s.identity {
@@ -836,7 +970,7 @@ impl Intake<'_> {
                     let sealed = self.vault.seal_for(internal, &json).await?;
                     held_ids.insert(internal.as_str().to_owned(), sealed.to_hex());
                 }
-                summary.held_persons += 1;
+                persons.insert(key(s), PersonOutcome::Held);
                 held.append(rows);
             }
         }
@@ -845,8 +979,12 @@ impl Intake<'_> {
         }
         write_rows(self.lake, part, &stored)?;
         write_rows(self.held, part, &held)?;
-        summary.rows_stored = stored.counts();
-        summary.rows_held = held.counts();
+        for (k, v) in stored.counts() {
+            *summary.rows_stored.entry(k).or_default() += v;
+        }
+        for (k, v) in held.counts() {
+            *summary.rows_held.entry(k).or_default() += v;
+        }
 
         Ok((stored, grouped.rejected))
     }

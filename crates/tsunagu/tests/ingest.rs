@@ -352,10 +352,12 @@ fn killed_intake_rerun_gives_the_clean_result() {
     for delay_ms in [30u64, 120, 400, 900] {
         let d = tempfile::tempdir().unwrap();
         let ids = store_with_ledger(&w, d.path());
+        // Killed and re-run in small chunks (many parts, several vault transactions), it must
+        // still give what one clean run in one chunk gives.
         let mut child = bin()
             .arg("--data")
             .arg(d.path())
-            .args(["ingest", "--provider", &ids[&code]])
+            .args(["ingest", "--chunk-mib", "0.05", "--provider", &ids[&code]])
             .arg(&bundles)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -368,6 +370,8 @@ fn killed_intake_rerun_gives_the_clean_result() {
             d.path(),
             &[
                 "ingest",
+                "--chunk-mib",
+                "0.05",
                 "--provider",
                 &ids[&code],
                 bundles.to_str().unwrap(),
@@ -727,4 +731,112 @@ fn csv_layout_of_every_kind_is_accounted_for_row_by_row() {
     let text = q.to_string();
     assert!(text.contains("provider_code"), "{text}");
     assert!(text.contains("another provider"), "{text}");
+}
+
+/// Input larger than the chunk budget is taken in chunk by chunk — an SS-MIX2 patient's folder
+/// never cut — with exactly the result of one run in one chunk.
+#[test]
+fn chunked_intake_gives_the_one_chunk_result() {
+    let w = synth("150", "17");
+    let mut by_size: Vec<(u64, String)> = std::fs::read_dir(w.synth.join("ssmix2"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let mut size = 0;
+            let mut stack = vec![e.path()];
+            while let Some(d) = stack.pop() {
+                for f in std::fs::read_dir(&d).unwrap() {
+                    let f = f.unwrap();
+                    if f.file_type().unwrap().is_dir() {
+                        stack.push(f.path());
+                    } else {
+                        size += f.metadata().unwrap().len();
+                    }
+                }
+            }
+            (size, e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    by_size.sort();
+    let (size, code) = by_size.pop().unwrap();
+    let tree = w.synth.join("ssmix2").join(&code);
+    let run = |chunk: &str| -> serde_json::Value {
+        let d = tempfile::tempdir().unwrap();
+        let ids = store_with_ledger(&w, d.path());
+        let s = json(
+            d.path(),
+            &[
+                "ingest",
+                "--chunk-mib",
+                chunk,
+                "--provider",
+                &ids[&code],
+                tree.to_str().unwrap(),
+            ],
+        );
+        let again = json(
+            d.path(),
+            &[
+                "ingest",
+                "--chunk-mib",
+                chunk,
+                "--provider",
+                &ids[&code],
+                tree.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(again["units_new"], 0);
+        let rec = json(
+            d.path(),
+            &[
+                "records",
+                "export",
+                "--kind",
+                "reception",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(
+            rec.as_array().unwrap().len(),
+            1,
+            "one reception record per run"
+        );
+        // Each chunk is a part of every table it filled.
+        let parts = std::fs::read_dir(d.path().join("lake/persons"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "parquet")
+            })
+            .count();
+        let mut s = s;
+        s["parts"] = parts.into();
+        s["record_counts"] = rec[0]["record_counts"].clone();
+        s
+    };
+    let whole = run("256");
+    // About ten chunks.
+    let small = format!("{}", size as f64 / 10.0 / 1_048_576.0);
+    let chunked = run(&small);
+    assert_eq!(whole["parts"], 1, "{whole}");
+    assert!(chunked["parts"].as_u64().unwrap() >= 5, "{chunked}");
+    for k in [
+        "persons",
+        "accepted_persons",
+        "held_persons",
+        "refused_persons",
+        "records_read",
+        "rows_stored",
+        "rows_held",
+        "quarantined",
+        "cancelled",
+        "record_counts",
+    ] {
+        assert_eq!(whole[k], chunked[k], "{k}: {whole} vs {chunked}");
+    }
+    assert!(whole["rows_stored"]["conditions"].as_u64().unwrap() > 0);
 }

@@ -125,6 +125,7 @@ pub fn run(ctx: &Ctx, a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
                             mapping: None,
                             acquisition: "bench".into(),
                             at: chrono::Utc::now(),
+                            chunk_bytes: tsunagu_pipeline::intake::DEFAULT_CHUNK_BYTES,
                         },
                     )
                     .await?;

@@ -559,6 +559,7 @@ async fn intake_tour(
                 mapping: None,
                 acquisition: "診療等の過程で取得".into(),
                 at,
+                chunk_bytes: tsunagu_pipeline::intake::DEFAULT_CHUNK_BYTES,
             };
             let r = intake.ingest(&p.id, &[path], opts).await?;
             *per_format.entry(format).or_default() += r.records_read;

@@ -34,6 +34,10 @@ pub struct IngestArgs {
     /// Release held data whose persons have become eligible (instead of ingesting).
     #[arg(long, conflicts_with_all = ["provider", "paths"])]
     pub release_held: bool,
+    /// Input taken in at once, in MiB: larger input is parsed and stored chunk by chunk (a
+    /// patient's SS-MIX2 folder, a Bundle or a CSV file is never cut), so memory follows this.
+    #[arg(long, default_value_t = 256.0)]
+    pub chunk_mib: f64,
 }
 
 /// Subcommands of `tsunagu quarantine`.
@@ -113,6 +117,7 @@ pub fn run(ctx: &Ctx, a: IngestArgs) -> anyhow::Result<ExitCode> {
                 mapping,
                 acquisition: a.acquisition.clone(),
                 at: chrono::Utc::now(),
+                chunk_bytes: chunk_bytes(a.chunk_mib)?,
             };
             let bar = progress(ctx, "ingesting");
             let s = intake.ingest(&provider, &a.paths, opts).await?;
@@ -211,4 +216,12 @@ pub fn run_quarantine(ctx: &Ctx, c: QuarantineCmd) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(ExitCode::SUCCESS)
     })?
+}
+
+/// `--chunk-mib` in bytes: a positive number of MiB (fractions allowed, at least one byte).
+fn chunk_bytes(mib: f64) -> anyhow::Result<u64> {
+    if !(mib.is_finite() && mib > 0.0) {
+        return Err(fail(exit::USAGE, "--chunk-mib must be a positive number"));
+    }
+    Ok(((mib * 1_048_576.0) as u64).max(1))
 }
