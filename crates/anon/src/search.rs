@@ -20,8 +20,12 @@
 //! prune on it either.
 //!
 //! **Heuristic search.** For lattices too large to enumerate: steepest descent from the top node (always the
-//! coarsest solution) through direct predecessors, evaluated in parallel, then restarts from deterministic
-//! pseudo-random perturbations of the best node, until the time limit or the evaluation budget. Its result is not
+//! coarsest solution) through direct predecessors, evaluated in parallel, then lateral moves (one attribute down,
+//! another up), then an iterated local search: restarts from seeded perturbations of a base local optimum (the
+//! best, or a slightly worse one accepted by a random walk), with a perturbation that widens as restarts fail and
+//! every third restart re-drawing up to every attribute, until the time limit or the evaluation budget. For a seed,
+//! an evaluation budget and a thread count (lateral moves are evaluated in batches sized by the thread count) the
+//! result is deterministic; with a wall-clock limit, how far it gets depends on the machine. Its result is not
 //! proven optimal.
 
 use std::collections::HashMap;
@@ -673,6 +677,11 @@ impl SplitMix {
     }
 }
 
+/// Relative score tolerance within which the heuristic's random walk accepts a worse local optimum as its base.
+const ACCEPT_TOLERANCE: f64 = 0.01;
+/// The heuristic returns to the best node after this many restarts without improvement.
+const RETURN_TO_BEST: usize = 24;
+
 fn heuristic(
     data: &Dataset,
     ev: &Evaluator,
@@ -694,7 +703,9 @@ fn heuristic(
     if !top_eval.solution {
         return Err(AnonError::NoSolution);
     }
-    let mut best = top_eval;
+    let mut best = top_eval.clone();
+    let mut base = top_eval;
+    let mut fails = 0usize;
     let mut start_node = top;
     loop {
         let mut end = descend(ev, start_node, &mut seen, &stop);
@@ -749,19 +760,43 @@ fn heuristic(
                 None => break,
             }
         }
+        // Iterated local search: the local optimum just reached becomes the new base when it improves on the
+        // best, or (random walk among local optima) when it is within a tolerance of the base that shrinks as
+        // failures accumulate; after many failures the walk returns to the best node.
         if let Some(e) = seen.get(&end)
             && e.solution
-            && (e.score, &e.levels) < (best.score, &best.levels)
         {
-            best = e.clone();
+            if (e.score, &e.levels) < (best.score, &best.levels) {
+                best = e.clone();
+                base = e.clone();
+                fails = 0;
+            } else {
+                fails += 1;
+                let tolerance = ACCEPT_TOLERANCE / (1.0 + fails as f64 / 8.0);
+                if e.levels != base.levels && e.score <= base.score * (1.0 + tolerance) {
+                    base = e.clone();
+                }
+            }
+        } else {
+            fails += 1;
+        }
+        if fails > 0 && fails.is_multiple_of(RETURN_TO_BEST) {
+            base = best.clone();
         }
         if stop(seen.len()) {
             break;
         }
-        // Restart: perturb the best node (set one to three attributes to random levels), then raise random
-        // attributes until the node is a solution.
-        let mut node = best.levels.clone();
-        let changes = 1 + rng.below(3) as usize;
+        // Restart: perturb the base node (set attributes to random levels; more of them as failures accumulate,
+        // so that the search reaches farther from a local optimum it cannot leave, and every third restart up to
+        // all of them, a nearly fresh start), then raise random attributes until the node is a solution.
+        let mut node = base.levels.clone();
+        let reach = if (fails + 1).is_multiple_of(3) {
+            node.len()
+        } else {
+            (3 + fails / 4).min(node.len())
+        }
+        .max(1);
+        let changes = 1 + rng.below(reach as u64) as usize;
         for _ in 0..changes {
             let j = rng.below(node.len() as u64) as usize;
             node[j] = rng.below(heights[j] as u64) as u8;
