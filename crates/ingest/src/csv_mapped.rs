@@ -308,13 +308,11 @@ pub struct Mapping {
     pub provider_code: Option<String>,
 }
 
-/// The built-in Japanese identity layout, as a mapping file (the same as [`Mapping::jp_identity`]).
-pub const JP_IDENTITY_TOML: &str = r#"record = "identity"
-encoding = "utf-8"
-header = true
-
-[columns]
-local_patient_id = "id"
+/// The identity fields of the Japanese layout, each under its own header name (shared by the
+/// built-in identity mapping and the synth layout's, which adds `provider_code`).
+macro_rules! jp_identity_columns {
+    () => {
+        r#"local_patient_id = "id"
 family_name = "family_name"
 given_name = "given_name"
 family_name_kana = "family_name_kana"
@@ -328,7 +326,15 @@ insurer_number = "insurer_number"
 insured_symbol = "insured_symbol"
 insured_number = "insured_number"
 insured_branch = "insured_branch"
-"#;
+"#
+    };
+}
+
+/// The built-in Japanese identity layout, as a mapping file (the same as [`Mapping::jp_identity`]).
+pub const JP_IDENTITY_TOML: &str = concat!(
+    "record = \"identity\"\nencoding = \"utf-8\"\nheader = true\n\n[columns]\n",
+    jp_identity_columns!()
+);
 
 fn encoding_by_name(name: &str) -> Result<&'static encoding_rs::Encoding, MappingError> {
     let n = name.trim().to_ascii_lowercase().replace('_', "-");
@@ -441,24 +447,10 @@ impl Mapping {
 pub const SYNTH_LAYOUT: [(&str, &str); 10] = [
     (
         "id,family_name,given_name,family_name_kana,given_name_kana,birth_date,sex,postal_code,address,phone,insurer_number,insured_symbol,insured_number,insured_branch,provider_code",
-        r#"record = "identity"
-[columns]
-local_patient_id = "id"
-provider_code = "provider_code"
-family_name = "family_name"
-given_name = "given_name"
-family_name_kana = "family_name_kana"
-given_name_kana = "given_name_kana"
-birth_date = "birth_date"
-sex = "sex"
-postal_code = "postal_code"
-address = "address"
-phone = "phone"
-insurer_number = "insurer_number"
-insured_symbol = "insured_symbol"
-insured_number = "insured_number"
-insured_branch = "insured_branch"
-"#,
+        concat!(
+            "record = \"identity\"\n[columns]\nprovider_code = \"provider_code\"\n",
+            jp_identity_columns!()
+        ),
     ),
     (
         "provider_code,patient_id,encounter_id,class,start,end,department",

@@ -405,6 +405,8 @@ pub fn rows_for(
 ) -> Rows {
     let mut rows = Rows::default();
     let mut claim_lines: BTreeMap<String, u32> = BTreeMap::new();
+    // Encounter id → its row, so later messages about a stay find it without a scan.
+    let mut encounter_at: std::collections::HashMap<String, usize> = Default::default();
     let pid = person.as_str();
     let rec_id = |pos: &Position, source: &Option<String>| -> String {
         match source {
@@ -455,10 +457,9 @@ pub fn rows_for(
                 let encounter_id = enc_id(&c.source_id).unwrap_or_else(|| record_id.clone());
                 // Several messages about one stay (admission, transfer, discharge) make one row:
                 // later messages fill in what earlier ones lacked.
-                if let Some(prev) = rows
-                    .encounters
-                    .iter_mut()
-                    .find(|r| r.encounter_id == encounter_id)
+                if let Some(prev) = encounter_at
+                    .get(&encounter_id)
+                    .and_then(|&i| rows.encounters.get_mut(i))
                 {
                     prev.end = e.end.as_ref().and_then(datetime).or(prev.end);
                     prev.start = prev.start.or_else(|| e.start.as_ref().and_then(datetime));
@@ -466,6 +467,7 @@ pub fn rows_for(
                     prev.department = prev.department.take().or(dname);
                     continue;
                 }
+                encounter_at.insert(encounter_id.clone(), rows.encounters.len());
                 rows.encounters.push(lake::Encounter {
                     person_id: person.clone(),
                     provider_id: provider.clone(),

@@ -763,29 +763,20 @@ fn chunked_intake_gives_the_one_chunk_result() {
     let run = |chunk: &str| -> serde_json::Value {
         let d = tempfile::tempdir().unwrap();
         let ids = store_with_ledger(&w, d.path());
-        let s = json(
-            d.path(),
-            &[
-                "ingest",
-                "--chunk-mib",
-                chunk,
-                "--provider",
-                &ids[&code],
-                tree.to_str().unwrap(),
-            ],
+        let args = [
+            "ingest",
+            "--chunk-mib",
+            chunk,
+            "--provider",
+            &ids[&code],
+            tree.to_str().unwrap(),
+        ];
+        let s = json(d.path(), &args);
+        assert_eq!(
+            json(d.path(), &args)["units_new"],
+            0,
+            "a re-run takes in nothing"
         );
-        let again = json(
-            d.path(),
-            &[
-                "ingest",
-                "--chunk-mib",
-                chunk,
-                "--provider",
-                &ids[&code],
-                tree.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(again["units_new"], 0);
         let rec = json(
             d.path(),
             &[
