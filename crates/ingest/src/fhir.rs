@@ -550,17 +550,19 @@ fn resolve_and_map(items: &[Item<'_>], limits: &Limits, batch: &mut Batch) {
     }
     // Mapping is independent per resource once the index exists; `collect` keeps input order,
     // so the output is the same on every run.
-    let parts: Vec<Batch> = items
+    // One batch per run of items rather than per item: a vector per resource cost an allocation
+    // and its growth for every line. `fold` keeps the items' order inside each run and `collect`
+    // the runs' order.
+    let mut parts: Vec<Batch> = items
         .par_iter()
-        .map(|it| {
-            let mut part = Batch::default();
+        .with_min_len(256)
+        .fold(Batch::default, |mut part, it| {
             map_item(it, &index, limits, &mut part);
             part
         })
         .collect();
-    for part in parts {
-        batch.extend(part);
-    }
+    parts.insert(0, std::mem::take(batch));
+    *batch = Batch::concat(parts);
 }
 
 /// Read a set of Bulk Data NDJSON files (one resource per line), resolving references across

@@ -894,6 +894,24 @@ impl Batch {
         self.read += other.read;
     }
 
+    /// Concatenate batches in order into one, sized once: growing one vector part by part
+    /// copies every record again at each doubling and touches fresh pages each time, which
+    /// showed as a tenth of an NDJSON intake's time in page faults.
+    pub fn concat(parts: Vec<Batch>) -> Batch {
+        let (records, rejected) = parts.iter().fold((0, 0), |(r, j), p| {
+            (r + p.records.len(), j + p.rejected.len())
+        });
+        let mut out = Batch {
+            records: Vec::with_capacity(records),
+            rejected: Vec::with_capacity(rejected),
+            read: 0,
+        };
+        for p in parts {
+            out.extend(p);
+        }
+        out
+    }
+
     /// Records of one kind (see [`Body::kind`]).
     pub fn count_kind(&self, kind: &str) -> usize {
         self.records

@@ -173,11 +173,7 @@ pub fn read_storage(root: &Path, opts: &Options) -> Result<Batch, std::io::Error
             }
         })
         .collect();
-    let mut batch = Batch::default();
-    for part in parts {
-        batch.extend(part);
-    }
-    Ok(batch)
+    Ok(Batch::concat(parts))
 }
 
 fn collect(

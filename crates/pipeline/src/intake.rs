@@ -421,12 +421,12 @@ fn parse(
         .filter(|(u, _)| u.format == Format::Fhir && u.ndjson)
         .map(|(u, s)| (Arc::clone(s), u.bytes.as_slice()))
         .collect();
-    let mut batch = if ndjson.is_empty() {
+    let batch = if ndjson.is_empty() {
         Batch::default()
     } else {
         fhir::read_ndjson(&ndjson, &fhir::Limits::default())
     };
-    let parts: Vec<Batch> = units
+    let mut parts: Vec<Batch> = units
         .par_iter()
         .zip(sources.par_iter())
         .filter(|(u, _)| !(u.format == Format::Fhir && u.ndjson))
@@ -455,10 +455,8 @@ fn parse(
             }
         })
         .collect();
-    for p in parts {
-        batch.extend(p);
-    }
-    batch
+    parts.insert(0, batch);
+    Batch::concat(parts)
 }
 
 fn unit_of<'u>(units: &'u [Unit], pos: &Position) -> Option<&'u Unit> {
