@@ -548,6 +548,11 @@ fn resolve_and_map(items: &[Item<'_>], limits: &Limits, batch: &mut Batch) {
     for it in items {
         index.add(it);
     }
+    map_items(items, &index, limits, batch);
+}
+
+/// Map items with references resolved through `index`, appending to `batch` in input order.
+fn map_items(items: &[Item<'_>], index: &Index, limits: &Limits, batch: &mut Batch) {
     // Mapping is independent per resource once the index exists; `collect` keeps input order,
     // so the output is the same on every run.
     // One batch per run of items rather than per item: a vector per resource cost an allocation
@@ -557,7 +562,7 @@ fn resolve_and_map(items: &[Item<'_>], limits: &Limits, batch: &mut Batch) {
         .par_iter()
         .with_min_len(256)
         .fold(Batch::default, |mut part, it| {
-            map_item(it, &index, limits, &mut part);
+            map_item(it, index, limits, &mut part);
             part
         })
         .collect();
@@ -568,20 +573,172 @@ fn resolve_and_map(items: &[Item<'_>], limits: &Limits, batch: &mut Batch) {
 /// Read a set of Bulk Data NDJSON files (one resource per line), resolving references across
 /// all of them.
 pub fn read_ndjson(files: &[(Arc<SourceFile>, &[u8])], limits: &Limits) -> Batch {
+    let pieces: Vec<NdjsonPiece<'_>> = files
+        .iter()
+        .map(|(file, bytes)| NdjsonPiece {
+            file: Arc::clone(file),
+            bytes,
+            first_line: 1,
+        })
+        .collect();
     let mut batch = Batch::default();
-    let mut lines: Vec<(Position, &[u8])> = Vec::new();
-    for (file, bytes) in files {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let items = ndjson_items(&pieces, limits, &mut batch);
+    resolve_and_map(&items, limits, &mut batch);
+    batch
+}
+
+/// A run of whole lines of one NDJSON file: the file's lines from `first_line` (1-based) on.
+/// Large exports are read a piece at a time, so that neither the input nor its records need be
+/// in memory at once.
+#[derive(Debug, Clone)]
+pub struct NdjsonPiece<'a> {
+    /// The file the lines come from.
+    pub file: Arc<SourceFile>,
+    /// Whole lines (a final line may lack its newline).
+    pub bytes: &'a [u8],
+    /// The number of the piece's first line in its file.
+    pub first_line: u64,
+}
+
+/// What references in a set of NDJSON files can resolve to, gathered in a first pass over all
+/// of them (piece by piece), so that the second pass can map any piece on its own with exactly
+/// the references a one-pass read resolves.
+/// It also keeps each Patient's identifiers, so that a piece whose records name a patient whose
+/// Patient resource lies in another piece can still be tied to the provider's patient id.
+///
+/// The resources that describe who a patient is (Patient, and Coverage with its insurance card)
+/// are kept whole: a person's identity is assembled from all of them at once by
+/// [`NdjsonIndex::identities`], and [`NdjsonIndex::read`] leaves them out.
+#[derive(Default)]
+pub struct NdjsonIndex {
+    index: Index,
+    patients: HashMap<SubjectKey, PatientIds>,
+    identity_lines: Vec<(Position, String)>,
+}
+
+/// Resource types whose records include a piece of a person's identity.
+const IDENTITY_TYPES: [&str; 2] = ["Patient", "Coverage"];
+
+fn is_identity_type(it: &Item<'_>) -> bool {
+    it.head
+        .resource_type
+        .as_deref()
+        .is_some_and(|t| IDENTITY_TYPES.contains(&t))
+}
+
+/// The identifiers of one Patient resource (no other part of the identity).
+#[derive(Debug, Clone, Default)]
+pub struct PatientIds {
+    /// The JP Core patient id, when the resource has one.
+    pub local_patient_id: Option<LocalPatientId>,
+    /// Every other identifier, as (system, value).
+    pub other_identifiers: Vec<(String, String)>,
+}
+
+impl NdjsonIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add the resources of one piece. Lines that cannot be read are left to the mapping pass,
+    /// which rejects them (once).
+    pub fn add(&mut self, piece: &NdjsonPiece<'_>, limits: &Limits) {
+        let mut ignored = Batch::default();
+        let items = ndjson_items(std::slice::from_ref(piece), limits, &mut ignored);
+        for it in &items {
+            self.index.add(it);
+            if is_identity_type(it) {
+                self.identity_lines
+                    .push((it.position.clone(), it.raw.to_owned()));
+            }
+        }
+        // A Patient is mapped on its own (it refers to nothing the index must hold).
+        let mut patients = Batch::default();
+        for it in items
+            .iter()
+            .filter(|it| it.head.resource_type.as_deref() == Some("Patient"))
+        {
+            map_item(it, &self.index, limits, &mut patients);
+        }
+        for r in patients.records {
+            if let Body::Identity(id) = r.body {
+                self.patients.insert(
+                    id.subject,
+                    PatientIds {
+                        local_patient_id: id.local_patient_id,
+                        other_identifiers: id.other_identifiers,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The identifiers of the Patient resource a subject key names.
+    pub fn patient(&self, subject: &SubjectKey) -> Option<&PatientIds> {
+        self.patients.get(subject)
+    }
+
+    /// Map the resources of `pieces` (of files whose resources were all added), references
+    /// resolved through the index; Patient and Coverage resources are left to
+    /// [`NdjsonIndex::identities`].
+    pub fn read(&self, pieces: &[NdjsonPiece<'_>], limits: &Limits) -> Batch {
+        let mut batch = Batch::default();
+        let mut items = ndjson_items(pieces, limits, &mut batch);
+        items.retain(|it| !is_identity_type(it));
+        map_items(&items, &self.index, limits, &mut batch);
+        batch
+    }
+
+    /// Map every Patient and Coverage resource added, in the order they were added: the records
+    /// that make up identities, taken in together so that each person's identity is whole.
+    pub fn identities(&self, limits: &Limits) -> Batch {
+        let mut batch = Batch::default();
+        let items: Vec<Item<'_>> = self
+            .identity_lines
+            .iter()
+            .filter_map(|(position, raw)| {
+                Some(Item {
+                    position: position.clone(),
+                    full_url: None,
+                    raw,
+                    head: serde_json::from_str::<Head>(raw).ok()?,
+                })
+            })
+            .collect();
+        map_items(&items, &self.index, limits, &mut batch);
+        batch
+    }
+}
+
+/// Split pieces into lines and read each line's head; lines that cannot be read go to `batch`
+/// as rejections, and every line counts as read.
+fn ndjson_items<'a>(
+    pieces: &[NdjsonPiece<'a>],
+    limits: &Limits,
+    batch: &mut Batch,
+) -> Vec<Item<'a>> {
+    let mut lines: Vec<(Position, &'a [u8])> = Vec::new();
+    for piece in pieces {
+        let bytes = if piece.first_line <= 1 {
+            piece
+                .bytes
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(piece.bytes)
+        } else {
+            piece.bytes
+        };
         for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            lines.push((Position::entry(file, EntryKind::Line, n as u64 + 1), line));
+            let number = piece.first_line.max(1) + n as u64;
+            lines.push((Position::entry(&piece.file, EntryKind::Line, number), line));
         }
     }
-    batch.read = lines.len() as u64;
-    let parsed: Vec<Result<Item<'_>, Box<Rejected>>> = lines
+    batch.read += lines.len() as u64;
+    let parsed: Vec<Result<Item<'a>, Box<Rejected>>> = lines
         .into_par_iter()
         .map(|(p, line)| {
             if line.len() > limits.max_line_bytes {
@@ -609,15 +766,14 @@ pub fn read_ndjson(files: &[(Arc<SourceFile>, &[u8])], limits: &Limits) -> Batch
             }
         })
         .collect();
-    let mut items: Vec<Item<'_>> = Vec::with_capacity(parsed.len());
+    let mut items: Vec<Item<'a>> = Vec::with_capacity(parsed.len());
     for p in parsed {
         match p {
             Ok(it) => items.push(it),
             Err(r) => batch.rejected.push(*r),
         }
     }
-    resolve_and_map(&items, limits, &mut batch);
-    batch
+    items
 }
 
 // ---- mapping ---------------------------------------------------------------------------------

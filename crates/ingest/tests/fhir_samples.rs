@@ -8,7 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tsunagu_ingest::fhir::{Limits, read_json, read_ndjson, unsupported_counts};
+use tsunagu_ingest::fhir::{
+    Limits, NdjsonIndex, NdjsonPiece, read_json, read_ndjson, unsupported_counts,
+};
 use tsunagu_ingest::normalise::FlagKind;
 use tsunagu_ingest::record::{
     Body, ClinicalData, CodeSystem, EntryKind, MedicationKind, NameKind, ObservationValue,
@@ -409,8 +411,8 @@ fn jpcore_examples_as_ndjson_across_files() {
     );
 }
 
-#[test]
-fn synthea_split_into_ndjson_resolves_urn_references_only_inside_a_bundle() {
+/// Synthea's sample Bundle as Bulk Data NDJSON: one file per resource type, `Type/id` references.
+fn synthea_ndjson() -> Vec<(Arc<SourceFile>, Vec<u8>)> {
     // Bulk Data files use Type/id references; rewrite Synthea's urn:uuid ones to that form.
     let v: serde_json::Value = serde_json::from_slice(&synthea()).unwrap();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
@@ -436,7 +438,7 @@ fn synthea_split_into_ndjson_resolves_urn_references_only_inside_a_bundle() {
         f.push_str(&line);
         f.push('\n');
     }
-    let files: Vec<(Arc<SourceFile>, Vec<u8>)> = per_type
+    per_type
         .iter()
         .enumerate()
         .map(|(i, (t, s))| {
@@ -445,7 +447,38 @@ fn synthea_split_into_ndjson_resolves_urn_references_only_inside_a_bundle() {
                 s.clone().into_bytes(),
             )
         })
-        .collect();
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// However the files are cut into pieces, pieces read against the first-pass index give the
+    /// one-pass result, a broken line included.
+    #[test]
+    fn ndjson_in_any_pieces_is_the_one_pass_result(lines in 1usize..40, broken in 0usize..8) {
+        let mut files = synthea_ndjson();
+        let k = broken % files.len();
+        files[k].1.extend_from_slice(b"{\"resourceType\": \"Condition\", broken\n");
+        let refs: Vec<(Arc<SourceFile>, &[u8])> =
+            files.iter().map(|(f, b)| (f.clone(), b.as_slice())).collect();
+        let whole = read_ndjson(&refs, &Limits::default());
+        let pieced = read_in_pieces(&refs, lines);
+        proptest::prop_assert_eq!(pieced.records.len(), whole.records.len());
+        proptest::prop_assert_eq!(pieced.rejected.len(), whole.rejected.len());
+        for r in &pieced.records {
+            let n = |b: &Batch| b.records.iter().filter(|x| *x == r).count();
+            proptest::prop_assert_eq!(n(&pieced), n(&whole));
+        }
+        for r in &pieced.rejected {
+            let n = |b: &Batch| b.rejected.iter().filter(|x| *x == r).count();
+            proptest::prop_assert_eq!(n(&pieced), n(&whole));
+        }
+    }
+}
+
+#[test]
+fn synthea_split_into_ndjson_resolves_urn_references_only_inside_a_bundle() {
+    let files = synthea_ndjson();
     let refs: Vec<(Arc<SourceFile>, &[u8])> = files
         .iter()
         .map(|(f, b)| (f.clone(), b.as_slice()))
@@ -472,6 +505,38 @@ fn synthea_split_into_ndjson_resolves_urn_references_only_inside_a_bundle() {
             .iter()
             .any(|r| r.reason == Reason::UnresolvedReference && r.field == "Encounter.subject")
     );
+}
+
+/// Read NDJSON files as large exports are read: an index over every piece first, then each
+/// piece of `lines` lines mapped on its own; the pieces' batches concatenated in order.
+fn read_in_pieces(files: &[(Arc<SourceFile>, &[u8])], lines: usize) -> Batch {
+    let mut pieces = Vec::new();
+    for (f, bytes) in files {
+        let mut first_line = 1u64;
+        let all: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+        for group in all.chunks(lines) {
+            let len: usize = group.iter().map(|l| l.len()).sum();
+            let start = group[0].as_ptr() as usize - bytes.as_ptr() as usize;
+            pieces.push(NdjsonPiece {
+                file: f.clone(),
+                bytes: &bytes[start..start + len],
+                first_line,
+            });
+            first_line += group.len() as u64;
+        }
+    }
+    let limits = Limits::default();
+    let mut index = NdjsonIndex::new();
+    for p in &pieces {
+        index.add(p, &limits);
+    }
+    let mut batches = vec![index.identities(&limits)];
+    batches.extend(
+        pieces
+            .iter()
+            .map(|p| index.read(std::slice::from_ref(p), &limits)),
+    );
+    Batch::concat(batches)
 }
 
 fn one(json: &str) -> Batch {

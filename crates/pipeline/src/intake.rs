@@ -29,7 +29,7 @@ use tsunagu_ledger::{Actor, ContractState, Ledger, NewReception, Reason as Why};
 use tsunagu_model::{ProviderId, StoreKey};
 use tsunagu_vault::{InternalId, PatientHash, Vault};
 
-use crate::map::{IdMaker, Rows, group, rows_for};
+use crate::map::{IdMaker, Rows, group_with, rows_for};
 use crate::quarantine::{Item, Quarantine, write_atomic};
 use crate::{Error, Result};
 
@@ -77,8 +77,8 @@ pub struct IntakeOptions {
     pub at: DateTime<Utc>,
     /// How many bytes of input are parsed and split at once ([`DEFAULT_CHUNK_BYTES`]). Input
     /// larger than this is taken in chunk by chunk (a patient's SS-MIX2 folder, a Bundle or a
-    /// CSV file is never cut; NDJSON files, whose references cross files, form one chunk), so
-    /// memory follows the chunk, not the input.
+    /// CSV file is never cut; NDJSON files are cut between lines after a first pass has indexed
+    /// what their references point at), so memory follows the chunk, not the input.
     pub chunk_bytes: u64,
 }
 
@@ -301,19 +301,160 @@ fn discover(paths: &[PathBuf], forced: Option<Format>) -> Result<Vec<Unit>> {
     Ok(units)
 }
 
+fn unit_source(units: &[Unit], i: usize) -> Arc<SourceFile> {
+    SourceFile::new(
+        u32::try_from(i + 1).unwrap_or(u32::MAX),
+        units[i].path.clone(),
+    )
+}
+
+/// First pass over the NDJSON units of input too large to keep: read each a piece at a time,
+/// hashing it (its digest and size are set here) and indexing what its references can point at.
+fn index_ndjson(units: &mut [Unit], budget: u64) -> Result<fhir::NdjsonIndex> {
+    let limits = fhir::Limits::default();
+    let unreadable = |_| Error::input("an input file", "cannot be read");
+    let mut index = fhir::NdjsonIndex::new();
+    for i in 0..units.len() {
+        if !units[i].ndjson {
+            continue;
+        }
+        let file = unit_source(units, i);
+        let mut pieces = LinePieces::open(&units[i].path, budget).map_err(unreadable)?;
+        while let Some((bytes, first_line)) = pieces.next_piece().map_err(unreadable)? {
+            index.add(
+                &fhir::NdjsonPiece {
+                    file: Arc::clone(&file),
+                    bytes: &bytes,
+                    first_line,
+                },
+                &limits,
+            );
+        }
+        units[i].size = pieces.read;
+        units[i].digest = pieces.digest();
+    }
+    Ok(index)
+}
+
 /// Read the units' bytes and digests; `keep` says whether the bytes stay in memory (else only
 /// the digest and size are kept, and each chunk reads its files again).
 fn read_units(units: &mut [Unit], keep: bool) -> Result<()> {
     units.par_iter_mut().try_for_each(|u| {
-        let bytes =
-            std::fs::read(&u.path).map_err(|_| Error::input("an input file", "cannot be read"))?;
-        u.digest = hex::encode(sha2::Sha256::digest(&bytes));
-        u.size = bytes.len() as u64;
+        if !u.digest.is_empty() {
+            // Hashed already (NDJSON, while being indexed).
+            return Ok(());
+        }
+        let unreadable = |_| Error::input("an input file", "cannot be read");
         if keep {
+            let bytes = std::fs::read(&u.path).map_err(unreadable)?;
+            u.digest = hex::encode(sha2::Sha256::digest(&bytes));
+            u.size = bytes.len() as u64;
             u.bytes = bytes;
+        } else {
+            // Streamed: a file larger than memory is hashed all the same.
+            use std::io::Read;
+            let mut h = sha2::Sha256::new();
+            let mut f = std::fs::File::open(&u.path).map_err(unreadable)?;
+            let mut buf = vec![0u8; 1 << 20];
+            u.size = 0;
+            loop {
+                let n = match f.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => r.map_err(unreadable)?,
+                };
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                u.size += n as u64;
+            }
+            u.digest = hex::encode(h.finalize());
         }
         Ok(())
     })
+}
+
+/// Reads an NDJSON file a piece of whole lines at a time (about `budget` bytes; a longer line
+/// is one piece), hashing what it reads so that the caller can check the file is the one that
+/// was hashed before.
+struct LinePieces {
+    file: std::fs::File,
+    budget: usize,
+    /// Bytes read past the last piece's final newline.
+    carry: Vec<u8>,
+    /// The number of the next piece's first line.
+    line: u64,
+    hash: sha2::Sha256,
+    eof: bool,
+    /// Bytes read so far.
+    read: u64,
+}
+
+impl LinePieces {
+    fn open(path: &Path, budget: u64) -> std::io::Result<LinePieces> {
+        Ok(LinePieces {
+            file: std::fs::File::open(path)?,
+            budget: usize::try_from(budget).unwrap_or(usize::MAX).max(1),
+            carry: Vec::new(),
+            line: 1,
+            hash: sha2::Sha256::new(),
+            eof: false,
+            read: 0,
+        })
+    }
+
+    /// The next piece and the number of its first line; `None` at the end of the file.
+    fn next_piece(&mut self) -> std::io::Result<Option<(Vec<u8>, u64)>> {
+        use std::io::Read;
+        let mut buf = std::mem::take(&mut self.carry);
+        loop {
+            if buf.len() >= self.budget || self.eof {
+                // Cut after the last newline within the budget; with none there, after the
+                // first one beyond it; with none at all, read on (or end at the end).
+                let within = buf.len().min(self.budget);
+                let cut = buf[..within].iter().rposition(|b| *b == b'\n').or_else(|| {
+                    buf[within..]
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .map(|p| p + within)
+                });
+                if let Some(cut) = cut {
+                    self.carry = buf.split_off(cut + 1);
+                    break;
+                }
+                if self.eof {
+                    break;
+                }
+            }
+            let want = self.budget.saturating_sub(buf.len()).max(64 * 1024);
+            let start = buf.len();
+            buf.reserve(want);
+            // `take` + `read_to_end` fills the spare capacity without zeroing it first
+            // (`read_to_end` retries interrupted reads).
+            let n = (&mut self.file).take(want as u64).read_to_end(&mut buf)?;
+            self.hash.update(&buf[start..]);
+            self.read += n as u64;
+            // `take` stops short of `want` only at the end of the file.
+            if n < want {
+                self.eof = true;
+            }
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let first = self.line;
+        self.line += bytecount(&buf);
+        Ok(Some((buf, first)))
+    }
+
+    /// The SHA-256 of everything read (the whole file once `next_piece` returned `None`).
+    fn digest(self) -> String {
+        hex::encode(self.hash.finalize())
+    }
+}
+
+fn bytecount(b: &[u8]) -> u64 {
+    b.iter().filter(|c| **c == b'\n').count() as u64
 }
 
 /// Read the bytes of the units at `which` again for their chunk, checking they are what was
@@ -457,6 +598,22 @@ fn parse(
         .collect();
     parts.insert(0, batch);
     Batch::concat(parts)
+}
+
+/// What one ingest run carries from chunk to chunk.
+struct RunState<'a> {
+    provider: &'a ProviderId,
+    provider_code: &'a str,
+    /// The run's name: the digest of its new units' digests.
+    run: &'a str,
+    at: DateTime<Utc>,
+    q: &'a Quarantine,
+    summary: &'a mut IntakeSummary,
+    /// Each person-at-provider's outcome, counted once however many chunks they appear in.
+    persons: BTreeMap<String, PersonOutcome>,
+    stored_counts: BTreeMap<String, u64>,
+    /// Parts written, in order.
+    parts: Vec<String>,
 }
 
 fn unit_of<'u>(units: &'u [Unit], pos: &Position) -> Option<&'u Unit> {
@@ -611,8 +768,15 @@ impl Intake<'_> {
             .map(|u| std::fs::metadata(&u.path).map_or(0, |m| m.len()))
             .sum();
         // Input that fits the budget is read once and kept; larger input is hashed first (the
-        // run's name and record ids need every digest) and read again chunk by chunk.
-        read_units(&mut units, total <= budget)?;
+        // run's name and record ids need every digest) and read again chunk by chunk. NDJSON
+        // files of larger input are hashed in the same read that indexes their references.
+        let kept = total <= budget;
+        let ndjson_index = if kept || !units.iter().any(|u| u.ndjson) {
+            None
+        } else {
+            Some(index_ndjson(&mut units, budget)?)
+        };
+        read_units(&mut units, kept)?;
         let done = self.ledger.units_done(provider).await?;
         for u in &mut units {
             u.done = done.contains(&u.digest);
@@ -632,64 +796,43 @@ impl Intake<'_> {
             .collect();
         let run = digest_of(&new_digests.iter().map(String::as_str).collect::<Vec<_>>());
         let q = Quarantine::open(self.store_dir)?;
-        let mut persons = BTreeMap::new();
-        let mut stored_counts: BTreeMap<String, u64> = BTreeMap::new();
-        let mut parts: Vec<String> = Vec::new();
-        for (n, which) in plan_chunks(&units, budget).into_iter().enumerate() {
-            // The first chunk's part keeps the name a one-chunk run has always had.
-            let part = if n == 0 {
-                PartName::parse(&format!("u-{}", &run[..32]))?
-            } else {
-                PartName::parse(&format!("u-{}-{n}", &run[..32]))?
-            };
+        let mut run_state = RunState {
+            provider,
+            provider_code: p.code.as_str(),
+            run: &run,
+            at: opts.at,
+            q: &q,
+            summary: &mut summary,
+            persons: BTreeMap::new(),
+            stored_counts: BTreeMap::new(),
+            parts: Vec::new(),
+        };
+        // Input that was kept in memory is one chunk, NDJSON included; otherwise NDJSON files,
+        // indexed above, are taken in a piece at a time.
+        for which in plan_chunks(&units, budget) {
+            if let Some(index) = &ndjson_index
+                && which.iter().any(|&i| units[i].ndjson)
+            {
+                self.ingest_ndjson_pieces(&mut run_state, &units, &which, index, budget)
+                    .await?;
+                continue;
+            }
             reload_units(&mut units, &which)?;
-            let mut batch = parse(&units, &which, opts.mapping.as_ref(), p.code.as_str());
+            let batch = parse(&units, &which, opts.mapping.as_ref(), p.code.as_str());
             // The input's bytes are not needed once parsed (rejections keep their own raw input).
             for &i in &which {
                 if let Some(u) = units.get_mut(i) {
                     u.bytes = Vec::new();
                 }
             }
-            // Only what the new units hold is taken in (NDJSON references may still have been
-            // resolved through files taken in before).
-            batch
-                .records
-                .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
-            batch
-                .rejected
-                .retain(|r| unit_of(&units, &r.position).is_some_and(|u| !u.done));
-            summary.records_read += (batch.records.len() + batch.rejected.len()) as u64;
-            let (stored, rejected) = self
-                .split(
-                    provider,
-                    p.code.as_str(),
-                    batch,
-                    &part,
-                    &run,
-                    opts.at,
-                    &mut summary,
-                    &mut persons,
-                )
-                .await?;
-            for (k, v) in stored.counts() {
-                *stored_counts.entry(k).or_default() += v;
-            }
-            drop(stored);
-            let items: Vec<Item<'_>> = rejected
-                .iter()
-                .filter_map(|r| {
-                    unit_of(&units, &r.position).map(|u| Item {
-                        unit: &u.digest,
-                        format: u.format.name(),
-                        path: &u.path,
-                        rejected: r,
-                    })
-                })
-                .collect();
-            q.put_run(self.vault, provider.as_str(), part.as_str(), &items)?;
-            summary.quarantined += items.len();
-            parts.push(part.as_str().to_owned());
+            self.take_in(&mut run_state, &units, batch, None).await?;
         }
+        let RunState {
+            persons,
+            stored_counts,
+            parts,
+            ..
+        } = run_state;
         summary.count_persons(&persons);
 
         let mut counts = stored_counts.clone();
@@ -723,6 +866,105 @@ impl Intake<'_> {
                 .await?,
         );
         Ok(summary)
+    }
+
+    /// Take in the NDJSON files of `which` against their index: the identities (Patient and
+    /// Coverage resources) together first, then the not-done files' other lines a piece of
+    /// about `budget` bytes at a time, each file checked against its digest once read to the
+    /// end.
+    async fn ingest_ndjson_pieces(
+        &self,
+        st: &mut RunState<'_>,
+        units: &[Unit],
+        which: &[usize],
+        index: &fhir::NdjsonIndex,
+        budget: u64,
+    ) -> Result<()> {
+        let limits = fhir::Limits::default();
+        let unreadable = |_| Error::input("an input file", "cannot be read");
+        // Identities first, whole: a person's Patient and Coverage resources together.
+        let identities = index.identities(&limits);
+        self.take_in(st, units, identities, Some(index)).await?;
+        for &i in which.iter().filter(|&&i| !units[i].done) {
+            let file = unit_source(units, i);
+            let mut pieces = LinePieces::open(&units[i].path, budget).map_err(unreadable)?;
+            while let Some((bytes, first_line)) = pieces.next_piece().map_err(unreadable)? {
+                let piece = fhir::NdjsonPiece {
+                    file: Arc::clone(&file),
+                    bytes: &bytes,
+                    first_line,
+                };
+                let batch = index.read(std::slice::from_ref(&piece), &limits);
+                drop(bytes);
+                self.take_in(st, units, batch, Some(index)).await?;
+            }
+            if pieces.digest() != units[i].digest {
+                return Err(Error::input(
+                    "an input file",
+                    "changed while it was being taken in; run the ingest again",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Gate, split and store one chunk's parsed batch as the run's next part; quarantine what
+    /// was not accepted.
+    async fn take_in(
+        &self,
+        st: &mut RunState<'_>,
+        units: &[Unit],
+        mut batch: Batch,
+        patients: Option<&fhir::NdjsonIndex>,
+    ) -> Result<()> {
+        let n = st.parts.len();
+        // The first chunk's part keeps the name a one-chunk run has always had.
+        let part = if n == 0 {
+            PartName::parse(&format!("u-{}", &st.run[..32]))?
+        } else {
+            PartName::parse(&format!("u-{}-{n}", &st.run[..32]))?
+        };
+        // Only what the new units hold is taken in (NDJSON references may still have been
+        // resolved through files taken in before).
+        batch
+            .records
+            .retain(|r| unit_of(units, &r.position).is_some_and(|u| !u.done));
+        batch
+            .rejected
+            .retain(|r| unit_of(units, &r.position).is_some_and(|u| !u.done));
+        st.summary.records_read += (batch.records.len() + batch.rejected.len()) as u64;
+        let (stored, rejected) = self
+            .split(
+                st.provider,
+                st.provider_code,
+                batch,
+                &part,
+                st.run,
+                st.at,
+                st.summary,
+                &mut st.persons,
+                patients,
+            )
+            .await?;
+        for (k, v) in stored.counts() {
+            *st.stored_counts.entry(k).or_default() += v;
+        }
+        drop(stored);
+        let items: Vec<Item<'_>> = rejected
+            .iter()
+            .filter_map(|r| {
+                unit_of(units, &r.position).map(|u| Item {
+                    unit: &u.digest,
+                    format: u.format.name(),
+                    path: &u.path,
+                    rejected: r,
+                })
+            })
+            .collect();
+        st.q.put_run(self.vault, st.provider.as_str(), part.as_str(), &items)?;
+        st.summary.quarantined += items.len();
+        st.parts.push(part.as_str().to_owned());
+        Ok(())
     }
 
     /// Re-try quarantined inputs: read each one's file again (it must be unchanged), parse it with
@@ -803,6 +1045,7 @@ impl Intake<'_> {
                     at,
                     &mut out.intake,
                     &mut retried_persons,
+                    None,
                 )
                 .await?;
             out.intake.count_persons(&retried_persons);
@@ -883,8 +1126,9 @@ impl Intake<'_> {
         at: DateTime<Utc>,
         summary: &mut IntakeSummary,
         persons: &mut BTreeMap<String, PersonOutcome>,
+        patients: Option<&fhir::NdjsonIndex>,
     ) -> Result<(Rows, Vec<Rejected>)> {
-        let mut grouped = group(batch, provider_code);
+        let mut grouped = group_with(batch, provider_code, patients);
         for (k, v) in &grouped.unstored {
             *summary.unstored.entry((*k).to_owned()).or_default() += v;
         }
@@ -1114,5 +1358,46 @@ impl Intake<'_> {
             )
             .await?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces are whole lines, numbered as in the file, and together they are the file.
+    #[test]
+    fn line_pieces_cut_between_lines_and_number_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ndjson");
+        let mut text = String::new();
+        for i in 0..2000 {
+            // Lines of varied length, one far longer than the budget.
+            let pad = if i == 700 { 5000 } else { i % 37 };
+            text.push_str(&format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(pad)));
+        }
+        text.push_str("{\"last\":true}");
+        std::fs::write(&path, &text).unwrap();
+        for budget in [1u64, 100, 1000, 4096, 1 << 20] {
+            let mut p = LinePieces::open(&path, budget).unwrap();
+            let mut all = Vec::new();
+            let mut line = 1;
+            let mut pieces = 0;
+            while let Some((bytes, first)) = p.next_piece().unwrap() {
+                assert_eq!(first, line, "budget {budget}");
+                assert!(bytes.ends_with(b"\n") || bytes.ends_with(b"}"));
+                line += bytecount(&bytes);
+                all.extend_from_slice(&bytes);
+                pieces += 1;
+            }
+            assert_eq!(all, text.as_bytes(), "budget {budget}");
+            assert_eq!(
+                p.digest(),
+                hex::encode(sha2::Sha256::digest(text.as_bytes()))
+            );
+            if budget <= 1000 {
+                assert!(pieces > 10, "budget {budget}: {pieces} pieces");
+            }
+        }
     }
 }

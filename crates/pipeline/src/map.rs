@@ -166,27 +166,58 @@ fn local_of(key: &SubjectKey) -> Option<LocalPatientId> {
 /// names the provider's own code (how providers without a JP Core OID, such as care facilities,
 /// label their ids). Records whose subject has no local id go to quarantine.
 pub fn group(batch: Batch, provider_code: &str) -> Grouped {
+    group_with(batch, provider_code, None)
+}
+
+/// The local patient id a Patient's identifiers give (see [`group`]).
+fn local_from(
+    subject: &SubjectKey,
+    local_patient_id: Option<&LocalPatientId>,
+    other_identifiers: &[(String, String)],
+    provider_code: &str,
+) -> Option<LocalPatientId> {
+    let own = || {
+        other_identifiers
+            .iter()
+            .filter(|(system, _)| !provider_code.is_empty() && system.contains(provider_code))
+            .find_map(|(_, v)| LocalPatientId::parse(v).ok())
+    };
+    local_patient_id
+        .cloned()
+        .or_else(|| local_of(subject))
+        .or_else(own)
+}
+
+/// [`group`], with the Patients of an NDJSON export indexed beforehand: a piece of the export
+/// whose records name a patient whose Patient resource lies in another piece.
+pub fn group_with(
+    batch: Batch,
+    provider_code: &str,
+    patients: Option<&tsunagu_ingest::fhir::NdjsonIndex>,
+) -> Grouped {
     let mut subject_local: BTreeMap<SubjectKey, LocalPatientId> = BTreeMap::new();
     for r in &batch.records {
         if let Body::Identity(id) = &r.body {
-            let own = || {
-                id.other_identifiers
-                    .iter()
-                    .filter(|(system, _)| {
-                        !provider_code.is_empty() && system.contains(provider_code)
-                    })
-                    .find_map(|(_, v)| LocalPatientId::parse(v).ok())
-            };
-            let local = id
-                .local_patient_id
-                .clone()
-                .or_else(|| local_of(&id.subject))
-                .or_else(own);
+            let local = local_from(
+                &id.subject,
+                id.local_patient_id.as_ref(),
+                &id.other_identifiers,
+                provider_code,
+            );
             if let Some(l) = local {
                 subject_local.insert(id.subject.clone(), l);
             }
         }
     }
+    let indexed = |k: &SubjectKey| {
+        let p = patients?.patient(k)?;
+        local_from(
+            k,
+            p.local_patient_id.as_ref(),
+            &p.other_identifiers,
+            provider_code,
+        )
+    };
     let mut out = Grouped {
         subjects: BTreeMap::new(),
         rejected: batch.rejected,
@@ -208,9 +239,13 @@ pub fn group(batch: Batch, provider_code: &str) -> Grouped {
                 c.subject.clone()
             }
         };
-        let local = key
-            .as_ref()
-            .and_then(|k| subject_local.get(k).cloned().or_else(|| local_of(k)));
+        let local = key.as_ref().and_then(|k| {
+            subject_local
+                .get(k)
+                .cloned()
+                .or_else(|| local_of(k))
+                .or_else(|| indexed(k))
+        });
         let Some(local) = local else {
             out.rejected.push(Rejected::new(
                 r.position.clone(),

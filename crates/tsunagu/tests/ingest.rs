@@ -336,29 +336,46 @@ fn killed_intake_rerun_gives_the_clean_result() {
         }
         (v, total)
     };
+    // The NDJSON export, in pieces, is killed and re-run too.
+    let mut ndjson: Vec<String> = std::fs::read_dir(w.synth.join("fhir"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    ndjson.sort();
+    let inputs: [(Vec<String>, &[u64]); 2] = [
+        (
+            vec![bundles.to_str().unwrap().to_owned()],
+            &[30, 120, 400, 900],
+        ),
+        (ndjson, &[300, 1200]),
+    ];
+    for (input, delays) in inputs {
+        killed_and_rerun(&w, &code, &input, delays, &counts);
+    }
+}
+
+type Counts<'a> = &'a dyn Fn(&Path) -> (serde_json::Value, BTreeMap<String, u64>);
+
+fn killed_and_rerun(w: &World, code: &str, input: &[String], delays: &[u64], counts: Counts<'_>) {
     let clean = tempfile::tempdir().unwrap();
-    let ids = store_with_ledger(&w, clean.path());
-    json(
-        clean.path(),
-        &[
-            "ingest",
-            "--provider",
-            &ids[&code],
-            bundles.to_str().unwrap(),
-        ],
-    );
+    let ids = store_with_ledger(w, clean.path());
+    let mut args = vec!["ingest", "--provider", &ids[code]];
+    args.extend(input.iter().map(String::as_str));
+    json(clean.path(), &args);
     let (_, want) = counts(clean.path());
 
-    for delay_ms in [30u64, 120, 400, 900] {
+    for &delay_ms in delays {
         let d = tempfile::tempdir().unwrap();
-        let ids = store_with_ledger(&w, d.path());
+        let ids = store_with_ledger(w, d.path());
         // Killed and re-run in small chunks (many parts, several vault transactions), it must
         // still give what one clean run in one chunk gives.
         let mut child = bin()
             .arg("--data")
             .arg(d.path())
-            .args(["ingest", "--chunk-mib", "0.05", "--provider", &ids[&code]])
-            .arg(&bundles)
+            .args(["ingest", "--chunk-mib", "0.05", "--provider", &ids[code]])
+            .args(input)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -366,17 +383,9 @@ fn killed_intake_rerun_gives_the_clean_result() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        json(
-            d.path(),
-            &[
-                "ingest",
-                "--chunk-mib",
-                "0.05",
-                "--provider",
-                &ids[&code],
-                bundles.to_str().unwrap(),
-            ],
-        );
+        let mut args = vec!["ingest", "--chunk-mib", "0.05", "--provider", &ids[code]];
+        args.extend(input.iter().map(String::as_str));
+        json(d.path(), &args);
         let (_, got) = counts(d.path());
         assert_eq!(got, want, "killed after {delay_ms} ms");
         // And the lake holds exactly the rows the reception records count.
@@ -750,7 +759,7 @@ fn csv_layout_of_every_kind_is_accounted_for_row_by_row() {
 }
 
 /// Input larger than the chunk budget is taken in chunk by chunk — an SS-MIX2 patient's folder
-/// never cut — with exactly the result of one run in one chunk.
+/// never cut, NDJSON cut between lines — with exactly the result of one run in one chunk.
 #[test]
 fn chunked_intake_gives_the_one_chunk_result() {
     let w = synth("150", "17");
@@ -776,17 +785,18 @@ fn chunked_intake_gives_the_one_chunk_result() {
     by_size.sort();
     let (size, code) = by_size.pop().unwrap();
     let tree = w.synth.join("ssmix2").join(&code);
-    let run = |chunk: &str| -> serde_json::Value {
+    let run = |chunk: &str, code: &str, paths: &[PathBuf]| -> serde_json::Value {
         let d = tempfile::tempdir().unwrap();
         let ids = store_with_ledger(&w, d.path());
-        let args = [
-            "ingest",
-            "--chunk-mib",
-            chunk,
-            "--provider",
-            &ids[&code],
-            tree.to_str().unwrap(),
+        let mut args = vec![
+            "ingest".to_owned(),
+            "--chunk-mib".to_owned(),
+            chunk.to_owned(),
+            "--provider".to_owned(),
+            ids[code].clone(),
         ];
+        args.extend(paths.iter().map(|p| p.to_str().unwrap().to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let s = json(d.path(), &args);
         assert_eq!(
             json(d.path(), &args)["units_new"],
@@ -809,26 +819,56 @@ fn chunked_intake_gives_the_one_chunk_result() {
             1,
             "one reception record per run"
         );
-        // Each chunk is a part of every table it filled.
-        let parts = std::fs::read_dir(d.path().join("lake/persons"))
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "parquet")
-            })
-            .count();
+        // Each chunk is a part of every table it filled (held rows in the held area).
+        let mut parts = BTreeSet::new();
+        for area in ["lake", "held"] {
+            let Ok(tables) = std::fs::read_dir(d.path().join(area)) else {
+                continue;
+            };
+            for t in tables {
+                let t = t.unwrap().path();
+                if !t.is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(&t).unwrap() {
+                    let f = f.unwrap().path();
+                    if f.extension().is_some_and(|x| x == "parquet") {
+                        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+                        parts.insert(stem);
+                    }
+                }
+            }
+        }
+        let parts = parts.len();
+        // The vault holds the same identities: linking them finds the same persons.
+        let linked = json(d.path(), &["link"]);
         let mut s = s;
+        s["linked"] = serde_json::json!([linked["subjects"], linked["persons"], linked["links"]]);
         s["parts"] = parts.into();
         s["record_counts"] = rec[0]["record_counts"].clone();
         s
     };
-    let whole = run("256");
-    // About ten chunks.
-    let small = format!("{}", size as f64 / 10.0 / 1_048_576.0);
-    let chunked = run(&small);
+    // SS-MIX2 in about ten chunks; the Bulk Data NDJSON export (its references crossing files)
+    // in about ten pieces, after a first pass that indexes them all.
+    let mut ndjson: Vec<PathBuf> = std::fs::read_dir(w.synth.join("fhir"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    ndjson.sort();
+    let nd_size: u64 = ndjson.iter().map(|p| p.metadata().unwrap().len()).sum();
+    for (code, paths, size) in [
+        (code.as_str(), vec![tree.clone()], size),
+        (code.as_str(), ndjson, nd_size),
+    ] {
+        let whole = run("256", code, &paths);
+        let small = format!("{}", size as f64 / 10.0 / 1_048_576.0);
+        let chunked = run(&small, code, &paths);
+        compare(&whole, &chunked);
+    }
+}
+
+fn compare(whole: &serde_json::Value, chunked: &serde_json::Value) {
     assert_eq!(whole["parts"], 1, "{whole}");
     assert!(chunked["parts"].as_u64().unwrap() >= 5, "{chunked}");
     for k in [
@@ -842,6 +882,7 @@ fn chunked_intake_gives_the_one_chunk_result() {
         "quarantined",
         "cancelled",
         "record_counts",
+        "linked",
     ] {
         assert_eq!(whole[k], chunked[k], "{k}: {whole} vs {chunked}");
     }

@@ -35,7 +35,8 @@ pub struct IngestArgs {
     #[arg(long, conflicts_with_all = ["provider", "paths"])]
     pub release_held: bool,
     /// Input taken in at once, in MiB: larger input is parsed and stored chunk by chunk (a
-    /// patient's SS-MIX2 folder, a Bundle or a CSV file is never cut), so memory follows this.
+    /// patient's SS-MIX2 folder, a Bundle or a CSV file is never cut; NDJSON is indexed first,
+    /// then cut between lines), so memory follows this.
     #[arg(long, default_value_t = 256.0)]
     pub chunk_mib: f64,
 }
