@@ -600,6 +600,16 @@ fn parse(
     Batch::concat(parts)
 }
 
+/// The journal of a run in progress (`intake/pending/<run>.json`).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Pending {
+    provider: String,
+    /// The run's name (32 hexadecimal digits), the prefix of its parts.
+    run: String,
+    /// One of the run's new units: recorded in the ledger only if the run finished.
+    unit: String,
+}
+
 /// What one ingest run carries from chunk to chunk.
 struct RunState<'a> {
     provider: &'a ProviderId,
@@ -761,6 +771,10 @@ impl Intake<'_> {
                 ),
             ));
         }
+        // One intake at a time per store: a second would roll back the first one's parts.
+        let _lock = self.lock()?;
+        self.sweep_temp_files()?;
+        self.roll_back_unfinished().await?;
         let mut units = discover(paths, opts.format)?;
         let budget = opts.chunk_bytes.max(1);
         let total: u64 = units
@@ -796,6 +810,23 @@ impl Intake<'_> {
             .collect();
         let run = digest_of(&new_digests.iter().map(String::as_str).collect::<Vec<_>>());
         let q = Quarantine::open(self.store_dir)?;
+        // Before the first part is written: should the run not finish, the next intake removes
+        // what it wrote (a re-run of the same input writes it all again; other input, or the
+        // same input in other chunks, must not find this run's parts beside its own).
+        let journal = self.pending_path(&run);
+        let first_unit = new_digests.iter().next().cloned().unwrap_or_default();
+        let pending = Pending {
+            provider: provider.as_str().to_owned(),
+            run: run[..32].to_owned(),
+            unit: first_unit,
+        };
+        std::fs::create_dir_all(self.pending_dir()).map_err(Error::io("intake journal"))?;
+        write_atomic(
+            &journal,
+            &serde_json::to_vec(&pending)
+                .map_err(|e| Error::input("intake journal", e.to_string()))?,
+        )
+        .map_err(Error::io("intake journal"))?;
         let mut run_state = RunState {
             provider,
             provider_code: p.code.as_str(),
@@ -865,7 +896,137 @@ impl Intake<'_> {
                 .complete_units(&self.actor, &digests, reception, details)
                 .await?,
         );
+        // Finished: a crash before this line leaves a journal whose run the next intake finds
+        // complete (its units are recorded) and only removes.
+        std::fs::remove_file(&journal).map_err(Error::io("intake journal"))?;
         Ok(summary)
+    }
+
+    fn pending_dir(&self) -> PathBuf {
+        self.store_dir.join("intake").join("pending")
+    }
+
+    fn pending_path(&self, run: &str) -> PathBuf {
+        self.pending_dir().join(format!("{}.json", &run[..32]))
+    }
+
+    /// Hold the store's intake lock (released when the file is dropped, or when the process
+    /// dies: a killed run leaves no stale lock).
+    fn lock(&self) -> Result<std::fs::File> {
+        let path = self.store_dir.join("intake.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io("intake lock"))?;
+        match f.try_lock() {
+            Ok(()) => Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::input(
+                "store",
+                "another intake is running on this store; run this one when it has finished",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io("intake lock")(e)),
+        }
+    }
+
+    /// Remove the temporary files of writes a killed process left unfinished (under the intake
+    /// lock nothing else writes these directories): Parquet temp files of the lake and the held
+    /// area, and atomic-write temp files of held identities, release journals and quarantine.
+    fn sweep_temp_files(&self) -> Result<()> {
+        let mut dirs = vec![
+            self.held_identity_dir(),
+            self.store_dir.join("held"),
+            self.store_dir.join("quarantine"),
+            self.pending_dir(),
+        ];
+        for area in [self.lake, self.held] {
+            dirs.extend(Table::ALL.iter().map(|t| area.table_path(*t)));
+        }
+        for d in dirs {
+            let Ok(files) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for f in files.filter_map(|e| e.ok()) {
+                let name = f.file_name().to_string_lossy().into_owned();
+                let temp = name.starts_with(".tmp") || name.ends_with(".parquet.tmp");
+                if temp && f.path().is_file() {
+                    std::fs::remove_file(f.path()).map_err(Error::io("unfinished write"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove everything an unfinished run wrote — its lake and held parts (and rows released
+    /// from them), held identities, release journals and quarantine entries — unless its units
+    /// were recorded (it finished and only its journal remained). Audited per run.
+    async fn roll_back_unfinished(&self) -> Result<()> {
+        let dir = self.pending_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let mut journals: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        journals.sort();
+        for path in journals {
+            let pending: Pending = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| Error::input("intake journal", "is damaged"))?;
+            let provider = ProviderId::parse(&pending.provider)
+                .map_err(|e| Error::input("intake journal", e.to_string()))?;
+            let finished = self
+                .ledger
+                .units_done(&provider)
+                .await?
+                .contains(&pending.unit);
+            let mut removed = 0usize;
+            if !finished {
+                let prefix = format!("u-{}", pending.run);
+                for area in [self.lake, self.held] {
+                    for t in Table::ALL {
+                        for part in area.parts(t)? {
+                            if part.as_str().starts_with(&prefix) {
+                                area.remove_part(t, &part)?;
+                                removed += 1;
+                            }
+                        }
+                    }
+                }
+                for d in [
+                    self.held_identity_dir(),
+                    self.store_dir.join("held"),
+                    self.store_dir.join("quarantine"),
+                ] {
+                    let Ok(files) = std::fs::read_dir(&d) else {
+                        continue;
+                    };
+                    for f in files.filter_map(|e| e.ok()) {
+                        let name = f.file_name().to_string_lossy().into_owned();
+                        let ours = name.starts_with(&prefix)
+                            || name.starts_with(&format!("release-{prefix}"));
+                        if ours && f.path().is_file() {
+                            std::fs::remove_file(f.path()).map_err(Error::io("unfinished run"))?;
+                            removed += 1;
+                        }
+                    }
+                }
+                self.ledger
+                    .record_event(
+                        &self.actor,
+                        "intake.rollback",
+                        "intake_run",
+                        &pending.run,
+                        serde_json::json!({ "provider": pending.provider, "files_removed": removed }),
+                    )
+                    .await?;
+            }
+            std::fs::remove_file(&path).map_err(Error::io("intake journal"))?;
+        }
+        Ok(())
     }
 
     /// Take in the NDJSON files of `which` against their index: the identities (Patient and
@@ -976,6 +1137,8 @@ impl Intake<'_> {
         mapping: Option<csv_mapped::Mapping>,
         at: DateTime<Utc>,
     ) -> Result<RetrySummary> {
+        let _lock = self.lock()?;
+        self.sweep_temp_files()?;
         let q = Quarantine::open(self.store_dir)?;
         let mut groups: BTreeMap<(String, String, String, PathBuf), Vec<crate::quarantine::Entry>> =
             BTreeMap::new();
@@ -1240,6 +1403,10 @@ impl Intake<'_> {
     /// release instead of deciding again (a decision that changed in between would otherwise
     /// move rows twice).
     pub async fn release_held(&self, at: DateTime<Utc>) -> Result<ReleaseSummary> {
+        let _lock = self.lock()?;
+        self.sweep_temp_files()?;
+        // Held parts of a run that never finished are not released: they go first.
+        self.roll_back_unfinished().await?;
         let mut parts: BTreeSet<PartName> = BTreeSet::new();
         for t in Table::ALL {
             parts.extend(self.held.parts(t)?);
