@@ -320,18 +320,17 @@ fn index_ndjson(units: &mut [Unit], budget: u64) -> Result<fhir::NdjsonIndex> {
         }
         let file = unit_source(units, i);
         let mut pieces = LinePieces::open(&units[i].path, budget).map_err(unreadable)?;
+        let mut hash = sha2::Sha256::new();
         while let Some((bytes, first_line)) = pieces.next_piece().map_err(unreadable)? {
-            index.add(
-                &fhir::NdjsonPiece {
-                    file: Arc::clone(&file),
-                    bytes: &bytes,
-                    first_line,
-                },
-                &limits,
-            );
+            let piece = fhir::NdjsonPiece {
+                file: Arc::clone(&file),
+                bytes: &bytes,
+                first_line,
+            };
+            rayon::join(|| hash.update(&bytes), || index.add(&piece, &limits));
         }
         units[i].size = pieces.read;
-        units[i].digest = pieces.digest();
+        units[i].digest = hex::encode(hash.finalize());
     }
     Ok(index)
 }
@@ -375,8 +374,8 @@ fn read_units(units: &mut [Unit], keep: bool) -> Result<()> {
 }
 
 /// Reads an NDJSON file a piece of whole lines at a time (about `budget` bytes; a longer line
-/// is one piece), hashing what it reads so that the caller can check the file is the one that
-/// was hashed before.
+/// is one piece). The pieces, in order, are the file: the caller hashes them (beside parsing
+/// them, on another thread) to check the file is the one that was hashed before.
 struct LinePieces {
     file: std::fs::File,
     budget: usize,
@@ -384,7 +383,6 @@ struct LinePieces {
     carry: Vec<u8>,
     /// The number of the next piece's first line.
     line: u64,
-    hash: sha2::Sha256,
     eof: bool,
     /// Bytes read so far.
     read: u64,
@@ -397,7 +395,6 @@ impl LinePieces {
             budget: usize::try_from(budget).unwrap_or(usize::MAX).max(1),
             carry: Vec::new(),
             line: 1,
-            hash: sha2::Sha256::new(),
             eof: false,
             read: 0,
         })
@@ -432,7 +429,7 @@ impl LinePieces {
             // `take` + `read_to_end` fills the spare capacity without zeroing it first
             // (`read_to_end` retries interrupted reads).
             let n = (&mut self.file).take(want as u64).read_to_end(&mut buf)?;
-            self.hash.update(&buf[start..]);
+            debug_assert_eq!(buf.len(), start + n);
             self.read += n as u64;
             // `take` stops short of `want` only at the end of the file.
             if n < want {
@@ -445,11 +442,6 @@ impl LinePieces {
         let first = self.line;
         self.line += bytecount(&buf);
         Ok(Some((buf, first)))
-    }
-
-    /// The SHA-256 of everything read (the whole file once `next_piece` returned `None`).
-    fn digest(self) -> String {
-        hex::encode(self.hash.finalize())
     }
 }
 
@@ -858,6 +850,11 @@ impl Intake<'_> {
             }
             self.take_in(&mut run_state, &units, batch, None).await?;
         }
+        // An export's index holds a key per resource: freeing it is work of its own, done beside
+        // the ledger's completion rather than before it.
+        if let Some(index) = ndjson_index {
+            rayon::spawn(move || drop(index));
+        }
         let RunState {
             persons,
             stored_counts,
@@ -1049,17 +1046,21 @@ impl Intake<'_> {
         for &i in which.iter().filter(|&&i| !units[i].done) {
             let file = unit_source(units, i);
             let mut pieces = LinePieces::open(&units[i].path, budget).map_err(unreadable)?;
+            let mut hash = sha2::Sha256::new();
             while let Some((bytes, first_line)) = pieces.next_piece().map_err(unreadable)? {
                 let piece = fhir::NdjsonPiece {
                     file: Arc::clone(&file),
                     bytes: &bytes,
                     first_line,
                 };
-                let batch = index.read(std::slice::from_ref(&piece), &limits);
+                let ((), batch) = rayon::join(
+                    || hash.update(&bytes),
+                    || index.read(std::slice::from_ref(&piece), &limits),
+                );
                 drop(bytes);
                 self.take_in(st, units, batch, Some(index)).await?;
             }
-            if pieces.digest() != units[i].digest {
+            if hex::encode(hash.finalize()) != units[i].digest {
                 return Err(Error::input(
                     "an input file",
                     "changed while it was being taken in; run the ingest again",
@@ -1558,10 +1559,7 @@ mod tests {
                 pieces += 1;
             }
             assert_eq!(all, text.as_bytes(), "budget {budget}");
-            assert_eq!(
-                p.digest(),
-                hex::encode(sha2::Sha256::digest(text.as_bytes()))
-            );
+            assert_eq!(p.read, text.len() as u64);
             if budget <= 1000 {
                 assert!(pieces > 10, "budget {budget}: {pieces} pieces");
             }
