@@ -321,14 +321,11 @@ fn index_ndjson(units: &mut [Unit], budget: u64) -> Result<fhir::NdjsonIndex> {
         let file = unit_source(units, i);
         let mut pieces = LinePieces::open(&units[i].path, budget).map_err(unreadable)?;
         let mut hash = sha2::Sha256::new();
-        while let Some((bytes, first_line)) = pieces.next_piece().map_err(unreadable)? {
-            let piece = fhir::NdjsonPiece {
-                file: Arc::clone(&file),
-                bytes: &bytes,
-                first_line,
-            };
-            rayon::join(|| hash.update(&bytes), || index.add(&piece, &limits));
-        }
+        while pieces
+            .next_hashed(&file, &mut hash, |p| index.add(p, &limits))
+            .map_err(unreadable)?
+            .is_some()
+        {}
         units[i].size = pieces.read;
         units[i].digest = hex::encode(hash.finalize());
     }
@@ -398,6 +395,26 @@ impl LinePieces {
             eof: false,
             read: 0,
         })
+    }
+
+    /// The next piece handed to `f` as the file's lines, while another thread adds it to `hash`;
+    /// `None` at the end of the file.
+    fn next_hashed<T: Send>(
+        &mut self,
+        file: &Arc<SourceFile>,
+        hash: &mut sha2::Sha256,
+        f: impl FnOnce(&fhir::NdjsonPiece<'_>) -> T + Send,
+    ) -> std::io::Result<Option<T>> {
+        let Some((bytes, first_line)) = self.next_piece()? else {
+            return Ok(None);
+        };
+        let piece = fhir::NdjsonPiece {
+            file: Arc::clone(file),
+            bytes: &bytes,
+            first_line,
+        };
+        let ((), out) = rayon::join(|| hash.update(&bytes), || f(&piece));
+        Ok(Some(out))
     }
 
     /// The next piece and the number of its first line; `None` at the end of the file.
@@ -1047,17 +1064,12 @@ impl Intake<'_> {
             let file = unit_source(units, i);
             let mut pieces = LinePieces::open(&units[i].path, budget).map_err(unreadable)?;
             let mut hash = sha2::Sha256::new();
-            while let Some((bytes, first_line)) = pieces.next_piece().map_err(unreadable)? {
-                let piece = fhir::NdjsonPiece {
-                    file: Arc::clone(&file),
-                    bytes: &bytes,
-                    first_line,
-                };
-                let ((), batch) = rayon::join(
-                    || hash.update(&bytes),
-                    || index.read(std::slice::from_ref(&piece), &limits),
-                );
-                drop(bytes);
+            while let Some(batch) = pieces
+                .next_hashed(&file, &mut hash, |p| {
+                    index.read(std::slice::from_ref(p), &limits)
+                })
+                .map_err(unreadable)?
+            {
                 self.take_in(st, units, batch, Some(index)).await?;
             }
             if hex::encode(hash.finalize()) != units[i].digest {
