@@ -317,17 +317,7 @@ fn killed_intake_rerun_gives_the_clean_result() {
     let code = busiest(&w);
     let bundles = w.synth.join("fhir/bundles").join(&code);
     let counts = |store: &Path| -> (serde_json::Value, BTreeMap<String, u64>) {
-        let v = json(
-            store,
-            &[
-                "records",
-                "export",
-                "--kind",
-                "reception",
-                "--format",
-                "json",
-            ],
-        );
+        let v = receptions(store);
         let mut total: BTreeMap<String, u64> = BTreeMap::new();
         for r in v.as_array().unwrap() {
             for (k, n) in r["record_counts"].as_object().unwrap() {
@@ -337,13 +327,10 @@ fn killed_intake_rerun_gives_the_clean_result() {
         (v, total)
     };
     // The NDJSON export, in pieces, is killed and re-run too.
-    let mut ndjson: Vec<String> = std::fs::read_dir(w.synth.join("fhir"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+    let ndjson: Vec<String> = ndjson_files(&w)
+        .iter()
         .map(|p| p.to_str().unwrap().to_owned())
         .collect();
-    ndjson.sort();
     let inputs: [(Vec<String>, &[u64]); 2] = [
         (
             vec![bundles.to_str().unwrap().to_owned()],
@@ -412,6 +399,32 @@ fn killed_and_rerun(w: &World, code: &str, input: &[String], delays: &[u64], cou
         let v = json(d.path(), &["audit", "verify"]);
         assert_eq!(v["ok"], true);
     }
+}
+
+/// The generator's Bulk Data NDJSON files, sorted.
+fn ndjson_files(w: &World) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(w.synth.join("fhir"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The store's reception records (受領記録), as JSON.
+fn receptions(store: &Path) -> serde_json::Value {
+    json(
+        store,
+        &[
+            "records",
+            "export",
+            "--kind",
+            "reception",
+            "--format",
+            "json",
+        ],
+    )
 }
 
 /// The parts of the lake and the held area, held identities and quarantine files of a store.
@@ -852,17 +865,7 @@ fn chunked_intake_gives_the_one_chunk_result() {
             0,
             "a re-run takes in nothing"
         );
-        let rec = json(
-            d.path(),
-            &[
-                "records",
-                "export",
-                "--kind",
-                "reception",
-                "--format",
-                "json",
-            ],
-        );
+        let rec = receptions(d.path());
         assert_eq!(
             rec.as_array().unwrap().len(),
             1,
@@ -899,12 +902,7 @@ fn chunked_intake_gives_the_one_chunk_result() {
     };
     // SS-MIX2 in about ten chunks; the Bulk Data NDJSON export (its references crossing files)
     // in about ten pieces, after a first pass that indexes them all.
-    let mut ndjson: Vec<PathBuf> = std::fs::read_dir(w.synth.join("fhir"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
-        .collect();
-    ndjson.sort();
+    let ndjson = ndjson_files(&w);
     let nd_size: u64 = ndjson.iter().map(|p| p.metadata().unwrap().len()).sum();
     for (code, paths, size) in [
         (code.as_str(), vec![tree.clone()], size),
