@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::record::{Encoder, Identity, RawRecord, TokenTable};
+use crate::record::{Encoder, Identity, RawRecord, TokenCache, TokenTable};
 use crate::schema::Role;
 
 /// Why an identity file could not be read. Names the file, row and column, never a value.
@@ -262,7 +262,7 @@ fn next_row<R: std::io::Read>(
             id.clear();
             id.push_str(v);
         } else {
-            raw.set(role, v.trim());
+            raw.set_str(role, v.trim());
         }
     }
     Ok(true)
@@ -376,7 +376,18 @@ pub fn tokenise_csv(
     mapping: Option<&Mapping>,
     encoder: &Encoder,
 ) -> Result<Tokenised, SourceError> {
-    const BATCH: usize = 1024;
+    tokenise_csv_cached(path, mapping, encoder, &TokenCache::default())
+}
+
+/// [`tokenise_csv`] with token caches shared with other files encoded by the same encoder
+/// (two files read side by side then fill one cache instead of two).
+pub fn tokenise_csv_cached(
+    path: &Path,
+    mapping: Option<&Mapping>,
+    encoder: &Encoder,
+    cache: &TokenCache,
+) -> Result<Tokenised, SourceError> {
+    const BATCH: usize = 4096;
     let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
         file: path.to_owned(),
         source,
@@ -392,14 +403,14 @@ pub fn tokenise_csv(
     let mut rec = csv::StringRecord::new();
     let mut id = String::new();
     let mut row = 0u64;
-    let mut raws: Vec<RawRecord> = Vec::with_capacity(BATCH);
+    // The same records are refilled batch after batch: their strings keep their allocations.
+    let mut raws: Vec<RawRecord> = vec![RawRecord::default(); BATCH];
     let mut first = true;
     loop {
-        raws.clear();
-        while raws.len() < BATCH {
+        let mut n = 0;
+        while n < BATCH {
             row += 1;
-            let mut raw = RawRecord::default();
-            if !next_row(&mut rdr, &mut rec, &roles, path, row, &mut id, &mut raw)? {
+            if !next_row(&mut rdr, &mut rec, &roles, path, row, &mut id, &mut raws[n])? {
                 break;
             }
             if !out.ids.push(&id) {
@@ -409,28 +420,27 @@ pub fn tokenise_csv(
                     why: "the record ids take more than 4 GiB".into(),
                 });
             }
-            raws.push(raw);
+            n += 1;
         }
-        if raws.is_empty() {
+        if n == 0 {
             break;
         }
-        let (ids, invalid) = normalise_all(&raws);
-        for (k, v) in invalid {
-            *out.invalid.entry(k).or_default() += v;
+        let bad = out.table.push_raw(encoder, &raws[..n], cache);
+        for (r, v) in Role::ALL.iter().zip(bad) {
+            if v > 0 {
+                *out.invalid.entry(r.name()).or_default() += v;
+            }
         }
-        out.table.push_identities(encoder, &ids);
-        if first && raws.len() == BATCH {
+        if first && n == BATCH {
             // Size the table once from the bytes the first batch took, instead of letting
             // every vector double (which can leave half of it unused at the end).
             first = false;
-            let per_row = rdr.position().byte() as f64 / raws.len() as f64;
+            let per_row = rdr.position().byte() as f64 / n as f64;
             let rows = (file_len as f64 / per_row.max(1.0) * 1.02) as usize;
-            let more = rows.saturating_sub(raws.len());
+            let more = rows.saturating_sub(n);
             let gpr = out.table.grams_per_record() + 1;
             out.table.reserve(more, gpr);
-            out.ids
-                .text
-                .reserve(more * (out.ids.text.len() / raws.len() + 1));
+            out.ids.text.reserve(more * (out.ids.text.len() / n + 1));
             out.ids.ends.reserve(more);
         }
     }

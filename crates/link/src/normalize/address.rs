@@ -130,9 +130,12 @@ impl Directory {
             l.sort_by_key(|(alias, _)| std::cmp::Reverse(alias.chars().count()));
             l.shrink_to_fit();
         }
+        // Grouped by first character (a lookup searches only the group `rest` starts with),
+        // longest first within a group.
         for l in &mut towns {
             l.sort_by_key(|&(s, e)| {
-                std::cmp::Reverse(town_text[s as usize..e as usize].chars().count())
+                let t = &town_text[s as usize..e as usize];
+                (t.chars().next(), std::cmp::Reverse(t.chars().count()))
             });
             l.shrink_to_fit();
         }
@@ -169,12 +172,23 @@ impl Directory {
         &self.postal[lo..hi]
     }
 
-    fn town_names(&self, muni: u32) -> impl Iterator<Item = &str> {
-        self.towns
-            .get(muni as usize)
-            .into_iter()
-            .flatten()
-            .map(|&(s, e)| &self.town_text[s as usize..e as usize])
+    /// The longest known town of a municipality that starts `rest` (among equal lengths, the
+    /// first in the postal table).
+    fn find_town(&self, muni: u32, rest: &str) -> Option<&str> {
+        let list = self.towns.get(muni as usize)?;
+        let name = |&(s, e): &(u32, u32)| &self.town_text[s as usize..e as usize];
+        // An empty name (it sorts first) is a prefix of anything: the last resort.
+        let empty = list.first().map(name).filter(|t| t.is_empty());
+        let Some(first) = rest.chars().next() else {
+            return empty;
+        };
+        let lo = list.partition_point(|t| name(t).chars().next() < Some(first));
+        list[lo..]
+            .iter()
+            .map(name)
+            .take_while(|t| t.starts_with(first))
+            .find(|t| rest.starts_with(t))
+            .or(empty)
     }
 }
 
@@ -349,7 +363,7 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
     }
 
     // Town: longest known town of the municipality; else the text before the block numbers.
-    let known = muni.and_then(|m| dir.town_names(m).find(|t| rest.starts_with(t)));
+    let known = muni.and_then(|m| dir.find_town(m, rest));
     let after_town = if let Some(t) = known {
         out.town = t.to_owned();
         &rest[t.len()..]

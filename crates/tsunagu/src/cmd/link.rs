@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use clap::Args;
 use tsunagu_link::engine::{self, LinkOptions, LinkOutcome};
-use tsunagu_link::record::{Encoder, TokenTable};
+use tsunagu_link::record::{Encoder, TokenCache, TokenTable};
 use tsunagu_link::schema::{Role, Schema};
 use tsunagu_link::source::{self, Ids, Mapping, Tokenised};
 use tsunagu_link::token::LinkageKey;
@@ -94,10 +94,11 @@ fn tokenise(
     path: &Path,
     mapping: Option<&Mapping>,
     enc: &Encoder,
+    cache: &TokenCache,
     strict: bool,
 ) -> anyhow::Result<Tokenised> {
-    let t =
-        source::tokenise_csv(path, mapping, enc).map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    let t = source::tokenise_csv_cached(path, mapping, enc, cache)
+        .map_err(|e| fail(exit::INPUT, e.to_string()))?;
     if strict && !t.invalid.is_empty() {
         let what: Vec<String> = t.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         return Err(fail(
@@ -422,10 +423,11 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         let enc = Encoder::new(&key, schema);
+        let cache = TokenCache::default();
         // Both files are read and tokenised at the same time.
         let (l, r) = rayon::join(
-            || tokenise(lp, mapping.as_ref(), &enc, args.strict),
-            || tokenise(rp, mapping.as_ref(), &enc, args.strict),
+            || tokenise(lp, mapping.as_ref(), &enc, &cache, args.strict),
+            || tokenise(rp, mapping.as_ref(), &enc, &cache, args.strict),
         );
         let (lt, rt) = (l?, r?);
         let seconds_tokenise = started.elapsed().as_secs_f64();
@@ -480,7 +482,13 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let enc = Encoder::new(&key, schema);
-    let src = tokenise(dp, mapping.as_ref(), &enc, args.strict)?;
+    let src = tokenise(
+        dp,
+        mapping.as_ref(),
+        &enc,
+        &TokenCache::default(),
+        args.strict,
+    )?;
     let (t, inv) = (&src.table, &src.invalid);
     let (out, labels) = engine::dedupe(t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
     let io = |e: csv::Error| {
