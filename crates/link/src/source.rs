@@ -387,7 +387,7 @@ pub fn tokenise_csv_cached(
     encoder: &Encoder,
     cache: &TokenCache,
 ) -> Result<Tokenised, SourceError> {
-    const BATCH: usize = 4096;
+    const BATCH: usize = 1024;
     let file = std::fs::File::open(path).map_err(|source| SourceError::Io {
         file: path.to_owned(),
         source,
