@@ -80,24 +80,35 @@ pub fn text(input: &str) -> String {
     out
 }
 
+thread_local! {
+    /// Per-thread scratch of [`text_once`] (the stripped input and its characters), reused from
+    /// value to value: normalising a record otherwise allocated three buffers per field.
+    static SCRATCH: std::cell::RefCell<(String, Vec<char>)> =
+        const { std::cell::RefCell::new((String::new(), Vec::new())) };
+}
+
 fn text_once(input: &str) -> String {
-    let stripped: String = input
-        .chars()
-        .filter(|c| !is_variation_selector(*c) && !c.is_whitespace())
-        .collect();
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut guard) => {
+            let (stripped, chars) = &mut *guard;
+            text_into(input, stripped, chars)
+        }
+        // Only re-entry (which nothing here does) finds it borrowed; fresh buffers then.
+        Err(_) => text_into(input, &mut String::new(), &mut Vec::new()),
+    })
+}
+
+fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>) -> String {
+    stripped.clear();
+    stripped.extend(
+        input
+            .chars()
+            .filter(|c| !is_variation_selector(*c) && !c.is_whitespace()),
+    );
+    let stripped: &str = stripped;
     // Steps 2–4 on each character.
-    let mut chars: Vec<char> = Vec::with_capacity(stripped.len());
-    // Most names are already in NFKC (the quick check is a table lookup per character);
-    // only the rest pays for the full normalisation.
-    let nfkc: Box<dyn Iterator<Item = char> + '_> =
-        if unicode_normalization::is_nfkc_quick(stripped.chars())
-            == unicode_normalization::IsNormalized::Yes
-        {
-            Box::new(stripped.chars())
-        } else {
-            Box::new(stripped.nfkc())
-        };
-    for c in nfkc {
+    chars.clear();
+    let mut step = |c: char| {
         let c = kanji::fold_char(c);
         let c = match c {
             '\u{3041}'..='\u{3096}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
@@ -112,11 +123,20 @@ fn text_once(input: &str) -> String {
             ('々' | '〃' | '仝', Some(p)) if is_cjk(p) => p,
             _ => c,
         };
-        if c.is_whitespace() {
-            continue;
+        if !c.is_whitespace() {
+            chars.push(c);
         }
-        chars.push(c);
+    };
+    // Most names are already in NFKC (the quick check is a table lookup per character);
+    // only the rest pays for the full normalisation.
+    if unicode_normalization::is_nfkc_quick(stripped.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        stripped.chars().for_each(&mut step);
+    } else {
+        stripped.nfkc().for_each(&mut step);
     }
+    let chars: &[char] = chars;
     // Step 5: dashes by context.
     let n = chars.len();
     let mut out = String::with_capacity(n * 3);
@@ -299,13 +319,27 @@ pub fn soundex(name: &str) -> String {
 
 /// Only the digits of a value (phone numbers, insurance numbers), after NFKC.
 pub fn digits(input: &str) -> String {
+    // ASCII is its own NFKC: most values (phones, insurance numbers) skip the decomposition.
+    if input.is_ascii() {
+        return input
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .map(char::from)
+            .collect();
+    }
     input.nfkc().filter(char::is_ascii_digit).collect()
 }
 
 /// Sex from any common coding (1/2, 男/女, M/F, male/female, full-width too).
 /// `None` when empty or unknown (JIS 0/9), which the linker treats as missing.
 pub fn sex(input: &str) -> Result<Option<Sex>, tsunagu_model::ParseError> {
-    let t: String = input.nfkc().collect();
+    let nfkc;
+    let t = if input.is_ascii() {
+        input
+    } else {
+        nfkc = input.nfkc().collect::<String>();
+        &nfkc
+    };
     match Sex::parse(t.trim())? {
         Sex::Unknown => Ok(None),
         s => Ok(Some(s)),
@@ -314,6 +348,9 @@ pub fn sex(input: &str) -> Result<Option<Sex>, tsunagu_model::ParseError> {
 
 /// A date in era or Western form (see [`tsunagu_model::era`]), after NFKC.
 pub fn date(input: &str) -> Result<NaiveDate, DateError> {
+    if input.is_ascii() {
+        return era::parse_date(input);
+    }
     let t: String = input.nfkc().collect();
     era::parse_date(&t)
 }
@@ -475,6 +512,19 @@ mod tests {
             let once = text(&s);
             proptest::prop_assert_eq!(text(&once), once.clone());
             let _ = phonetic(&once);
+        }
+
+        /// The ASCII shortcuts give what NFKC first would have given.
+        #[test]
+        fn ascii_shortcuts_agree_with_nfkc(s in "[ -~]{0,14}|[0-9/ .-]{0,12}|[HRST]?[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{1,2}") {
+            let nfkc: String = s.nfkc().collect();
+            let slow_digits: String = nfkc.chars().filter(char::is_ascii_digit).collect();
+            proptest::prop_assert_eq!(digits(&s), slow_digits);
+            proptest::prop_assert_eq!(date(&s).ok(), era::parse_date(&nfkc).ok());
+            proptest::prop_assert_eq!(
+                sex(&s).ok(),
+                Sex::parse(nfkc.trim()).ok().map(|x| (x != Sex::Unknown).then_some(x))
+            );
         }
     }
 }
