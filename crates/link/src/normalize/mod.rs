@@ -319,28 +319,23 @@ pub fn soundex(name: &str) -> String {
 
 /// Only the digits of a value (phone numbers, insurance numbers), after NFKC.
 pub fn digits(input: &str) -> String {
-    // ASCII is its own NFKC: most values (phones, insurance numbers) skip the decomposition.
+    nfkc(input).chars().filter(char::is_ascii_digit).collect()
+}
+
+/// NFKC of a short value. ASCII is its own NFKC, so most values (phones, insurance numbers,
+/// Western dates, sex codes) are borrowed as they are instead of decomposed and copied.
+fn nfkc(input: &str) -> std::borrow::Cow<'_, str> {
     if input.is_ascii() {
-        return input
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(char::from)
-            .collect();
+        std::borrow::Cow::Borrowed(input)
+    } else {
+        std::borrow::Cow::Owned(input.nfkc().collect())
     }
-    input.nfkc().filter(char::is_ascii_digit).collect()
 }
 
 /// Sex from any common coding (1/2, 男/女, M/F, male/female, full-width too).
 /// `None` when empty or unknown (JIS 0/9), which the linker treats as missing.
 pub fn sex(input: &str) -> Result<Option<Sex>, tsunagu_model::ParseError> {
-    let nfkc;
-    let t = if input.is_ascii() {
-        input
-    } else {
-        nfkc = input.nfkc().collect::<String>();
-        &nfkc
-    };
-    match Sex::parse(t.trim())? {
+    match Sex::parse(nfkc(input).trim())? {
         Sex::Unknown => Ok(None),
         s => Ok(Some(s)),
     }
@@ -348,11 +343,7 @@ pub fn sex(input: &str) -> Result<Option<Sex>, tsunagu_model::ParseError> {
 
 /// A date in era or Western form (see [`tsunagu_model::era`]), after NFKC.
 pub fn date(input: &str) -> Result<NaiveDate, DateError> {
-    if input.is_ascii() {
-        return era::parse_date(input);
-    }
-    let t: String = input.nfkc().collect();
-    era::parse_date(&t)
+    era::parse_date(&nfkc(input))
 }
 
 /// A postal code, after normalisation (`〒１２３－４５６７` → 1234567).
