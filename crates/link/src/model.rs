@@ -282,11 +282,14 @@ impl TermFrequencies {
         TermFrequencies { counts, total }
     }
 
-    /// Relative frequency of a value held by two records or more (0 for any other value).
+    /// Relative frequency of a value held by two records or more (0 for any other value); the
+    /// token may be a full one or the 32-bit form a table holds.
     pub fn frequency(&self, t: Token) -> f64 {
         if self.total == 0.0 {
             return 0.0;
         }
+        // Tables hold tokens in their 32-bit form; a full token asks for the same value.
+        let t = Token::from_short(t.short());
         f64::from(self.counts.get(&t).copied().unwrap_or(0)) / self.total
     }
 }

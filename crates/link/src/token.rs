@@ -8,7 +8,8 @@
 //! enough to make accidental collisions negligible (≈ n²/2⁶⁵: 10⁻⁹ for a million distinct
 //! values) and compact enough to block and join on integers. Without the key a token cannot be
 //! inverted or recomputed from a guessed plaintext, and [`Token`] has no constructor that takes
-//! plaintext: only a [`FieldKey`] makes one.
+//! plaintext: only a [`FieldKey`] makes one. A token table keeps only the low 32 bits of each
+//! ([`Token::short`]; `record::TokenTable` says why that is enough there).
 //!
 //! [`Clk`] is a cryptographic long-term key (Schnell et al. 2009): q-grams hashed into a
 //! Bloom filter with keyed double hashing, the exchange format between producers that each
@@ -252,6 +253,22 @@ impl Token {
     /// Re-load a token that was stored with [`Token::bits`] (by the vault, between batches).
     pub fn from_stored(bits: u64) -> Token {
         Token(bits)
+    }
+
+    /// The token cut to its low 32 bits, as a [`TokenTable`](crate::record::TokenTable) holds
+    /// it; 0 stays "missing" and a present token whose low half is 0 becomes 1.
+    pub fn short(self) -> u32 {
+        // Truncation is the point: the low half of the 64 token bits.
+        match self.0 as u32 {
+            0 if self.0 != 0 => 1,
+            x => x,
+        }
+    }
+
+    /// A token from its [`Token::short`] form. Such tokens compare only with tokens of the
+    /// same form (every token a table gives out is of that form).
+    pub fn from_short(x: u32) -> Token {
+        Token(u64::from(x))
     }
 }
 
