@@ -7,6 +7,7 @@
 //! (四谷, 一ツ橋, 北十条西).
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use tsunagu_model::PostalCode;
@@ -126,8 +127,16 @@ impl Directory {
                 }
             }
         }
+        // Grouped by first character, longest first within a group (as towns below): a lookup
+        // then tries the few names that can start `rest` instead of every name of the
+        // prefecture (Hokkaidō has almost two hundred).
         for l in &mut aliases {
-            l.sort_by_key(|(alias, _)| std::cmp::Reverse(alias.chars().count()));
+            l.sort_by_key(|(alias, _)| {
+                (
+                    alias.chars().next(),
+                    std::cmp::Reverse(alias.chars().count()),
+                )
+            });
             l.shrink_to_fit();
         }
         // Grouped by first character (a lookup searches only the group `rest` starts with),
@@ -155,9 +164,12 @@ impl Directory {
     /// The municipality whose name (or 郡-less alias) starts `rest`, longest first: (bytes of
     /// the alias, municipality index).
     fn find_muni(&self, pref: usize, rest: &str) -> Option<(usize, u32)> {
-        self.aliases
-            .get(pref)?
+        let list = self.aliases.get(pref)?;
+        let first = rest.chars().next()?;
+        let lo = list.partition_point(|(a, _)| a.chars().next() < Some(first));
+        list[lo..]
             .iter()
+            .take_while(|(a, _)| a.starts_with(first))
             .find(|(alias, _)| rest.starts_with(alias.as_str()))
             .map(|(a, m)| (a.len(), *m))
     }
@@ -240,7 +252,9 @@ fn block_start(s: &str) -> Option<usize> {
 
 /// Parse block numbers (`1丁目2番3号`, `一丁目二番地三`, `1-2-3`) into `1-2-3` and the rest.
 fn parse_block(s: &str) -> (String, String) {
-    let mut nums: Vec<u32> = Vec::new();
+    // The numbers are written out as they are read (one string instead of one per number and
+    // a joined copy: this runs for every address linked).
+    let mut block = String::new();
     let mut rest = s;
     loop {
         let ascii = rest.starts_with(|c: char| c.is_ascii_digit());
@@ -264,7 +278,11 @@ fn parse_block(s: &str) -> (String, String) {
         let Some(v) = kanji_numeral(&rest[..num_end]) else {
             break;
         };
-        nums.push(v);
+        if !block.is_empty() {
+            block.push('-');
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(block, "{v}");
         rest = &rest[num_end..];
         match marker_len(rest) {
             Some(len) => {
@@ -283,11 +301,6 @@ fn parse_block(s: &str) -> (String, String) {
             None => break,
         }
     }
-    let block = nums
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("-");
     (block, rest.to_owned())
 }
 
@@ -414,6 +427,26 @@ mod tests {
         assert_eq!(s.municipality, "札幌市北区");
         assert_eq!(s.town, "北十条西");
         assert_eq!(s.block, "2-3");
+    }
+
+    /// The first-character grouping finds what a scan of every name of the prefecture finds:
+    /// the longest name that starts the text, the first in the postal table among equals.
+    #[test]
+    fn municipality_lookup_agrees_with_a_full_scan() {
+        let dir = &*DIRECTORY;
+        for (p, list) in dir.aliases.iter().enumerate() {
+            for (alias, _) in list {
+                for rest in [alias.clone(), format!("{alias}1-2"), format!("{alias}町")] {
+                    let want = list
+                        .iter()
+                        .filter(|(a, _)| rest.starts_with(a.as_str()))
+                        .map(|(a, m)| (a.len(), *m))
+                        .max_by_key(|&(len, m)| (len, std::cmp::Reverse(m)));
+                    assert_eq!(dir.find_muni(p, &rest), want);
+                }
+            }
+        }
+        assert_eq!(dir.find_muni(0, ""), None);
     }
 
     #[test]
