@@ -179,12 +179,16 @@ fn rule_pairs(
     rule: &BlockingRule,
     max_block_pairs: u64,
 ) -> (Vec<(u32, u32)>, u64) {
-    let lk = keys(left, rule);
-    let rk = if dedupe {
-        Vec::new()
-    } else {
-        keys(right, rule)
-    };
+    let (lk, rk) = rayon::join(
+        || keys(left, rule),
+        || {
+            if dedupe {
+                Vec::new()
+            } else {
+                keys(right, rule)
+            }
+        },
+    );
     let mut out = Vec::new();
     let mut skipped = 0u64;
     let group_end = |v: &[(u64, u32)], s: usize| {
