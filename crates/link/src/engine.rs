@@ -168,7 +168,7 @@ fn run(
         .rules
         .clone()
         .unwrap_or_else(|| block::default_rules(left.schema()));
-    let cands = block::candidates(left, right, dedupe, &rules, opts.max_block_pairs);
+    let mut cands = block::candidates(left, right, dedupe, &rules, opts.max_block_pairs);
     stats.candidates = cands.pairs.len();
     stats.per_rule = rules
         .iter()
@@ -193,6 +193,8 @@ fn run(
     };
     let (m, sessions) = train_m(&cmp, dedupe, &rules, &cands, &patterns, &u_sample, opts);
     stats.training_sessions = sessions;
+    // Which rules gave each pair matters to training only.
+    cands.rules = Vec::new();
     // λ among all candidates with m and u fixed.
     let lambda0 = if cands.pairs.is_empty() {
         0.1
