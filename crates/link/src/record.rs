@@ -181,10 +181,21 @@ pub struct FieldTokens {
 /// a hit costs a hash lookup instead of two SHA-256 compressions; a value longer than six bytes
 /// (one two-character kana or kanji gram is six) is not cached.
 ///
-/// Only such values may go through the cache: it outlives the batch of plaintext it was filled
-/// from, and a name, a full postal code or an address kept here would outlive it too.
+/// Only such values may go through the cache as they are: it outlives the batch of plaintext
+/// it was filled from, and a name, a full postal code or an address kept here would outlive it
+/// too. Names go through a second map whose key is not the name but a 64-bit SipHash of it under
+/// a random key of this cache, made when the cache is and never stored: what it holds is then a
+/// keyed hash of a name next to that name's tokens, which is what the token table holds anyway.
 struct GramCache {
     map: std::collections::HashMap<u64, Token, std::hash::BuildHasherDefault<MulHasher>>,
+    /// The tokens of names seen before (written form and reading, per field): a surname recurs
+    /// in thousands of records, and each costs three tokens, a phonetic key and its q-grams.
+    names: std::collections::HashMap<u64, NameTokens, std::hash::BuildHasherDefault<MulHasher>>,
+    /// The q-gram tokens of the names in `names`, one run per name.
+    name_grams: Vec<Token>,
+    /// The random key of the names' hash (std's `RandomState`: SipHash-1-3 under a key drawn
+    /// from the operating system's generator).
+    name_key: std::hash::RandomState,
     /// A direct-mapped copy of recently used entries (key 0 = empty slot: a real key has a
     /// non-zero tag byte) in front of the map: a table of a hundred thousand grams lives
     /// outside the core's own cache, and the few hundred common kana pairs and birth months
@@ -199,10 +210,27 @@ impl Default for GramCache {
     fn default() -> Self {
         GramCache {
             map: Default::default(),
+            names: Default::default(),
+            name_grams: Vec::new(),
+            name_key: std::hash::RandomState::new(),
             front: vec![(0, Token::NONE); FRONT].into_boxed_slice(),
         }
     }
 }
+
+/// A name's tokens in [`GramCache::names`].
+#[derive(Clone, Copy)]
+struct NameTokens {
+    whole: Token,
+    kana: Token,
+    phonetic: Token,
+    /// Its q-gram tokens: `name_grams[start..start + len]`.
+    start: u32,
+    len: u32,
+}
+
+/// Names a cache may hold before it is emptied (with their q-grams, about 16 MiB at most).
+const NAME_LIMIT: usize = 1 << 17;
 
 /// Entries a cache may hold before it is emptied (about 20 MiB): distinct q-grams of real
 /// names and addresses number in the tens of thousands, so only hostile input reaches it.
@@ -236,6 +264,53 @@ impl GramCache {
             *e = (k, t);
         }
         t
+    }
+
+    /// The keyed hash under which a name of field `f` is remembered.
+    fn name_hash(&self, f: usize, written: &str, kana: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.name_key.hash_one((f, written, kana))
+    }
+
+    /// Fill `t` with a remembered name's tokens; false when it is not remembered.
+    fn recall_name(&self, h: u64, t: &mut FieldTokens) -> bool {
+        let Some(e) = self.names.get(&h) else {
+            return false;
+        };
+        let (s, n) = (e.start as usize, e.len as usize);
+        let Some(grams) = self.name_grams.get(s..s + n) else {
+            return false;
+        };
+        t.whole = e.whole;
+        t.alt[0] = e.kana;
+        t.alt[1] = e.phonetic;
+        t.grams.extend_from_slice(grams);
+        true
+    }
+
+    /// Remember the tokens a name just got (`t` holds that field's tokens only).
+    fn remember_name(&mut self, h: u64, t: &FieldTokens) {
+        if self.names.len() >= NAME_LIMIT || self.name_grams.len() > NAME_LIMIT * 16 {
+            self.names.clear();
+            self.name_grams.clear();
+        }
+        let (Ok(start), Ok(len)) = (
+            u32::try_from(self.name_grams.len()),
+            u32::try_from(t.grams.len()),
+        ) else {
+            return;
+        };
+        self.name_grams.extend_from_slice(&t.grams);
+        self.names.insert(
+            h,
+            NameTokens {
+                whole: t.whole,
+                kana: t.alt[0],
+                phonetic: t.alt[1],
+                start,
+                len,
+            },
+        );
     }
 }
 
@@ -355,10 +430,11 @@ impl Encoder {
 
     /// Tokens of every field of one identity.
     pub fn encode(&self, id: &Identity) -> Vec<FieldTokens> {
+        let mut cache = GramCache::default();
         (0..self.schema.fields.len())
             .map(|f| {
                 let mut t = FieldTokens::default();
-                self.field(f, id, &mut t, &mut GramCache::default());
+                self.field(f, id, &mut t, &mut cache);
                 t
             })
             .collect()
@@ -384,13 +460,17 @@ impl Encoder {
                 } else {
                     &n.written
                 };
-                t.whole = key.token(Tag::Whole, written);
-                t.alt[0] = key.token(Tag::Kana, &n.kana);
-                let ph_src = if n.kana.is_empty() { written } else { &n.kana };
-                t.alt[1] = key.token(Tag::Phonetic, &normalize::phonetic(ph_src));
-                Self::grams(cache, f, key, Tag::Gram, ph_src, &mut t.grams);
-                if !n.kana.is_empty() && !n.written.is_empty() {
-                    Self::grams(cache, f, key, Tag::Part1, &n.written, &mut t.grams);
+                let h = cache.name_hash(f, &n.written, &n.kana);
+                if !cache.recall_name(h, t) {
+                    t.whole = key.token(Tag::Whole, written);
+                    t.alt[0] = key.token(Tag::Kana, &n.kana);
+                    let ph_src = if n.kana.is_empty() { written } else { &n.kana };
+                    t.alt[1] = key.token(Tag::Phonetic, &normalize::phonetic(ph_src));
+                    Self::grams(cache, f, key, Tag::Gram, ph_src, &mut t.grams);
+                    if !n.kana.is_empty() && !n.written.is_empty() {
+                        Self::grams(cache, f, key, Tag::Part1, &n.written, &mut t.grams);
+                    }
+                    cache.remember_name(h, t);
                 }
             }
             FieldKind::BirthDate => {
@@ -865,6 +945,39 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// A name's tokens recalled from the cache are those computed afresh, whatever the mix
+        /// of written forms, readings, missing parts and repeats.
+        #[test]
+        fn remembered_names_match_fresh_tokens(
+            names in proptest::collection::vec(
+                (proptest::sample::select(vec!["", "佐藤", "齋藤", "Sato"]),
+                 proptest::sample::select(vec!["", "サトウ", "サイトウ", "ｻﾄｳ"]),
+                 proptest::sample::select(vec!["", "花子", "はなこ"]),
+                 proptest::sample::select(vec!["", "ハナコ", "ハナ"])),
+                1..40)
+        ) {
+            let key = LinkageKey::from_bytes([9; 32]);
+            let enc = Encoder::new(&key, Schema::from_roles(|r| matches!(
+                r,
+                Role::FamilyName | Role::FamilyNameKana | Role::GivenName | Role::GivenNameKana
+            )));
+            let mut cache = GramCache::default();
+            for (fw, fk, gw, gk) in names {
+                let mut raw = RawRecord::default();
+                raw.set(Role::FamilyName, fw);
+                raw.set(Role::FamilyNameKana, fk);
+                raw.set(Role::GivenName, gw);
+                raw.set(Role::GivenNameKana, gk);
+                let id = Identity::normalise(&raw).0;
+                for f in 0..enc.schema().fields.len() {
+                    let (mut a, mut b) = (FieldTokens::default(), FieldTokens::default());
+                    enc.field(f, &id, &mut a, &mut cache);
+                    enc.field(f, &id, &mut b, &mut GramCache::default());
+                    proptest::prop_assert_eq!((a.whole, a.alt, a.grams), (b.whole, b.alt, b.grams));
+                }
+            }
+        }
+
         /// A cached token is the token of that very (field, tag, value): values that share
         /// bytes, lengths or prefixes under other tags and fields never answer for each other.
         #[test]
