@@ -226,6 +226,33 @@ fn vowel(c: char) -> Option<char> {
     })
 }
 
+/// The letters the phonetic key folds to their common sound (ヰ/イ, ヂ/ジ, ヷ/バ …).
+fn fold_letter(c: char) -> char {
+    match c {
+        'ヰ' => 'イ',
+        'ヱ' => 'エ',
+        'ヲ' => 'オ',
+        'ヂ' => 'ジ',
+        'ヅ' => 'ズ',
+        'ヷ' => 'バ',
+        'ヸ' => 'ビ',
+        'ヹ' => 'ベ',
+        'ヺ' => 'ボ',
+        _ => c,
+    }
+}
+
+/// ヴ before ア, イ, エ or オ (ヴァ once small kana are enlarged) read as one バ-row syllable.
+fn fold_vu(next: char) -> Option<char> {
+    match next {
+        'ア' => Some('バ'),
+        'イ' => Some('ビ'),
+        'エ' => Some('ベ'),
+        'オ' => Some('ボ'),
+        _ => None,
+    }
+}
+
 /// A phonetic key: for kana, the enlarged form with ヴ/ブ, ヰ/イ, ヱ/エ, ヲ/オ, ヂ/ジ, ヅ/ズ and
 /// long vowels folded (ー, オウ and エイ spelt as a repeated vowel); for Latin names, Soundex.
 /// Kanji pass through (their reading is compared through the kana fields).
@@ -252,31 +279,14 @@ pub fn phonetic(normalised: &str) -> String {
     let mut it = normalised.chars().map(enlarge_char).peekable();
     while let Some(c) = it.next() {
         if c == 'ヴ' {
-            let folded = match it.peek() {
-                Some('ア') => Some('バ'),
-                Some('イ') => Some('ビ'),
-                Some('エ') => Some('ベ'),
-                Some('オ') => Some('ボ'),
-                _ => None,
-            };
+            let folded = it.peek().and_then(|&n| fold_vu(n));
             if folded.is_some() {
                 it.next();
             }
             emit(folded.unwrap_or('ブ'));
             continue;
         }
-        emit(match c {
-            'ヰ' => 'イ',
-            'ヱ' => 'エ',
-            'ヲ' => 'オ',
-            'ヂ' => 'ジ',
-            'ヅ' => 'ズ',
-            'ヷ' => 'バ',
-            'ヸ' => 'ビ',
-            'ヹ' => 'ベ',
-            'ヺ' => 'ボ',
-            _ => c,
-        });
+        emit(fold_letter(c));
     }
     out
 }
@@ -389,13 +399,7 @@ mod tests {
         let mut it = big.chars().peekable();
         while let Some(c) = it.next() {
             if c == 'ヴ' {
-                let folded = match it.peek() {
-                    Some('ア') => Some('バ'),
-                    Some('イ') => Some('ビ'),
-                    Some('エ') => Some('ベ'),
-                    Some('オ') => Some('ボ'),
-                    _ => None,
-                };
+                let folded = it.peek().and_then(|&n| fold_vu(n));
                 if let Some(f) = folded {
                     it.next();
                     tmp.push(f);
@@ -404,18 +408,7 @@ mod tests {
                 }
                 continue;
             }
-            tmp.push(match c {
-                'ヰ' => 'イ',
-                'ヱ' => 'エ',
-                'ヲ' => 'オ',
-                'ヂ' => 'ジ',
-                'ヅ' => 'ズ',
-                'ヷ' => 'バ',
-                'ヸ' => 'ビ',
-                'ヹ' => 'ベ',
-                'ヺ' => 'ボ',
-                _ => c,
-            });
+            tmp.push(fold_letter(c));
         }
         let mut out: Vec<char> = Vec::with_capacity(tmp.len());
         for c in tmp.chars() {
