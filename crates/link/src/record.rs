@@ -605,15 +605,15 @@ fn has_grams(kind: FieldKind) -> bool {
     }
 }
 
-/// A q-gram token as stored: the first 32 bits of its 64-bit token. Grams are only ever counted
+/// A q-gram token as stored: its [`Token::short`] form. Grams are only ever counted
 /// in a Dice overlap between the two records of a pair, where a chance collision among a few
 /// dozen grams (≈ 2⁻³² each) changes nothing, so half the bits halve the largest part of the
 /// table.
 pub type Gram = u32;
 
 fn gram_of(t: Token) -> Gram {
-    // Truncation is the point: the low half of the 64 token bits.
-    t.bits() as u32
+    // The same 32-bit form as every other token a table holds.
+    t.short()
 }
 
 /// Where one field lives in a row.
