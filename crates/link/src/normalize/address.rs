@@ -6,14 +6,12 @@
 //! become digits only where they are block numbers (三丁目, 二番地), never inside a place name
 //! (四谷, 一ツ橋, 北十条西).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 
 use tsunagu_model::PostalCode;
 use tsunagu_model::era::kanji_numeral;
-use tsunagu_model::postal;
 
+use super::directory::DIRECTORY;
 use super::text;
 
 /// The parts of an address, each normalised by [`super::text`]. Empty strings for parts not
@@ -31,180 +29,6 @@ pub struct Address {
     /// What follows the block numbers (building, room), normalised.
     pub rest: String,
 }
-
-// Japan Post's table is read as text (`tsunagu_model::postal::raw_csv`) rather than through
-// `tsunagu_model::postal::table()`, whose general-purpose index (a map of vectors of places)
-// takes ~38 MiB resident: linking 100,000 records must fit in a fraction of that, and splitting
-// addresses needs only the compact directory below (~4 MiB besides the text itself).
-
-/// Municipalities, towns and postal codes, normalised, in a few flat arrays.
-struct Directory {
-    prefectures: Vec<String>,
-    /// Normalised municipality names; `muni_pref[i]` is the prefecture (index) of `munis[i]`.
-    munis: Vec<String>,
-    muni_pref: Vec<u8>,
-    /// Per prefecture: (alias, municipality index), longest alias first. The alias is the name
-    /// itself or, for a name with a 郡 part, the name without it (石狩郡当別町 → 当別町).
-    aliases: Vec<Vec<(String, u32)>>,
-    /// All normalised town names, one after another; `towns[m]` lists (start, end) in it of the
-    /// towns of municipality `m`, longest first.
-    town_text: String,
-    towns: Vec<Vec<(u32, u32)>>,
-    /// (postal code as a number, municipality index), sorted by code; a code's places in file
-    /// order, consecutive duplicates removed.
-    postal: Vec<(u32, u32)>,
-}
-
-impl Directory {
-    fn build() -> Directory {
-        let prefectures: Vec<String> = postal::PREFECTURES.iter().map(|p| text(p.name)).collect();
-        let mut munis: Vec<String> = Vec::new();
-        let mut muni_pref: Vec<u8> = Vec::new();
-        let mut muni_index: HashMap<(u8, String), u32> = HashMap::new();
-        let mut town_text = String::new();
-        let mut towns: Vec<Vec<(u32, u32)>> = Vec::new();
-        let mut postal: Vec<(u32, u32)> = Vec::new();
-        // Raw → normalised prefecture and municipality names repeat on every line: cache them.
-        let mut pref_cache: HashMap<&'static str, Option<u8>> = HashMap::new();
-        let mut muni_cache: HashMap<(u8, &'static str), u32> = HashMap::new();
-        for line in tsunagu_model::postal::raw_csv().lines().skip(1) {
-            let mut f = line.split(',');
-            let (Some(code), Some(pref), Some(muni), Some(town)) =
-                (f.next(), f.next(), f.next(), f.next())
-            else {
-                continue;
-            };
-            let Ok(code) = code.parse::<u32>() else {
-                continue;
-            };
-            let Some(p) = *pref_cache.entry(pref).or_insert_with(|| {
-                let n = text(pref);
-                prefectures
-                    .iter()
-                    .position(|x| *x == n)
-                    .and_then(|i| u8::try_from(i).ok())
-            }) else {
-                continue;
-            };
-            let m = *muni_cache.entry((p, muni)).or_insert_with(|| {
-                let n = text(muni);
-                *muni_index.entry((p, n.clone())).or_insert_with(|| {
-                    munis.push(n);
-                    muni_pref.push(p);
-                    towns.push(Vec::new());
-                    (munis.len() - 1) as u32
-                })
-            });
-            if postal.last() != Some(&(code, m)) {
-                postal.push((code, m));
-            }
-            if !town.is_empty() {
-                let t = text(town);
-                let list = &mut towns[m as usize];
-                // A municipality has at most a few hundred towns: a scan is cheaper than a set
-                // of every town name.
-                if !list
-                    .iter()
-                    .any(|&(s, e)| town_text[s as usize..e as usize] == *t)
-                {
-                    let start = town_text.len() as u32;
-                    town_text.push_str(&t);
-                    list.push((start, town_text.len() as u32));
-                }
-            }
-        }
-        // Stable sorts: among names of equal length the first in the file wins, as before.
-        postal.sort_by_key(|&(c, _)| c);
-        let mut aliases: Vec<Vec<(String, u32)>> = vec![Vec::new(); prefectures.len()];
-        for (i, (name, &p)) in munis.iter().zip(&muni_pref).enumerate() {
-            let list = &mut aliases[p as usize];
-            list.push((name.clone(), i as u32));
-            // People often drop the 郡 (石狩郡当別町 → 当別町).
-            if let Some(pos) = name.find('郡') {
-                let short = &name[pos + '郡'.len_utf8()..];
-                if !short.is_empty() {
-                    list.push((short.to_owned(), i as u32));
-                }
-            }
-        }
-        // Grouped by first character, longest first within a group (as towns below): a lookup
-        // then tries the few names that can start `rest` instead of every name of the
-        // prefecture (Hokkaidō has almost two hundred).
-        for l in &mut aliases {
-            l.sort_by_key(|(alias, _)| {
-                (
-                    alias.chars().next(),
-                    std::cmp::Reverse(alias.chars().count()),
-                )
-            });
-            l.shrink_to_fit();
-        }
-        // Grouped by first character (a lookup searches only the group `rest` starts with),
-        // longest first within a group.
-        for l in &mut towns {
-            l.sort_by_key(|&(s, e)| {
-                let t = &town_text[s as usize..e as usize];
-                (t.chars().next(), std::cmp::Reverse(t.chars().count()))
-            });
-            l.shrink_to_fit();
-        }
-        town_text.shrink_to_fit();
-        postal.shrink_to_fit();
-        Directory {
-            prefectures,
-            munis,
-            muni_pref,
-            aliases,
-            town_text,
-            towns,
-            postal,
-        }
-    }
-
-    /// The municipality whose name (or 郡-less alias) starts `rest`, longest first: (bytes of
-    /// the alias, municipality index).
-    fn find_muni(&self, pref: usize, rest: &str) -> Option<(usize, u32)> {
-        let list = self.aliases.get(pref)?;
-        let first = rest.chars().next()?;
-        let lo = list.partition_point(|(a, _)| a.chars().next() < Some(first));
-        list[lo..]
-            .iter()
-            .take_while(|(a, _)| a.starts_with(first))
-            .find(|(alias, _)| rest.starts_with(alias.as_str()))
-            .map(|(a, m)| (a.len(), *m))
-    }
-
-    /// The municipalities (indices) of a postal code's places, in the table's order.
-    fn postal_munis(&self, code: PostalCode) -> &[(u32, u32)] {
-        let Ok(c) = code.as_str().parse::<u32>() else {
-            return &[];
-        };
-        let lo = self.postal.partition_point(|&(x, _)| x < c);
-        let hi = self.postal.partition_point(|&(x, _)| x <= c);
-        &self.postal[lo..hi]
-    }
-
-    /// The longest known town of a municipality that starts `rest` (among equal lengths, the
-    /// first in the postal table).
-    fn find_town(&self, muni: u32, rest: &str) -> Option<&str> {
-        let list = self.towns.get(muni as usize)?;
-        let name = |&(s, e): &(u32, u32)| &self.town_text[s as usize..e as usize];
-        // An empty name (it sorts first) is a prefix of anything: the last resort.
-        let empty = list.first().map(name).filter(|t| t.is_empty());
-        let Some(first) = rest.chars().next() else {
-            return empty;
-        };
-        let lo = list.partition_point(|t| name(t).chars().next() < Some(first));
-        list[lo..]
-            .iter()
-            .map(name)
-            .take_while(|t| t.starts_with(first))
-            .find(|t| rest.starts_with(t))
-            .or(empty)
-    }
-}
-
-static DIRECTORY: LazyLock<Directory> = LazyLock::new(Directory::build);
 
 fn is_kanji_digit(c: char) -> bool {
     matches!(
@@ -334,11 +158,12 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
             .trim_end_matches(['都', '府', '県'])
             .len()..];
     }
-    let postal_places = postal.map(|c| dir.postal_munis(c)).unwrap_or(&[]);
+    let mut postal_places = postal.into_iter().flat_map(|c| dir.postal_munis(c));
+    let first_place = postal_places.next();
     if pref.is_none()
-        && let Some(&(_, m)) = postal_places.first()
+        && let Some(m) = first_place
     {
-        pref = Some(dir.muni_pref[m as usize] as usize);
+        pref = Some(dir.muni_pref(m));
     }
 
     // Municipality: longest known name at the start; else the postal code's.
@@ -358,12 +183,13 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
         }
     }
     if muni.is_none()
-        && let Some(&(_, m)) = postal_places
-            .iter()
-            .find(|&&(_, m)| pref.is_none_or(|p| dir.muni_pref[m as usize] as usize == p))
+        && let Some(m) = first_place
+            .into_iter()
+            .chain(postal_places)
+            .find(|&m| pref.is_none_or(|p| dir.muni_pref(m) == p))
     {
         muni = Some(m);
-        let written = dir.munis[m as usize].as_str();
+        let written = dir.muni_name(m);
         if rest.starts_with(written) {
             rest = &rest[written.len()..];
         }
@@ -372,7 +198,7 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
         out.prefecture = dir.prefectures[p].clone();
     }
     if let Some(m) = muni {
-        out.municipality = dir.munis[m as usize].clone();
+        out.municipality = dir.muni_name(m).to_owned();
     }
 
     // Town: longest known town of the municipality; else the text before the block numbers.
@@ -427,26 +253,6 @@ mod tests {
         assert_eq!(s.municipality, "札幌市北区");
         assert_eq!(s.town, "北十条西");
         assert_eq!(s.block, "2-3");
-    }
-
-    /// The first-character grouping finds what a scan of every name of the prefecture finds:
-    /// the longest name that starts the text, the first in the postal table among equals.
-    #[test]
-    fn municipality_lookup_agrees_with_a_full_scan() {
-        let dir = &*DIRECTORY;
-        for (p, list) in dir.aliases.iter().enumerate() {
-            for (alias, _) in list {
-                for rest in [alias.clone(), format!("{alias}1-2"), format!("{alias}町")] {
-                    let want = list
-                        .iter()
-                        .filter(|(a, _)| rest.starts_with(a.as_str()))
-                        .map(|(a, m)| (a.len(), *m))
-                        .max_by_key(|&(len, m)| (len, std::cmp::Reverse(m)));
-                    assert_eq!(dir.find_muni(p, &rest), want);
-                }
-            }
-        }
-        assert_eq!(dir.find_muni(0, ""), None);
     }
 
     #[test]

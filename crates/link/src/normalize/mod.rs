@@ -18,6 +18,7 @@
 //! ヅ/ズ and long vowels (サトウ = サトー = サトオ); Latin names get Soundex instead.
 
 pub mod address;
+mod directory;
 pub mod kanji;
 
 use chrono::NaiveDate;
