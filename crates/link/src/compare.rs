@@ -83,6 +83,9 @@ pub enum CompareError {
     /// The tables were encoded with different schemas.
     #[error("the two inputs were tokenised with different field sets")]
     SchemaMismatch,
+    /// The tables' q-grams were numbered by different encoders.
+    #[error("the two inputs were tokenised by different encoders and cannot be compared")]
+    DifferentEncoders,
     /// More fields than a pattern can hold.
     #[error("at most {MAX_FIELDS} comparison fields are supported")]
     TooManyFields,
@@ -93,6 +96,9 @@ impl<'a> Comparator<'a> {
     pub fn new(left: &'a TokenTable, right: &'a TokenTable) -> Result<Self, CompareError> {
         if left.schema() != right.schema() {
             return Err(CompareError::SchemaMismatch);
+        }
+        if !left.same_numbering(right) {
+            return Err(CompareError::DifferentEncoders);
         }
         if left.schema().fields.len() > MAX_FIELDS {
             return Err(CompareError::TooManyFields);
@@ -162,7 +168,7 @@ impl<'a> Comparator<'a> {
                         return 4;
                     }
                 }
-                let d = dice_at_least(ca.grams(a), cb.grams(b), 0.5);
+                let d = ca.grams(a).dice_at_least(cb.grams(b), 0.5);
                 if d >= 0.75 {
                     3
                 } else if d >= 0.5 {
@@ -213,7 +219,7 @@ impl<'a> Comparator<'a> {
                     5
                 } else if same(xa[0], xb[0]) {
                     4
-                } else if dice_at_least(ca.grams(a), cb.grams(b), 0.8) >= 0.8 {
+                } else if ca.grams(a).dice_at_least(cb.grams(b), 0.8) >= 0.8 {
                     3
                 } else if same(xa[1], xb[1]) {
                     2
@@ -244,7 +250,7 @@ impl<'a> Comparator<'a> {
                 if same(xa[0], xb[0]) {
                     return 4;
                 }
-                let d = dice_at_least(ca.grams(a), cb.grams(b), 0.6);
+                let d = ca.grams(a).dice_at_least(cb.grams(b), 0.6);
                 if d >= 0.8 {
                     3
                 } else if d >= 0.6 {

@@ -168,8 +168,8 @@ pub struct FieldTokens {
     pub whole: Token,
     /// Kind-specific variants (reading, phonetic key, date positions, coarser parts).
     pub alt: [Token; 4],
-    /// Sorted, de-duplicated q-gram tokens.
-    pub grams: Vec<Token>,
+    /// Sorted, de-duplicated q-grams, as their numbers in the encoder's [`GramNumbers`].
+    pub grams: Vec<u32>,
     /// Where composite values are assembled (reused from record to record).
     text: String,
 }
@@ -186,34 +186,91 @@ pub struct FieldTokens {
 /// too. Names go through a second map whose key is not the name but a 64-bit SipHash of it under
 /// a random key of this cache, made when the cache is and never stored: what it holds is then a
 /// keyed hash of a name next to that name's tokens, which is what the token table holds anyway.
+///
+/// Everything in it was computed by one encoder (`owner`, its [`GramNumbers`]' number): a
+/// cache met by another encoder starts afresh.
 struct GramCache {
-    map: std::collections::HashMap<u64, Token, std::hash::BuildHasherDefault<MulHasher>>,
+    owner: u64,
+    tokens: Memo<Token>,
+    /// Q-grams' numbers in the owner's [`GramNumbers`].
+    grams: Memo<u32>,
     /// The tokens of names seen before (written form and reading, per field): a surname recurs
     /// in thousands of records, and each costs three tokens, a phonetic key and its q-grams.
     names: std::collections::HashMap<u64, NameTokens, std::hash::BuildHasherDefault<MulHasher>>,
-    /// The q-gram tokens of the names in `names`, one run per name.
-    name_grams: Vec<Token>,
+    /// The q-gram numbers of the names in `names`, one run per name.
+    name_grams: Vec<u32>,
     /// The random key of the names' hash (std's `RandomState`: SipHash-1-3 under a key drawn
     /// from the operating system's generator).
     name_key: std::hash::RandomState,
+}
+
+/// Values of one kind remembered by a 64-bit key (see [`GramCache`]).
+struct Memo<V> {
+    map: std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<MulHasher>>,
     /// A direct-mapped copy of recently used entries (key 0 = empty slot: a real key has a
     /// non-zero tag byte) in front of the map: a table of a hundred thousand grams lives
     /// outside the core's own cache, and the few hundred common kana pairs and birth months
     /// that make up most lookups then cost one probe of a small table instead.
-    front: Box<[(u64, Token)]>,
+    front: Box<[(u64, V)]>,
 }
 
-/// Slots of [`GramCache::front`] (64 KiB).
+/// Slots of [`Memo::front`] (64 KiB).
 const FRONT: usize = 1 << 12;
 
-impl Default for GramCache {
-    fn default() -> Self {
-        GramCache {
+impl<V: Copy + Default> Memo<V> {
+    fn new() -> Self {
+        Memo {
             map: Default::default(),
+            front: vec![(0, V::default()); FRONT].into_boxed_slice(),
+        }
+    }
+
+    /// The value remembered under `k`, else `make()`'s, remembered.
+    #[inline]
+    fn get_or(&mut self, k: u64, make: impl FnOnce() -> V) -> V {
+        // The high bits of a multiplicative hash are the well-mixed ones.
+        let slot =
+            (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FRONT.trailing_zeros())) as usize;
+        if let Some(&(fk, v)) = self.front.get(slot)
+            && fk == k
+        {
+            return v;
+        }
+        if self.map.len() >= CACHE_LIMIT {
+            self.map.clear();
+        }
+        let v = *self.map.entry(k).or_insert_with(make);
+        if let Some(e) = self.front.get_mut(slot) {
+            *e = (k, v);
+        }
+        v
+    }
+}
+
+/// The memo key of a short value of field `f` under `tag` (`None`: too long to be cached).
+#[inline]
+fn memo_key(f: usize, tag: Tag, value: &str) -> Option<u64> {
+    let b = value.as_bytes();
+    if b.len() > 6 || f > 0xFF {
+        return None;
+    }
+    let mut k = [0u8; 8];
+    k[..b.len()].copy_from_slice(b);
+    // Length (0–6) in 3 bits and the tag (1–11) in 5 share byte 6; the field is byte 7.
+    k[6] = b.len() as u8 | (tag as u8) << 3;
+    k[7] = f as u8;
+    Some(u64::from_le_bytes(k))
+}
+
+impl GramCache {
+    fn new(owner: u64) -> Self {
+        GramCache {
+            owner,
+            tokens: Memo::new(),
+            grams: Memo::new(),
             names: Default::default(),
             name_grams: Vec::new(),
             name_key: std::hash::RandomState::new(),
-            front: vec![(0, Token::NONE); FRONT].into_boxed_slice(),
         }
     }
 }
@@ -224,7 +281,7 @@ struct NameTokens {
     whole: Token,
     kana: Token,
     phonetic: Token,
-    /// Its q-gram tokens: `name_grams[start..start + len]`.
+    /// Its q-gram numbers: `name_grams[start..start + len]`.
     start: u32,
     len: u32,
 }
@@ -232,38 +289,32 @@ struct NameTokens {
 /// Names a cache may hold before it is emptied (with their q-grams, about 16 MiB at most).
 const NAME_LIMIT: usize = 1 << 17;
 
-/// Entries a cache may hold before it is emptied (about 20 MiB): distinct q-grams of real
+/// Entries a memo may hold before it is emptied (about 20 MiB): distinct q-grams of real
 /// names and addresses number in the tens of thousands, so only hostile input reaches it.
 const CACHE_LIMIT: usize = 1 << 20;
 
 impl GramCache {
-    fn token(&mut self, f: usize, key: &FieldKey, tag: Tag, gram: &str) -> Token {
-        let b = gram.as_bytes();
-        if b.len() > 6 || f > 0xFF {
-            return key.token(tag, gram);
+    fn token(&mut self, f: usize, key: &FieldKey, tag: Tag, value: &str) -> Token {
+        match memo_key(f, tag, value) {
+            Some(k) => self.tokens.get_or(k, || key.token(tag, value)),
+            None => key.token(tag, value),
         }
-        let mut k = [0u8; 8];
-        k[..b.len()].copy_from_slice(b);
-        // Length (0–6) in 3 bits and the tag (1–11) in 5 share byte 6; the field is byte 7.
-        k[6] = b.len() as u8 | (tag as u8) << 3;
-        k[7] = f as u8;
-        let k = u64::from_le_bytes(k);
-        // The high bits of a multiplicative hash are the well-mixed ones.
-        let slot =
-            (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FRONT.trailing_zeros())) as usize;
-        if let Some(&(fk, t)) = self.front.get(slot)
-            && fk == k
-        {
-            return t;
+    }
+
+    /// The number of a q-gram's token in `numbers`.
+    fn gram(
+        &mut self,
+        f: usize,
+        key: &FieldKey,
+        tag: Tag,
+        gram: &str,
+        numbers: &GramNumbers,
+    ) -> u32 {
+        let number = || numbers.number(f, key.token(tag, gram).short());
+        match memo_key(f, tag, gram) {
+            Some(k) => self.grams.get_or(k, number),
+            None => number(),
         }
-        if self.map.len() >= CACHE_LIMIT {
-            self.map.clear();
-        }
-        let t = *self.map.entry(k).or_insert_with(|| key.token(tag, gram));
-        if let Some(e) = self.front.get_mut(slot) {
-            *e = (k, t);
-        }
-        t
     }
 
     /// The keyed hash under which a name of field `f` is remembered.
@@ -329,13 +380,15 @@ impl std::fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    fn take(&self) -> GramCache {
+    /// A cache of `encoder`'s (one filled by another encoder is not handed out).
+    fn take(&self, encoder: &Encoder) -> GramCache {
         // A poisoned pool only means another task panicked; its caches are still valid.
         self.pool
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop()
-            .unwrap_or_default()
+            .filter(|c| c.owner == encoder.numbers.id)
+            .unwrap_or_else(|| GramCache::new(encoder.numbers.id))
     }
 
     fn give(&self, c: GramCache) {
@@ -391,11 +444,74 @@ impl std::hash::Hasher for MulHasher {
     }
 }
 
+/// Numbers the q-gram tokens of each field in the order they are first met (0, 1, 2, …), so
+/// that a table can keep a record's q-grams as 16-bit numbers instead of 32-bit tokens: they
+/// are the largest part of a table (32 per record in the Japanese layout, 26 of them the
+/// address's), and real names and addresses have tens of thousands of distinct q-grams per
+/// field, not billions. A field that passes 65,536 makes the tables it reaches store 32-bit
+/// numbers from then on (see [`GramStore`]), so numbering never merges two q-grams.
+///
+/// Shared by everything one [`Encoder`] (and its clones) tokenises, so that the numbers of two
+/// tables agree; a table records whose numbering it uses (`id`), and a comparator refuses two
+/// tables numbered apart. Holds 32-bit token prefixes and counters only, never a value.
+pub struct GramNumbers {
+    id: u64,
+    inner: std::sync::Mutex<NumbersInner>,
+}
+
+#[derive(Default)]
+struct NumbersInner {
+    /// (field << 32 | token's low 32 bits) → number.
+    numbers: std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<MulHasher>>,
+    /// Next number per field.
+    next: Vec<u32>,
+}
+
+impl std::fmt::Debug for GramNumbers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GramNumbers({})", self.id)
+    }
+}
+
+impl GramNumbers {
+    fn new() -> Self {
+        // Unique within the process, which is as far as tables are ever compared.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        GramNumbers {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            inner: Default::default(),
+        }
+    }
+
+    /// The number of a q-gram token (its low 32 bits) of field `f`. Called only when a
+    /// token cache misses, so the lock is taken a few times per distinct q-gram.
+    fn number(&self, f: usize, gram: u32) -> u32 {
+        let mut g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let NumbersInner { numbers, next } = &mut *g;
+        let k = (f as u64) << 32 | u64::from(gram);
+        if let Some(&n) = numbers.get(&k) {
+            return n;
+        }
+        if next.len() <= f {
+            next.resize(f + 1, 0);
+        }
+        let n = next[f];
+        // 2³² distinct q-grams of one field would not fit in memory first.
+        next[f] = n.saturating_add(1);
+        numbers.insert(k, n);
+        n
+    }
+}
+
 /// Turns normalised identities into tokens with the field keys of one linkage key.
 #[derive(Debug, Clone)]
 pub struct Encoder {
     schema: Schema,
     keys: Vec<FieldKey>,
+    numbers: std::sync::Arc<GramNumbers>,
 }
 
 impl Encoder {
@@ -409,7 +525,11 @@ impl Encoder {
                 other => key.field_key(other.name()),
             })
             .collect();
-        Encoder { schema, keys }
+        Encoder {
+            schema,
+            keys,
+            numbers: std::sync::Arc::new(GramNumbers::new()),
+        }
     }
 
     /// The schema.
@@ -417,20 +537,16 @@ impl Encoder {
         &self.schema
     }
 
-    fn grams(
-        cache: &mut GramCache,
-        f: usize,
-        key: &FieldKey,
-        tag: Tag,
-        value: &str,
-        out: &mut Vec<Token>,
-    ) {
-        for_each_qgram(value, 2, |g| out.push(cache.token(f, key, tag, g)));
+    fn grams(&self, cache: &mut GramCache, f: usize, tag: Tag, value: &str, out: &mut Vec<u32>) {
+        let key = &self.keys[f];
+        for_each_qgram(value, 2, |g| {
+            out.push(cache.gram(f, key, tag, g, &self.numbers))
+        });
     }
 
     /// Tokens of every field of one identity.
     pub fn encode(&self, id: &Identity) -> Vec<FieldTokens> {
-        let mut cache = GramCache::default();
+        let mut cache = GramCache::new(self.numbers.id);
         (0..self.schema.fields.len())
             .map(|f| {
                 let mut t = FieldTokens::default();
@@ -443,6 +559,9 @@ impl Encoder {
     /// Tokens of field `f` of one identity, into `t` (cleared first; its q-gram buffer is
     /// reused, so encoding a table allocates nothing per record).
     fn field(&self, f: usize, id: &Identity, t: &mut FieldTokens, cache: &mut GramCache) {
+        if cache.owner != self.numbers.id {
+            *cache = GramCache::new(self.numbers.id);
+        }
         let (kind, key) = (&self.schema.fields[f], &self.keys[f]);
         t.whole = Token::NONE;
         t.alt = [Token::NONE; 4];
@@ -466,9 +585,9 @@ impl Encoder {
                     t.alt[0] = key.token(Tag::Kana, &n.kana);
                     let ph_src = if n.kana.is_empty() { written } else { &n.kana };
                     t.alt[1] = key.token(Tag::Phonetic, &normalize::phonetic(ph_src));
-                    Self::grams(cache, f, key, Tag::Gram, ph_src, &mut t.grams);
+                    self.grams(cache, f, Tag::Gram, ph_src, &mut t.grams);
                     if !n.kana.is_empty() && !n.written.is_empty() {
-                        Self::grams(cache, f, key, Tag::Part1, &n.written, &mut t.grams);
+                        self.grams(cache, f, Tag::Part1, &n.written, &mut t.grams);
                     }
                     cache.remember_name(h, t);
                 }
@@ -533,7 +652,7 @@ impl Encoder {
                     for part in [&a.prefecture, &a.municipality, &a.town, &a.block] {
                         s.push_str(part);
                     }
-                    Self::grams(cache, f, key, Tag::Gram, s, &mut t.grams);
+                    self.grams(cache, f, Tag::Gram, s, &mut t.grams);
                 }
             }
             FieldKind::Insurance => {
@@ -572,7 +691,7 @@ impl Encoder {
                 }
                 // A phone number is compared whole: a typo in it is another number.
                 if *role != Role::Phone {
-                    Self::grams(cache, f, key, Tag::Gram, v, &mut t.grams);
+                    self.grams(cache, f, Tag::Gram, v, &mut t.grams);
                 }
             }
         }
@@ -605,15 +724,116 @@ fn has_grams(kind: FieldKind) -> bool {
     }
 }
 
-/// A q-gram token as stored: its [`Token::short`] form. Grams are only ever counted
-/// in a Dice overlap between the two records of a pair, where a chance collision among a few
-/// dozen grams (≈ 2⁻³² each) changes nothing, so half the bits halve the largest part of the
-/// table.
-pub type Gram = u32;
+/// The q-grams of all records of a table, as numbers in the encoder's [`GramNumbers`]: 16 bits
+/// each while every number fits, 32 from the first that does not (the numbers stay the same, so
+/// a table of each width still compare with each other).
+#[derive(Clone)]
+enum GramStore {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
 
-fn gram_of(t: Token) -> Gram {
-    // The same 32-bit form as every other token a table holds.
-    t.short()
+impl GramStore {
+    fn len(&self) -> usize {
+        match self {
+            GramStore::Narrow(v) => v.len(),
+            GramStore::Wide(v) => v.len(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            GramStore::Narrow(v) => v.capacity() * 2,
+            GramStore::Wide(v) => v.capacity() * 4,
+        }
+    }
+
+    fn reserve_exact(&mut self, n: usize) {
+        match self {
+            GramStore::Narrow(v) => v.reserve_exact(n),
+            GramStore::Wide(v) => v.reserve_exact(n),
+        }
+    }
+
+    fn shrink(&mut self) {
+        fn shrink<T>(v: &mut Vec<T>) {
+            if v.capacity() - v.len() > v.len() / 16 {
+                v.shrink_to_fit();
+            }
+        }
+        match self {
+            GramStore::Narrow(v) => shrink(v),
+            GramStore::Wide(v) => shrink(v),
+        }
+    }
+
+    fn extend(&mut self, numbers: &[u32]) {
+        if let GramStore::Narrow(v) = self {
+            if numbers.iter().all(|&n| n <= u32::from(u16::MAX)) {
+                v.extend(numbers.iter().map(|&n| n as u16));
+                return;
+            }
+            // The first number past 16 bits: the store widens once, for good.
+            let mut wide = Vec::with_capacity(v.capacity().max(v.len() + numbers.len()));
+            wide.extend(v.iter().map(|&n| u32::from(n)));
+            *self = GramStore::Wide(wide);
+        }
+        if let GramStore::Wide(v) = self {
+            v.extend_from_slice(numbers);
+        }
+    }
+
+    #[inline]
+    fn slice(&self, lo: usize, hi: usize) -> Grams<'_> {
+        match self {
+            GramStore::Narrow(v) => Grams::Narrow(v.get(lo..hi).unwrap_or(&[])),
+            GramStore::Wide(v) => Grams::Wide(v.get(lo..hi).unwrap_or(&[])),
+        }
+    }
+}
+
+/// The q-grams of one field of one record: sorted, distinct numbers (see [`GramStore`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Grams<'a> {
+    /// Numbers of a table whose numbers all fit in 16 bits.
+    Narrow(&'a [u16]),
+    /// Numbers of a table that has passed 65,536 q-grams in a field.
+    Wide(&'a [u32]),
+}
+
+impl Grams<'_> {
+    /// Number of q-grams.
+    pub fn len(&self) -> usize {
+        match self {
+            Grams::Narrow(v) => v.len(),
+            Grams::Wide(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The Dice coefficient with `other` if it is at least `min`, else 0
+    /// (see [`crate::compare::dice_at_least`]).
+    #[inline]
+    pub fn dice_at_least(self, other: Grams<'_>, min: f64) -> f64 {
+        use crate::compare::dice_at_least;
+        match (self, other) {
+            (Grams::Narrow(a), Grams::Narrow(b)) => dice_at_least(a, b, min),
+            (Grams::Wide(a), Grams::Wide(b)) => dice_at_least(a, b, min),
+            // Only when one of the two tables has widened: rare enough to copy.
+            (Grams::Narrow(a), Grams::Wide(b)) => {
+                let a: Vec<u32> = a.iter().map(|&n| u32::from(n)).collect();
+                dice_at_least(&a, b, min)
+            }
+            (Grams::Wide(a), Grams::Narrow(b)) => {
+                let b: Vec<u32> = b.iter().map(|&n| u32::from(n)).collect();
+                dice_at_least(a, &b, min)
+            }
+        }
+    }
 }
 
 /// Where one field lives in a row.
@@ -652,14 +872,17 @@ impl<'a> Column<'a> {
         out
     }
 
-    /// Sorted, de-duplicated q-gram tokens of a record.
+    /// Sorted, de-duplicated q-gram numbers of a record.
     #[inline]
-    pub fn grams(&self, i: usize) -> &'a [Gram] {
+    pub fn grams(&self, i: usize) -> Grams<'a> {
         let Some(g) = self.slot.gram else {
-            return &[];
+            return Grams::Narrow(&[]);
         };
         let k = i * self.table.ng + g;
-        &self.table.grams[self.table.offsets[k] as usize..self.table.offsets[k + 1] as usize]
+        self.table.grams.slice(
+            self.table.offsets[k] as usize,
+            self.table.offsets[k + 1] as usize,
+        )
     }
 }
 
@@ -686,7 +909,9 @@ pub struct TokenTable {
     ng: usize,
     rows: Vec<u32>,
     offsets: Vec<u32>,
-    grams: Vec<Gram>,
+    grams: GramStore,
+    /// The [`GramNumbers`] whose numbers `grams` holds.
+    numbering: u64,
     len: usize,
 }
 
@@ -698,8 +923,10 @@ impl std::fmt::Debug for TokenTable {
             write!(f, "{t:08x},")?;
         }
         f.write_str("], grams: [")?;
-        for g in &self.grams {
-            write!(f, "{g:08x},")?;
+        let all = self.grams.slice(0, self.grams.len());
+        match all {
+            Grams::Narrow(v) => v.iter().try_for_each(|g| write!(f, "{g},"))?,
+            Grams::Wide(v) => v.iter().try_for_each(|g| write!(f, "{g},"))?,
         }
         f.write_str("] }")
     }
@@ -712,7 +939,8 @@ const ENCODE_CHUNK: usize = 256;
 #[derive(Default)]
 struct Part {
     rows: Vec<u32>,
-    grams: Vec<Gram>,
+    /// Q-gram numbers.
+    grams: Vec<u32>,
     /// Number of grams per record and gram field.
     counts: Vec<u32>,
     /// Records in the part.
@@ -720,8 +948,9 @@ struct Part {
 }
 
 impl TokenTable {
-    /// An empty table for a schema.
-    pub fn new(schema: Schema) -> TokenTable {
+    /// An empty table for what `encoder` tokenises.
+    pub fn new(encoder: &Encoder) -> TokenTable {
+        let schema = encoder.schema().clone();
         let mut slots = Vec::with_capacity(schema.fields.len());
         let (mut base, mut ng) = (0, 0);
         for &kind in &schema.fields {
@@ -740,14 +969,15 @@ impl TokenTable {
             ng,
             rows: Vec::new(),
             offsets: vec![0],
-            grams: Vec::new(),
+            grams: GramStore::Narrow(Vec::new()),
+            numbering: encoder.numbers.id,
             len: 0,
         }
     }
 
     /// Encode identities (in parallel).
     pub fn encode(encoder: &Encoder, identities: &[Identity]) -> TokenTable {
-        let mut t = TokenTable::new(encoder.schema().clone());
+        let mut t = TokenTable::new(encoder);
         t.push_identities(encoder, identities);
         t
     }
@@ -775,7 +1005,7 @@ impl TokenTable {
         }
         shrink(&mut self.rows);
         shrink(&mut self.offsets);
-        shrink(&mut self.grams);
+        self.grams.shrink();
     }
 
     /// Encode identities (in parallel) and append them.
@@ -788,7 +1018,7 @@ impl TokenTable {
                 let mut scratch = FieldTokens::default();
                 // The same q-grams recur across records (kana syllables, place names): their
                 // tokens are remembered while the table is encoded.
-                let mut c = cache.take();
+                let mut c = cache.take(encoder);
                 for id in chunk {
                     self.encode_row(encoder, id, &mut scratch, &mut c, &mut part);
                 }
@@ -818,7 +1048,7 @@ impl TokenTable {
                 let mut part = Part::default();
                 let mut bad = [0u64; Role::ALL.len()];
                 let mut scratch = FieldTokens::default();
-                let mut c = cache.take();
+                let mut c = cache.take(encoder);
                 for raw in chunk {
                     let (id, invalid) = Identity::normalise(raw);
                     for r in invalid {
@@ -855,19 +1085,9 @@ impl TokenTable {
             part.rows
                 .extend(t.alt[..slot.alts].iter().map(|a| a.short()));
             if slot.gram.is_some() {
-                let before = part.grams.len();
-                part.grams.extend(t.grams.iter().map(|&g| gram_of(g)));
-                // Truncation can (rarely) make two grams equal: keep the set a set.
-                part.grams[before..].sort_unstable();
-                let mut w = before;
-                for r in before..part.grams.len() {
-                    if w == before || part.grams[r] != part.grams[w - 1] {
-                        part.grams[w] = part.grams[r];
-                        w += 1;
-                    }
-                }
-                part.grams.truncate(w);
-                part.counts.push((w - before) as u32);
+                // Already a set: numbers are per distinct token prefix.
+                part.grams.extend_from_slice(&t.grams);
+                part.counts.push(t.grams.len() as u32);
             }
         }
     }
@@ -879,33 +1099,8 @@ impl TokenTable {
             end = end.saturating_add(c);
             self.offsets.push(end);
         }
-        self.grams.extend_from_slice(&p.grams);
+        self.grams.extend(&p.grams);
         self.len += p.records;
-    }
-
-    /// Build from per-record tokens (e.g. re-loaded from storage).
-    pub fn from_rows(schema: Schema, records: Vec<Vec<FieldTokens>>) -> TokenTable {
-        let mut t = TokenTable::new(schema);
-        let empty = FieldTokens::default();
-        let mut part = Part::default();
-        for rec in &records {
-            for (f, slot) in t.slots.iter().enumerate() {
-                let ft = rec.get(f).unwrap_or(&empty);
-                part.rows.push(ft.whole.short());
-                part.rows
-                    .extend(ft.alt[..slot.alts].iter().map(|a| a.short()));
-                if slot.gram.is_some() {
-                    let mut g: Vec<Gram> = ft.grams.iter().map(|&x| gram_of(x)).collect();
-                    g.sort_unstable();
-                    g.dedup();
-                    part.counts.push(g.len() as u32);
-                    part.grams.extend(g);
-                }
-            }
-        }
-        part.records = records.len();
-        t.append(part);
-        t
     }
 
     /// Number of records.
@@ -923,6 +1118,12 @@ impl TokenTable {
         &self.schema
     }
 
+    /// Whether `other`'s q-grams are numbered as this table's (both were tokenised by one
+    /// encoder or its clones), so that their q-grams can be compared.
+    pub fn same_numbering(&self, other: &TokenTable) -> bool {
+        self.numbering == other.numbering
+    }
+
     /// One field's tokens across records.
     #[inline]
     pub fn column(&self, field: usize) -> Column<'_> {
@@ -934,9 +1135,7 @@ impl TokenTable {
 
     /// Bytes held by the table (for reports).
     pub fn heap_bytes(&self) -> usize {
-        self.rows.capacity() * 4
-            + self.offsets.capacity() * 4
-            + self.grams.capacity() * std::mem::size_of::<Gram>()
+        self.rows.capacity() * 4 + self.offsets.capacity() * 4 + self.grams.heap_bytes()
     }
 }
 
@@ -961,7 +1160,7 @@ mod tests {
                 r,
                 Role::FamilyName | Role::FamilyNameKana | Role::GivenName | Role::GivenNameKana
             )));
-            let mut cache = GramCache::default();
+            let mut cache = GramCache::new(0);
             for (fw, fk, gw, gk) in names {
                 let mut raw = RawRecord::default();
                 raw.set(Role::FamilyName, fw);
@@ -972,7 +1171,7 @@ mod tests {
                 for f in 0..enc.schema().fields.len() {
                     let (mut a, mut b) = (FieldTokens::default(), FieldTokens::default());
                     enc.field(f, &id, &mut a, &mut cache);
-                    enc.field(f, &id, &mut b, &mut GramCache::default());
+                    enc.field(f, &id, &mut b, &mut GramCache::new(0));
                     proptest::prop_assert_eq!((a.whole, a.alt, a.grams), (b.whole, b.alt, b.grams));
                 }
             }
@@ -993,7 +1192,7 @@ mod tests {
                 Tag::Whole, Tag::Kana, Tag::Phonetic, Tag::Gram, Tag::Transposed, Tag::Year,
                 Tag::Month, Tag::Day, Tag::Part1, Tag::Part2, Tag::Part3,
             ];
-            let mut cache = GramCache::default();
+            let mut cache = GramCache::new(0);
             for (f, t, parts) in seq {
                 let value: String = parts.concat();
                 let key = &keys[f % 3];
@@ -1003,6 +1202,91 @@ mod tests {
                     key.token(tags[t], &value)
                 );
             }
+        }
+    }
+
+    fn names_encoder(key: u8) -> Encoder {
+        Encoder::new(
+            &LinkageKey::from_bytes([key; 32]),
+            Schema::from_roles(|r| matches!(r, Role::FamilyName | Role::FamilyNameKana)),
+        )
+    }
+
+    fn raw_name(written: &str, kana: &str) -> RawRecord {
+        let mut raw = RawRecord::default();
+        raw.set(Role::FamilyName, written);
+        raw.set(Role::FamilyNameKana, kana);
+        raw
+    }
+
+    /// Tokens made through a shared cache are those made without one, also when the cache
+    /// was last filled by another encoder (whose tokens and numbers would be wrong here).
+    #[test]
+    fn a_cache_serves_only_its_own_encoder() {
+        let raws = [raw_name("高橋", "タカハシ"), raw_name("髙橋", "タカハシ")];
+        let cache = TokenCache::default();
+        let (a, b) = (names_encoder(1), names_encoder(2));
+        let mut ta = TokenTable::new(&a);
+        ta.push_raw(&a, &raws, &cache);
+        let mut tb = TokenTable::new(&b);
+        tb.push_raw(&b, &raws, &cache);
+        let mut fresh = TokenTable::new(&b);
+        fresh.push_raw(&b, &raws, &TokenCache::default());
+        let col = |t: &TokenTable| {
+            (0..t.len())
+                .map(|i| (t.column(0).whole(i), t.column(0).alt(i)))
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(col(&ta), col(&tb));
+        assert_eq!(col(&tb), col(&fresh));
+        assert!(tb.same_numbering(&fresh) && !ta.same_numbering(&tb));
+    }
+
+    #[test]
+    fn tables_of_different_encoders_are_not_compared() {
+        let (a, b) = (names_encoder(1), names_encoder(1));
+        let ids = [Identity::normalise(&raw_name("佐藤", "サトウ")).0];
+        let (ta, tb) = (TokenTable::encode(&a, &ids), TokenTable::encode(&b, &ids));
+        assert_eq!(
+            crate::compare::Comparator::new(&ta, &tb).err(),
+            Some(crate::compare::CompareError::DifferentEncoders)
+        );
+        // A clone shares its encoder's numbering.
+        let tc = TokenTable::encode(&a.clone(), &ids);
+        assert!(crate::compare::Comparator::new(&ta, &tc).is_ok());
+    }
+
+    proptest::proptest! {
+        /// A store widens at its first number past 16 bits and keeps every number; narrow and
+        /// wide stores give the same Dice coefficients, also against each other.
+        #[test]
+        fn gram_store_widens_without_changing_dice(
+            a in proptest::collection::btree_set(0u32..70_000, 0..12),
+            b in proptest::collection::btree_set(0u32..70_000, 0..12),
+            small in proptest::collection::btree_set(0u32..300, 0..12),
+            min in 0.1f64..1.0,
+        ) {
+            let (a, b, small): (Vec<u32>, Vec<u32>, Vec<u32>) =
+                (a.into_iter().collect(), b.into_iter().collect(), small.into_iter().collect());
+            let mut store = GramStore::Narrow(Vec::new());
+            store.extend(&small);
+            store.extend(&a);
+            store.extend(&b);
+            let wide = a.iter().chain(&b).any(|&n| n > u32::from(u16::MAX));
+            proptest::prop_assert_eq!(matches!(store, GramStore::Wide(_)), wide);
+            let (ns, na) = (small.len(), a.len());
+            let got = |lo: usize, hi: usize| store.slice(lo, hi);
+            let sa = got(ns, ns + na);
+            let sb = got(ns + na, ns + na + b.len());
+            let ss = got(0, ns);
+            let want = |x: &[u32], y: &[u32]| crate::compare::dice_at_least(x, y, min);
+            proptest::prop_assert_eq!(sa.dice_at_least(sb, min), want(&a, &b));
+            let mut narrow = GramStore::Narrow(Vec::new());
+            narrow.extend(&small);
+            let n = narrow.slice(0, ns);
+            proptest::prop_assert_eq!(n.dice_at_least(sa, min), want(&small, &a));
+            proptest::prop_assert_eq!(sa.dice_at_least(n, min), want(&a, &small));
+            proptest::prop_assert_eq!(ss.dice_at_least(n, min), want(&small, &small));
         }
     }
 }

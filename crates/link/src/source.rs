@@ -397,7 +397,7 @@ pub fn tokenise_csv_cached(
     let roles = layout(&mut rdr, path, mapping)?;
     let mut out = Tokenised {
         ids: Ids::default(),
-        table: TokenTable::new(encoder.schema().clone()),
+        table: TokenTable::new(encoder),
         invalid: InvalidCounts::new(),
     };
     let mut rec = csv::StringRecord::new();

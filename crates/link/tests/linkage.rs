@@ -16,16 +16,21 @@ fn pools() -> NamePools {
     )
 }
 
-fn tokenise(key: &LinkageKey, recs: &[SimRecord]) -> (TokenTable, Vec<Identity>) {
+/// The encoder of a run: tables to be compared are tokenised by one encoder (their q-grams are
+/// numbered by it).
+fn encoder(key: &LinkageKey) -> Encoder {
+    let schema = Schema::from_roles(|r| simulate::HEADER.contains(&r) && r != Role::Id);
+    Encoder::new(key, schema)
+}
+
+fn tokenise(enc: &Encoder, recs: &[SimRecord]) -> (TokenTable, Vec<Identity>) {
     let raws: Vec<RawRecord> = recs.iter().map(|r| r.record.clone()).collect();
     let (ids, invalid) = source::normalise_all(&raws);
     assert!(
         invalid.is_empty(),
         "simulated values must all parse: {invalid:?}"
     );
-    let schema = Schema::from_roles(|r| simulate::HEADER.contains(&r) && r != Role::Id);
-    let enc = Encoder::new(key, schema);
-    (TokenTable::encode(&enc, &ids), ids)
+    (TokenTable::encode(enc, &ids), ids)
 }
 
 fn score(found: &HashSet<(usize, usize)>, truth: &HashSet<(usize, usize)>) -> (f64, f64, f64) {
@@ -39,9 +44,9 @@ fn score(found: &HashSet<(usize, usize)>, truth: &HashSet<(usize, usize)>) -> (f
 fn links_messy_japanese_records() {
     let pools = pools();
     let (left, right) = simulate::two_sources(&pools, 3000, 2000, 1.0, 7);
-    let key = LinkageKey::generate();
-    let (lt, _) = tokenise(&key, &left);
-    let (rt, _) = tokenise(&key, &right);
+    let enc = encoder(&LinkageKey::generate());
+    let (lt, _) = tokenise(&enc, &left);
+    let (rt, _) = tokenise(&enc, &right);
     let out = engine::link(
         &lt,
         &rt,
@@ -126,9 +131,9 @@ fn explanations_show_swaps_and_transposed_dates() {
 fn linker_sees_tokens_only() {
     let pools = pools();
     let (left, right) = simulate::two_sources(&pools, 300, 200, 1.0, 3);
-    let key = LinkageKey::generate();
-    let (lt, lids) = tokenise(&key, &left);
-    let (rt, _) = tokenise(&key, &right);
+    let enc = encoder(&LinkageKey::generate());
+    let (lt, lids) = tokenise(&enc, &left);
+    let (rt, _) = tokenise(&enc, &right);
     // Everything the engine holds, printed: no normalised name, kana, address or number of any
     // record appears in it.
     let dump = format!("{lt:?}{rt:?}");
@@ -157,10 +162,13 @@ fn linker_sees_tokens_only() {
             }
         }
     }
-    // Tokens made with another key do not compare: a table from another key links nothing.
-    let (other, _) = tokenise(&LinkageKey::generate(), &right);
-    let out2 = engine::link(&lt, &other, &LinkOptions::default()).unwrap();
-    assert!(out2.links.is_empty());
+    // A table tokenised under another key (by another encoder) is refused, not compared.
+    let (other, _) = tokenise(&encoder(&LinkageKey::generate()), &right);
+    let refused = engine::link(&lt, &other, &LinkOptions::default());
+    assert_eq!(
+        refused.err(),
+        Some(tsunagu_link::compare::CompareError::DifferentEncoders)
+    );
     assert!(!out.links.is_empty());
 }
 
@@ -170,7 +178,7 @@ fn dedupe_clusters_a_merged_file() {
     let (left, right) = simulate::two_sources(&pools, 800, 600, 1.0, 11);
     let all: Vec<SimRecord> = left.iter().chain(right.iter()).cloned().collect();
     let key = LinkageKey::generate();
-    let (t, _) = tokenise(&key, &all);
+    let (t, _) = tokenise(&encoder(&key), &all);
     let (out, labels) = engine::dedupe(&t, &LinkOptions::default()).unwrap();
     // Pairwise precision/recall of the clustering against the true persons.
     let mut truth = HashSet::new();
