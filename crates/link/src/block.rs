@@ -153,9 +153,10 @@ pub fn default_rules(schema: &Schema) -> Vec<BlockingRule> {
 pub struct Candidates {
     /// Pairs `(left, right)`, sorted, unique. In deduplication `left < right`.
     pub pairs: Vec<(u32, u32)>,
-    /// For each pair, the rules that produced it (bit `r` for rule `r`; rules from the 33rd on
-    /// are not recorded).
-    pub rules: Vec<u32>,
+    /// For each pair, the rules that produced it (bit `r` for rule `r`; rules from the 17th on
+    /// are not recorded: the default sets have at most a dozen, and 16 bits per pair instead of
+    /// 32 are 1.6 MB fewer for a typical million candidates).
+    pub rules: Vec<u16>,
     /// Pairs each rule produced (before the union), in rule order.
     pub per_rule: Vec<u64>,
     /// Key groups skipped because they alone would give more than the cap.
@@ -259,14 +260,14 @@ pub fn candidates(
     max_block_pairs: u64,
 ) -> Candidates {
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut masks: Vec<u32> = Vec::new();
+    let mut masks: Vec<u16> = Vec::new();
     let mut per_rule = Vec::with_capacity(rules.len());
     let mut skipped_blocks = 0;
     for (r, rule) in rules.iter().enumerate() {
         let (rp, skipped) = rule_pairs(left, right, dedupe, rule, max_block_pairs);
         per_rule.push(rp.len() as u64);
         skipped_blocks += skipped;
-        let bit = if r < 32 { 1u32 << r } else { 0 };
+        let bit = if r < 16 { 1u16 << r } else { 0 };
         if pairs.is_empty() {
             masks = vec![bit; rp.len()];
             pairs = rp;

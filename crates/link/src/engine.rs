@@ -179,12 +179,8 @@ fn run(
     stats.seconds_blocking = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let patterns: Vec<u64> = cands
-        .pairs
-        .par_iter()
-        .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
-        .collect();
-    let distinct = pattern_counts(&patterns, 0);
+    let patterns = Patterns::of(&cmp, &cands.pairs);
+    let distinct = patterns.counts(0);
     let u_sample = model::sample_u(&cmp, dedupe, opts.u_samples, opts.seed);
     let n_total_pairs = if dedupe {
         (left.len() as f64) * (left.len().saturating_sub(1) as f64) / 2.0
@@ -260,8 +256,9 @@ fn run(
     let mut links: Vec<ScoredPair> = cands
         .pairs
         .par_iter()
-        .zip(patterns.par_iter())
-        .filter_map(|(&(a, b), &p)| {
+        .enumerate()
+        .filter_map(|(i, &(a, b))| {
+            let p = patterns.get(i);
             let probability = Model::probability(model.match_weight(&cmp, a as usize, p));
             (probability >= opts.threshold).then_some(ScoredPair {
                 left: a,
@@ -288,13 +285,66 @@ fn run(
     })
 }
 
+/// The packed comparison patterns of the candidates, in their order: 32 bits each when the
+/// schema has at most eight fields (the Japanese layout has eight), else 64.
+enum Patterns {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Patterns {
+    fn of(cmp: &Comparator<'_>, pairs: &[(u32, u32)]) -> Patterns {
+        let fields = cmp.left().schema().fields.len() as u32;
+        if fields * crate::compare::LEVEL_BITS <= 32 {
+            // The pattern has only the low 32 bits set.
+            Patterns::Narrow(
+                pairs
+                    .par_iter()
+                    .map(|&(a, b)| cmp.pattern(a as usize, b as usize) as u32)
+                    .collect(),
+            )
+        } else {
+            Patterns::Wide(
+                pairs
+                    .par_iter()
+                    .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
+                    .collect(),
+            )
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            Patterns::Narrow(v) => v.get(i).map_or(0, |&p| u64::from(p)),
+            Patterns::Wide(v) => v.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    /// See [`pattern_counts`].
+    fn counts(&self, mask: u64) -> Vec<(u64, f64)> {
+        match self {
+            Patterns::Narrow(v) => pattern_counts(v, mask),
+            Patterns::Wide(v) => pattern_counts(v, mask),
+        }
+    }
+
+    /// See [`pattern_counts_where`].
+    fn counts_where(&self, rules: &[u16], bit: u16, mask: u64) -> Vec<(u64, f64)> {
+        match self {
+            Patterns::Narrow(v) => pattern_counts_where(v, rules, bit, mask),
+            Patterns::Wide(v) => pattern_counts_where(v, rules, bit, mask),
+        }
+    }
+}
+
 /// Distinct patterns with their counts, with the fields in `mask` (bit per field) set to
 /// "missing".
-fn pattern_counts(patterns: &[u64], mask: u64) -> Vec<(u64, f64)> {
+fn pattern_counts<P: Copy + Into<u64> + Sync>(patterns: &[P], mask: u64) -> Vec<(u64, f64)> {
     let counts: HashMap<u64, f64> = patterns
         .par_iter()
-        .fold(HashMap::new, |mut m: HashMap<u64, f64>, p| {
-            *m.entry(p & !mask).or_default() += 1.0;
+        .fold(HashMap::new, |mut m: HashMap<u64, f64>, &p| {
+            *m.entry(p.into() & !mask).or_default() += 1.0;
             m
         })
         .reduce(HashMap::new, |mut a, b| {
@@ -309,13 +359,18 @@ fn pattern_counts(patterns: &[u64], mask: u64) -> Vec<(u64, f64)> {
 }
 
 /// As [`pattern_counts`], over the pairs whose rule mask has `bit`.
-fn pattern_counts_where(patterns: &[u64], rules: &[u32], bit: u32, mask: u64) -> Vec<(u64, f64)> {
+fn pattern_counts_where<P: Copy + Into<u64> + Sync>(
+    patterns: &[P],
+    rules: &[u16],
+    bit: u16,
+    mask: u64,
+) -> Vec<(u64, f64)> {
     let counts: HashMap<u64, f64> = patterns
         .par_iter()
         .zip(rules.par_iter())
-        .fold(HashMap::new, |mut m: HashMap<u64, f64>, (p, r)| {
+        .fold(HashMap::new, |mut m: HashMap<u64, f64>, (&p, r)| {
             if r & bit != 0 {
-                *m.entry(p & !mask).or_default() += 1.0;
+                *m.entry(p.into() & !mask).or_default() += 1.0;
             }
             m
         })
@@ -337,14 +392,14 @@ fn pattern_counts_where(patterns: &[u64], rules: &[u32], bit: u32, mask: u64) ->
 /// at least once; a field estimated in several sessions gets the mean.
 ///
 /// A rule's pairs are those of the candidates that the rule produced (blocking records which
-/// rules gave each pair), so their patterns are already known; only a rule past the 32nd is
+/// rules gave each pair), so their patterns are already known; only a rule past the 16th is
 /// joined again.
 fn train_m(
     cmp: &Comparator<'_>,
     dedupe: bool,
     rules: &[BlockingRule],
     all: &block::Candidates,
-    all_patterns: &[u64],
+    all_patterns: &Patterns,
     u: &[Vec<f64>],
     opts: &LinkOptions,
 ) -> (Vec<Vec<f64>>, Vec<TrainingSession>) {
@@ -361,13 +416,10 @@ fn train_m(
         let mask = used.iter().fold(0u64, |m, &f| {
             m | (0xF << (f as u32 * crate::compare::LEVEL_BITS))
         });
-        let (n_pairs, distinct) = if r < 32 {
-            let bit = 1u32 << r;
+        let (n_pairs, distinct) = if r < 16 {
+            let bit = 1u16 << r;
             let n_pairs = all.rules.par_iter().filter(|&&m| m & bit != 0).count();
-            (
-                n_pairs,
-                pattern_counts_where(all_patterns, &all.rules, bit, mask),
-            )
+            (n_pairs, all_patterns.counts_where(&all.rules, bit, mask))
         } else {
             let cands = block::candidates(
                 cmp.left(),
@@ -376,12 +428,8 @@ fn train_m(
                 std::slice::from_ref(rule),
                 opts.max_block_pairs,
             );
-            let patterns: Vec<u64> = cands
-                .pairs
-                .par_iter()
-                .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
-                .collect();
-            (cands.pairs.len(), pattern_counts(&patterns, mask))
+            let patterns = Patterns::of(cmp, &cands.pairs);
+            (cands.pairs.len(), patterns.counts(mask))
         };
         if n_pairs == 0 {
             continue;

@@ -254,7 +254,7 @@ fn streaming_tokenisation_and_rule_masks_match_the_whole_file_path() {
             .pairs
             .iter()
             .zip(&all.rules)
-            .filter(|(_, m)| *m & (1 << r) != 0)
+            .filter(|(_, m)| u32::from(**m) & (1 << r) != 0)
             .map(|(p, _)| *p)
             .collect();
         assert_eq!(marked, alone.pairs, "rule {}", rule.name);

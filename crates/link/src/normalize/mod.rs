@@ -66,9 +66,10 @@ pub fn text(input: &str) -> String {
     // stable so that normalisation is idempotent; plain names have no combining marks and pay
     // nothing.
     for _ in 0..3 {
-        if !out
-            .chars()
-            .any(unicode_normalization::char::is_combining_mark)
+        if out.chars().all(plainly_nfkc)
+            || !out
+                .chars()
+                .any(unicode_normalization::char::is_combining_mark)
         {
             break;
         }
@@ -79,6 +80,15 @@ pub fn text(input: &str) -> String {
         out = again;
     }
     out
+}
+
+/// Characters that NFKC leaves as they are and that are not combining marks: printable ASCII,
+/// hiragana and katakana letters (with their precomposed voiced forms), the long-vowel mark and
+/// the CJK unified ideographs — nearly every character of a Japanese name or address. A range
+/// test answers for them what the normalisation tables would, at a fraction of the cost.
+#[inline]
+fn plainly_nfkc(c: char) -> bool {
+    matches!(c, ' '..='~' | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '\u{4E00}'..='\u{9FFF}')
 }
 
 thread_local! {
@@ -130,8 +140,9 @@ fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>) -> Strin
     };
     // Most names are already in NFKC (the quick check is a table lookup per character);
     // only the rest pays for the full normalisation.
-    if unicode_normalization::is_nfkc_quick(stripped.chars())
-        == unicode_normalization::IsNormalized::Yes
+    if stripped.chars().all(plainly_nfkc)
+        || unicode_normalization::is_nfkc_quick(stripped.chars())
+            == unicode_normalization::IsNormalized::Yes
     {
         stripped.chars().for_each(&mut step);
     } else {
@@ -602,5 +613,26 @@ mod tests {
                 Sex::parse(nfkc.trim()).ok().map(|x| (x != Sex::Unknown).then_some(x))
             );
         }
+    }
+
+    /// The range test agrees with the normalisation tables on every character it admits.
+    #[test]
+    fn plain_characters_are_their_own_nfkc() {
+        use unicode_normalization::UnicodeNormalization;
+        let admitted = (0u32..0x10000)
+            .filter_map(char::from_u32)
+            .filter(|&c| plainly_nfkc(c));
+        let mut n = 0;
+        for c in admitted {
+            n += 1;
+            let s = c.to_string();
+            assert_eq!(s.nfkc().collect::<String>(), s, "U+{:04X}", c as u32);
+            assert!(
+                !unicode_normalization::char::is_combining_mark(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        assert!(n > 20_000);
     }
 }

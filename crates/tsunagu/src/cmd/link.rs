@@ -430,8 +430,10 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
             || tokenise(rp, mapping.as_ref(), &enc, &cache, args.strict),
         );
         let (lt, rt) = (l?, r?);
-        // The token cache serves tokenising only: freed before linking needs the memory.
+        // The token cache and the encoder (its q-gram numbering) serve tokenising only: freed
+        // before linking needs the memory.
         drop(cache);
+        drop(enc);
         let seconds_tokenise = started.elapsed().as_secs_f64();
         let (linv, rinv) = (&lt.invalid, &rt.invalid);
         let (lt, rt, left_ids, right_ids) = (&lt.table, &rt.table, &lt.ids, &rt.ids);
