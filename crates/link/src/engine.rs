@@ -169,7 +169,7 @@ fn run(
         .clone()
         .unwrap_or_else(|| block::default_rules(left.schema()));
     let mut cands = block::candidates(left, right, dedupe, &rules, opts.max_block_pairs);
-    stats.candidates = cands.pairs.len();
+    stats.candidates = cands.len();
     stats.per_rule = rules
         .iter()
         .map(|r| r.name.clone())
@@ -179,7 +179,7 @@ fn run(
     stats.seconds_blocking = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let patterns = Patterns::of(&cmp, &cands.pairs);
+    let patterns = Patterns::of(&cmp, &cands);
     let distinct = patterns.counts(0);
     let u_sample = model::sample_u(&cmp, dedupe, opts.u_samples, opts.seed);
     let n_total_pairs = if dedupe {
@@ -192,7 +192,7 @@ fn run(
     // Which rules gave each pair matters to training only.
     cands.rules = Vec::new();
     // λ among all candidates with m and u fixed.
-    let lambda0 = if cands.pairs.is_empty() {
+    let lambda0 = if cands.is_empty() {
         0.1
     } else {
         let expected0 = if dedupe {
@@ -200,7 +200,7 @@ fn run(
         } else {
             left.len().min(right.len()) as f64 * 0.5
         };
-        (expected0 / cands.pairs.len() as f64).clamp(1e-4, 0.5)
+        (expected0 / cands.len() as f64).clamp(1e-4, 0.5)
     };
     let only_lambda = model::EmSettings {
         fix: model::Fix { m: true, u: true },
@@ -211,7 +211,7 @@ fn run(
     stats.em_iterations = fit.iterations;
     stats.em_converged = fit.converged;
     stats.lambda_candidates = fit.lambda;
-    let expected = fit.lambda * cands.pairs.len() as f64;
+    let expected = fit.lambda * cands.len() as f64;
     stats.expected_matches = expected;
     let prior = if n_total_pairs > 0.0 {
         (expected / n_total_pairs).clamp(1e-12, 0.5)
@@ -254,10 +254,9 @@ fn run(
 
     let t2 = Instant::now();
     let mut links: Vec<ScoredPair> = cands
-        .pairs
-        .par_iter()
+        .par_pairs()
         .enumerate()
-        .filter_map(|(i, &(a, b))| {
+        .filter_map(|(i, (a, b))| {
             let p = patterns.get(i);
             let probability = Model::probability(model.match_weight(&cmp, a as usize, p));
             (probability >= opts.threshold).then_some(ScoredPair {
@@ -293,21 +292,21 @@ enum Patterns {
 }
 
 impl Patterns {
-    fn of(cmp: &Comparator<'_>, pairs: &[(u32, u32)]) -> Patterns {
+    fn of(cmp: &Comparator<'_>, pairs: &block::Candidates) -> Patterns {
         let fields = cmp.left().schema().fields.len() as u32;
         if fields * crate::compare::LEVEL_BITS <= 32 {
             // The pattern has only the low 32 bits set.
             Patterns::Narrow(
                 pairs
-                    .par_iter()
-                    .map(|&(a, b)| cmp.pattern(a as usize, b as usize) as u32)
+                    .par_pairs()
+                    .map(|(a, b)| cmp.pattern(a as usize, b as usize) as u32)
                     .collect(),
             )
         } else {
             Patterns::Wide(
                 pairs
-                    .par_iter()
-                    .map(|&(a, b)| cmp.pattern(a as usize, b as usize))
+                    .par_pairs()
+                    .map(|(a, b)| cmp.pattern(a as usize, b as usize))
                     .collect(),
             )
         }
@@ -428,8 +427,8 @@ fn train_m(
                 std::slice::from_ref(rule),
                 opts.max_block_pairs,
             );
-            let patterns = Patterns::of(cmp, &cands.pairs);
-            (cands.pairs.len(), patterns.counts(mask))
+            let patterns = Patterns::of(cmp, &cands);
+            (cands.len(), patterns.counts(mask))
         };
         if n_pairs == 0 {
             continue;

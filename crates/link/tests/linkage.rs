@@ -245,23 +245,33 @@ fn streaming_tokenisation_and_rule_masks_match_the_whole_file_path() {
     let rt = source::tokenise_csv(&pb, None, &enc).unwrap().table;
     let rules = tsunagu_link::block::default_rules(lt.schema());
     let all = tsunagu_link::block::candidates(&lt, &rt, false, &rules, 250_000);
-    assert_eq!(all.pairs.len(), all.rules.len());
-    assert!(all.pairs.windows(2).all(|w| w[0] < w[1]));
+    let pairs: Vec<(u32, u32)> = all.pairs().collect();
+    assert_eq!(pairs.len(), all.len());
+    assert_eq!(pairs.len(), all.rules.len());
+    assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+    // Random access and the parallel walk give the same pairs.
+    use rayon::prelude::*;
+    assert!((0..pairs.len()).all(|k| all.pair(k) == pairs[k]));
+    assert_eq!(all.par_pairs().collect::<Vec<_>>(), pairs);
     for (r, rule) in rules.iter().enumerate() {
         let alone =
             tsunagu_link::block::candidates(&lt, &rt, false, std::slice::from_ref(rule), 250_000);
-        let marked: Vec<(u32, u32)> = all
-            .pairs
+        let marked: Vec<(u32, u32)> = pairs
             .iter()
             .zip(&all.rules)
             .filter(|(_, m)| u32::from(**m) & (1 << r) != 0)
             .map(|(p, _)| *p)
             .collect();
-        assert_eq!(marked, alone.pairs, "rule {}", rule.name);
-        assert_eq!(all.per_rule[r], alone.pairs.len() as u64);
+        assert_eq!(
+            marked,
+            alone.pairs().collect::<Vec<_>>(),
+            "rule {}",
+            rule.name
+        );
+        assert_eq!(all.per_rule[r], alone.len() as u64);
     }
     // Deduplication: every pair ordered, marked by at least one rule.
     let d = tsunagu_link::block::candidates(&lt, &lt, true, &rules, 250_000);
-    assert!(d.pairs.iter().all(|&(a, b)| a < b));
+    assert!(d.pairs().all(|(a, b)| a < b));
     assert!(d.rules.iter().all(|&m| m != 0));
 }
