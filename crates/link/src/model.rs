@@ -255,21 +255,27 @@ pub fn initial_m(kind: FieldKind) -> Vec<f64> {
 /// numbers, postal codes) are held by one, so this keeps the map a fraction of the input.
 #[derive(Debug, Clone, Default)]
 pub struct TermFrequencies {
-    counts: HashMap<Token, u32>,
+    /// Keyed by the token's 32-bit form, as tables hold it.
+    counts: HashMap<u32, u32>,
     total: f64,
 }
 
 impl TermFrequencies {
     /// Count the whole-value tokens of field `f` in the tables.
     pub fn count(tables: &[&TokenTable], f: usize) -> Self {
-        let mut all: Vec<Token> = Vec::with_capacity(tables.iter().map(|t| t.len()).sum());
+        let mut all: Vec<u32> = Vec::with_capacity(tables.iter().map(|t| t.len()).sum());
         for t in tables {
             let c = t.column(f);
-            all.extend((0..t.len()).map(|i| c.whole(i)).filter(|w| w.is_some()));
+            all.extend(
+                (0..t.len())
+                    .map(|i| c.whole(i))
+                    .filter(|w| w.is_some())
+                    .map(Token::short),
+            );
         }
         let total = all.len() as f64;
         all.par_sort_unstable();
-        let runs = |all: &[Token], mut f: Box<dyn FnMut(Token, u32) + '_>| {
+        let runs = |all: &[u32], mut f: Box<dyn FnMut(u32, u32) + '_>| {
             let mut s = 0;
             while s < all.len() {
                 let mut e = s + 1;
@@ -284,7 +290,7 @@ impl TermFrequencies {
         };
         let mut repeated = 0usize;
         runs(&all, Box::new(|_, _| repeated += 1));
-        let mut counts: HashMap<Token, u32> = HashMap::with_capacity(repeated);
+        let mut counts: HashMap<u32, u32> = HashMap::with_capacity(repeated);
         runs(
             &all,
             Box::new(|t, n| {
@@ -301,8 +307,7 @@ impl TermFrequencies {
             return 0.0;
         }
         // Tables hold tokens in their 32-bit form; a full token asks for the same value.
-        let t = Token::from_short(t.short());
-        f64::from(self.counts.get(&t).copied().unwrap_or(0)) / self.total
+        f64::from(self.counts.get(&t.short()).copied().unwrap_or(0)) / self.total
     }
 }
 
