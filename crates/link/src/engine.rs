@@ -258,7 +258,7 @@ fn run(
         .enumerate()
         .filter_map(|(i, (a, b))| {
             let p = patterns.get(i);
-            let probability = Model::probability(model.match_weight(&cmp, a as usize, p));
+            let probability = model.match_probability(&cmp, a as usize, p);
             (probability >= opts.threshold).then_some(ScoredPair {
                 left: a,
                 right: b,

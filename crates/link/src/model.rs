@@ -340,8 +340,14 @@ pub struct FieldWeight {
 impl Model {
     /// The log2 Bayes factor of field `f` at `level` for pair (a, b).
     pub fn field_weight(&self, cmp: &Comparator<'_>, f: usize, level: u8, a: usize) -> f64 {
+        self.bayes_factor(cmp, f, level, a).log2()
+    }
+
+    /// The Bayes factor m/u of field `f` at `level` for pair (a, b) (1 when missing).
+    #[inline]
+    fn bayes_factor(&self, cmp: &Comparator<'_>, f: usize, level: u8, a: usize) -> f64 {
         if level == 0 {
-            return 0.0;
+            return 1.0;
         }
         let l = level as usize;
         let m = self.m[f][l].max(FLOOR);
@@ -354,7 +360,7 @@ impl Model {
                 u = p;
             }
         }
-        (m / u).log2()
+        m / u
     }
 
     /// Match weight (log2 odds) of a pair with its packed pattern.
@@ -364,6 +370,22 @@ impl Model {
             w += self.field_weight(cmp, f, level_of(pattern, f), a);
         }
         w
+    }
+
+    /// Match probability of a pair with its packed pattern: [`Model::probability`] of
+    /// [`Model::match_weight`], computed as the product of the prior odds and the fields'
+    /// Bayes factors, without a logarithm per field (scoring a million candidates took more
+    /// time in `log2` than in anything else it does).
+    pub fn match_probability(&self, cmp: &Comparator<'_>, a: usize, pattern: u64) -> f64 {
+        let mut odds = self.prior / (1.0 - self.prior);
+        for f in 0..self.kinds.len() {
+            odds *= self.bayes_factor(cmp, f, level_of(pattern, f), a);
+        }
+        if odds.is_infinite() {
+            1.0
+        } else {
+            odds / (1.0 + odds)
+        }
     }
 
     /// Match probability from a match weight.

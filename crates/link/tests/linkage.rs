@@ -56,6 +56,16 @@ fn links_messy_japanese_records() {
         },
     )
     .unwrap();
+    // The product form scoring uses is the logistic of the summed log weights.
+    let cmp = tsunagu_link::compare::Comparator::new(&lt, &rt).unwrap();
+    for p in &out.links {
+        let w = out.model.match_weight(&cmp, p.left as usize, p.pattern);
+        let direct = out
+            .model
+            .match_probability(&cmp, p.left as usize, p.pattern);
+        assert!((direct - tsunagu_link::model::Model::probability(w)).abs() < 1e-9);
+        assert!((direct - p.probability).abs() < 1e-12);
+    }
     let truth: HashSet<(usize, usize)> = {
         let by_person: HashMap<usize, usize> = left
             .iter()
