@@ -108,37 +108,40 @@ pub struct PostalTable {
 
 static RAW: &str = include_str!("../data/postal_codes.csv");
 
-/// The embedded Japan Post table as text (a header line, then `postal_code,prefecture,
-/// municipality,town` rows), for callers that build a compact index of their own instead of the
-/// parsed [`PostalTable`] (about 38 MiB resident): the linker's address directory does.
-pub fn raw_csv() -> &'static str {
-    RAW
+/// The rows of the embedded Japan Post table in file order, unindexed: for callers that build a
+/// compact index of their own instead of the parsed [`PostalTable`] (about 38 MiB resident), as
+/// the linker's address directory does.
+pub fn rows() -> impl Iterator<Item = (PostalCode, Place)> {
+    // The file is ours and fixed at build time: a malformed line would be caught by the tests
+    // below, so lines that do not parse are skipped rather than panicking at run time.
+    RAW.lines().skip(1).filter_map(|line| {
+        let mut f = line.split(',');
+        let (Some(code), Some(prefecture), Some(municipality), Some(town)) =
+            (f.next(), f.next(), f.next(), f.next())
+        else {
+            return None;
+        };
+        let code = PostalCode::parse(code).ok()?;
+        Some((
+            code,
+            Place {
+                prefecture,
+                municipality,
+                town,
+            },
+        ))
+    })
 }
 
 static TABLE: LazyLock<PostalTable> = LazyLock::new(|| {
     let mut by_code: HashMap<PostalCode, Vec<Place>> = HashMap::with_capacity(121_000);
     let mut codes = Vec::with_capacity(121_000);
-    // The file is ours and fixed at build time: a malformed line would be caught by the test
-    // below, so lines that do not parse are skipped rather than panicking at run time.
-    for line in RAW.lines().skip(1) {
-        let mut f = line.split(',');
-        let (Some(code), Some(prefecture), Some(municipality), Some(town)) =
-            (f.next(), f.next(), f.next(), f.next())
-        else {
-            continue;
-        };
-        let Ok(code) = PostalCode::parse(code) else {
-            continue;
-        };
+    for (code, place) in rows() {
         let entry = by_code.entry(code).or_default();
         if entry.is_empty() {
             codes.push(code);
         }
-        entry.push(Place {
-            prefecture,
-            municipality,
-            town,
-        });
+        entry.push(place);
     }
     PostalTable { by_code, codes }
 });

@@ -254,7 +254,7 @@ fn prefectures() -> Vec<String> {
 /// Compile the directory from Japan Post's table (the format in the module documentation).
 /// Used to regenerate `data/postal_directory.bin` and to check that it is current.
 #[cfg(test)]
-fn compile(csv: &str) -> Vec<u8> {
+fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
     use std::collections::HashMap;
 
     let prefectures = prefectures();
@@ -263,14 +263,9 @@ fn compile(csv: &str) -> Vec<u8> {
     let mut muni_index: HashMap<(u8, String), u32> = HashMap::new();
     let mut towns: Vec<Vec<String>> = Vec::new();
     let mut postal: Vec<(u32, u32)> = Vec::new();
-    for line in csv.lines().skip(1) {
-        let mut f = line.split(',');
-        let (Some(code), Some(pref), Some(muni), Some(town)) =
-            (f.next(), f.next(), f.next(), f.next())
-        else {
-            continue;
-        };
-        let Ok(code) = code.parse::<u32>() else {
+    for (code, place) in rows {
+        let (pref, muni, town) = (place.prefecture, place.municipality, place.town);
+        let Ok(code) = code.as_str().parse::<u32>() else {
             continue;
         };
         let n = text(pref);
@@ -388,7 +383,7 @@ mod tests {
     /// `TSUNAGU_BLESS=1 cargo test -p tsunagu-link directory_is_current`.
     #[test]
     fn directory_is_current() {
-        let fresh = compile(postal::raw_csv());
+        let fresh = compile(postal::rows());
         if std::env::var_os("TSUNAGU_BLESS").is_some() {
             let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/postal_directory.bin");
             std::fs::write(path, &fresh).unwrap();
@@ -405,7 +400,7 @@ mod tests {
 
     #[test]
     fn malformed_blobs_are_refused() {
-        let good: &'static [u8] = Box::leak(compile(postal::raw_csv()).into_boxed_slice());
+        let good: &'static [u8] = Box::leak(compile(postal::rows()).into_boxed_slice());
         assert!(Directory::read(good).is_some());
         for cut in [0, 3, 31, 32, good.len() / 2, good.len() - 1] {
             assert!(Directory::read(&good[..cut]).is_none(), "cut at {cut}");
