@@ -380,15 +380,15 @@ impl std::fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    /// A cache of `encoder`'s (one filled by another encoder is not handed out).
-    fn take(&self, encoder: &Encoder) -> GramCache {
+    /// A cache from the pool (one filled by another encoder is emptied by
+    /// [`Encoder::field`] before it answers anything).
+    fn take(&self) -> GramCache {
         // A poisoned pool only means another task panicked; its caches are still valid.
         self.pool
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop()
-            .filter(|c| c.owner == encoder.numbers.id)
-            .unwrap_or_else(|| GramCache::new(encoder.numbers.id))
+            .unwrap_or_else(|| GramCache::new(0))
     }
 
     fn give(&self, c: GramCache) {
@@ -559,6 +559,8 @@ impl Encoder {
     /// Tokens of field `f` of one identity, into `t` (cleared first; its q-gram buffer is
     /// reused, so encoding a table allocates nothing per record).
     fn field(&self, f: usize, id: &Identity, t: &mut FieldTokens, cache: &mut GramCache) {
+        // A cache answers only for the encoder that filled it (ids start at 1: a new cache,
+        // owner 0, is claimed here).
         if cache.owner != self.numbers.id {
             *cache = GramCache::new(self.numbers.id);
         }
@@ -724,6 +726,14 @@ fn has_grams(kind: FieldKind) -> bool {
     }
 }
 
+/// Free a vector's unused capacity when it is more than a sixteenth of its length (see
+/// [`TokenTable::shrink_to_fit`]).
+fn shrink_slack<T>(v: &mut Vec<T>) {
+    if v.capacity() - v.len() > v.len() / 16 {
+        v.shrink_to_fit();
+    }
+}
+
 /// The q-grams of all records of a table, as numbers in the encoder's [`GramNumbers`]: 16 bits
 /// each while every number fits, 32 from the first that does not (the numbers stay the same, so
 /// a table of each width still compare with each other).
@@ -756,14 +766,9 @@ impl GramStore {
     }
 
     fn shrink(&mut self) {
-        fn shrink<T>(v: &mut Vec<T>) {
-            if v.capacity() - v.len() > v.len() / 16 {
-                v.shrink_to_fit();
-            }
-        }
         match self {
-            GramStore::Narrow(v) => shrink(v),
-            GramStore::Wide(v) => shrink(v),
+            GramStore::Narrow(v) => shrink_slack(v),
+            GramStore::Wide(v) => shrink_slack(v),
         }
     }
 
@@ -998,13 +1003,8 @@ impl TokenTable {
     /// vector (allocators other than glibc's cannot always shrink in place), and a copy of
     /// the largest vectors at the end of reading would raise the peak it is meant to lower.
     pub fn shrink_to_fit(&mut self) {
-        fn shrink<T>(v: &mut Vec<T>) {
-            if v.capacity() - v.len() > v.len() / 16 {
-                v.shrink_to_fit();
-            }
-        }
-        shrink(&mut self.rows);
-        shrink(&mut self.offsets);
+        shrink_slack(&mut self.rows);
+        shrink_slack(&mut self.offsets);
         self.grams.shrink();
     }
 
@@ -1018,7 +1018,7 @@ impl TokenTable {
                 let mut scratch = FieldTokens::default();
                 // The same q-grams recur across records (kana syllables, place names): their
                 // tokens are remembered while the table is encoded.
-                let mut c = cache.take(encoder);
+                let mut c = cache.take();
                 for id in chunk {
                     self.encode_row(encoder, id, &mut scratch, &mut c, &mut part);
                 }
@@ -1048,7 +1048,7 @@ impl TokenTable {
                 let mut part = Part::default();
                 let mut bad = [0u64; Role::ALL.len()];
                 let mut scratch = FieldTokens::default();
-                let mut c = cache.take(encoder);
+                let mut c = cache.take();
                 for raw in chunk {
                     let (id, invalid) = Identity::normalise(raw);
                     for r in invalid {
