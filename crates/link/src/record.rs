@@ -166,7 +166,8 @@ impl Identity {
 pub struct FieldTokens {
     /// The whole value.
     pub whole: Token,
-    /// Kind-specific variants (reading, phonetic key, date positions, coarser parts).
+    /// Kind-specific variants (reading, phonetic key, coarser parts). A birth date's second
+    /// variant is not a token but its year, month and day numbered and packed ([`DateParts`]).
     pub alt: [Token; 4],
     /// Sorted, de-duplicated q-grams, as their numbers in the encoder's [`GramNumbers`].
     pub grams: Vec<u32>,
@@ -301,16 +302,18 @@ impl GramCache {
         }
     }
 
-    /// The number of a q-gram's token in `numbers`.
+    /// The number of a short value's token in lane `lane` of `numbers` (a q-gram's lane is
+    /// its field's; see [`date_lane`] for the others).
     fn gram(
         &mut self,
         f: usize,
+        lane: usize,
         key: &FieldKey,
         tag: Tag,
         gram: &str,
         numbers: &GramNumbers,
     ) -> u32 {
-        let number = || numbers.number(f, key.token(tag, gram).short());
+        let number = || numbers.number(lane, key.token(tag, gram).short());
         match memo_key(f, tag, gram) {
             Some(k) => self.grams.get_or(k, number),
             None => number(),
@@ -426,7 +429,7 @@ impl Small {
 /// A multiplicative hash for the cache's integer keys (SipHash would cost as much as the
 /// lookup saves; the keys are not attacker-chosen in a way that matters for a per-chunk cache).
 #[derive(Default)]
-struct MulHasher(u64);
+pub(crate) struct MulHasher(u64);
 
 impl std::hash::Hasher for MulHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -461,9 +464,9 @@ pub struct GramNumbers {
 
 #[derive(Default)]
 struct NumbersInner {
-    /// (field << 32 | token's low 32 bits) → number.
+    /// (lane << 32 | token's low 32 bits) → number.
     numbers: std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<MulHasher>>,
-    /// Next number per field.
+    /// Next number per lane.
     next: Vec<u32>,
 }
 
@@ -483,8 +486,9 @@ impl GramNumbers {
         }
     }
 
-    /// The number of a q-gram token (its low 32 bits) of field `f`. Called only when a
-    /// token cache misses, so the lock is taken a few times per distinct q-gram.
+    /// The number of a token (its low 32 bits) in lane `f`: a field's q-grams are numbered in
+    /// the lane of the field's index, a date's parts in [`date_lane`]s. Called only when a
+    /// token cache misses, so the lock is taken a few times per distinct value.
     fn number(&self, f: usize, gram: u32) -> u32 {
         let mut g = self
             .inner
@@ -540,7 +544,7 @@ impl Encoder {
     fn grams(&self, cache: &mut GramCache, f: usize, tag: Tag, value: &str, out: &mut Vec<u32>) {
         let key = &self.keys[f];
         for_each_qgram(value, 2, |g| {
-            out.push(cache.gram(f, key, tag, g, &self.numbers))
+            out.push(cache.gram(f, f, key, tag, g, &self.numbers))
         });
     }
 
@@ -608,9 +612,15 @@ impl Encoder {
                         Small::of(format_args!("{m}")),
                         Small::of(format_args!("{dd}")),
                     );
-                    t.alt[1] = cache.token(f, key, Tag::Year, ys.as_str());
-                    t.alt[2] = cache.token(f, key, Tag::Month, ms.as_str());
-                    t.alt[3] = cache.token(f, key, Tag::Day, ds.as_str());
+                    let mut part = |tag, lane, v: &str| {
+                        cache.gram(f, date_lane(f, lane), key, tag, v, &self.numbers)
+                    };
+                    let parts = DateParts {
+                        year: part(Tag::Year, 0, ys.as_str()),
+                        month: part(Tag::Month, 1, ms.as_str()),
+                        day: part(Tag::Day, 2, ds.as_str()),
+                    };
+                    t.alt[1] = Token::from_short(parts.pack());
                 }
             }
             FieldKind::Sex => {
@@ -707,7 +717,8 @@ impl Encoder {
 fn alt_slots(kind: FieldKind) -> usize {
     match kind {
         FieldKind::FamilyName | FieldKind::GivenName => 2,
-        FieldKind::BirthDate => 4,
+        // The swapped date, and year, month and day packed into one slot (see [`DateParts`]).
+        FieldKind::BirthDate => 2,
         FieldKind::Sex => 0,
         FieldKind::PostalCode => 2,
         FieldKind::JpAddress => 2,
@@ -723,6 +734,52 @@ fn has_grams(kind: FieldKind) -> bool {
         FieldKind::FamilyName | FieldKind::GivenName | FieldKind::JpAddress => true,
         FieldKind::Text(r) => r != Role::Phone,
         _ => false,
+    }
+}
+
+/// The [`GramNumbers`] lane of part `part` (0 year, 1 month, 2 day) of date field `f`: lanes
+/// below 256 are the fields' own (q-grams), so these start above them.
+fn date_lane(f: usize, part: usize) -> usize {
+    (part + 1) << 8 | f
+}
+
+/// A birth date's year, month and day as their tokens' numbers ([`GramNumbers`], one lane
+/// each), in one 32-bit slot instead of three tokens: comparison and blocking only ask whether
+/// two records' years (months, days) are the same, which numbers answer exactly — numbering
+/// never merges two tokens — and a table then keeps two tokens fewer per record.
+///
+/// The widths hold every number that can occur, so packing never saturates: a parsed year lies
+/// in 1000..=262143 (chrono's range), fewer than 2¹⁸ values; there are 12 months and 31 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DateParts {
+    year: u32,
+    month: u32,
+    day: u32,
+}
+
+impl DateParts {
+    const YEAR_BITS: u32 = 18;
+    const MONTH_BITS: u32 = 4;
+    const DAY_BITS: u32 = 5;
+
+    /// The packed slot: each part's number plus one (0 stays "missing"), year in the low bits.
+    fn pack(self) -> u32 {
+        let field = |n: u32, bits: u32| n.saturating_add(1).min((1 << bits) - 1);
+        field(self.year, Self::YEAR_BITS)
+            | field(self.month, Self::MONTH_BITS) << Self::YEAR_BITS
+            | field(self.day, Self::DAY_BITS) << (Self::YEAR_BITS + Self::MONTH_BITS)
+    }
+
+    /// The parts of a packed slot as tokens for comparison and blocking: year, month, day,
+    /// each [`Token::NONE`] when missing and otherwise equal exactly when the parts are.
+    #[inline]
+    fn unpack(packed: u32) -> [Token; 3] {
+        let part = |shift: u32, bits: u32| Token::from_short((packed >> shift) & ((1 << bits) - 1));
+        [
+            part(0, Self::YEAR_BITS),
+            part(Self::YEAR_BITS, Self::MONTH_BITS),
+            part(Self::YEAR_BITS + Self::MONTH_BITS, Self::DAY_BITS),
+        ]
     }
 }
 
@@ -850,6 +907,8 @@ struct Slot {
     alts: usize,
     /// Index among the fields that have q-grams.
     gram: Option<usize>,
+    /// The last variant is a packed [`DateParts`], read as the last three variants.
+    date: bool,
 }
 
 /// One field of a [`TokenTable`], viewed across records.
@@ -871,7 +930,14 @@ impl<'a> Column<'a> {
     pub fn alt(&self, i: usize) -> [Token; 4] {
         let s = i * self.table.stride + self.slot.base + 1;
         let mut out = [Token::NONE; 4];
-        for (o, &x) in out.iter_mut().zip(&self.table.rows[s..s + self.slot.alts]) {
+        let row = &self.table.rows[s..s + self.slot.alts];
+        if self.slot.date
+            && let [swapped, parts] = *row
+        {
+            let [y, m, d] = DateParts::unpack(parts);
+            return [Token::from_short(swapped), y, m, d];
+        }
+        for (o, &x) in out.iter_mut().zip(row) {
             *o = Token::from_short(x);
         }
         out
@@ -896,7 +962,8 @@ impl<'a> Column<'a> {
 /// Stored row by row (all tokens of a record next to each other, q-grams in one run per
 /// record), because comparison reads whole records of random pairs: one record costs a few
 /// cache lines instead of several misses per field. Only the tokens a field's kind uses are
-/// stored, so a row of the Japanese layout is 23 tokens.
+/// stored (a birth date's year, month and day as one packed slot), so a row of the Japanese
+/// layout is 21 tokens.
 ///
 /// Each token is kept as its low 32 bits ([`Token::short`]), as q-grams are: in a table a token
 /// is only ever tested for equality with the same field's token of the other record of a pair,
@@ -964,7 +1031,13 @@ impl TokenTable {
                 ng += 1;
                 ng - 1
             });
-            slots.push(Slot { base, alts, gram });
+            let date = kind == FieldKind::BirthDate;
+            slots.push(Slot {
+                base,
+                alts,
+                gram,
+                date,
+            });
             base += 1 + alts;
         }
         TokenTable {
@@ -1173,6 +1246,44 @@ mod tests {
                     enc.field(f, &id, &mut a, &mut cache);
                     enc.field(f, &id, &mut b, &mut GramCache::new(0));
                     proptest::prop_assert_eq!((a.whole, a.alt, a.grams), (b.whole, b.alt, b.grams));
+                }
+            }
+        }
+
+        /// A date's packed year, month and day read back as tokens that agree exactly when
+        /// the parts do, at the ends of the year range too, and are missing with the date.
+        #[test]
+        fn date_parts_agree_exactly_when_the_parts_do(
+            dates in proptest::collection::vec(
+                proptest::option::of((
+                    proptest::sample::select(vec![1000, 1868, 1926, 1989, 2019, 9999, 262_142]),
+                    1u32..=12,
+                    1u32..=28,
+                )),
+                1..30)
+        ) {
+            let key = LinkageKey::from_bytes([5; 32]);
+            let enc = Encoder::new(&key, Schema::from_roles(|r| r == Role::BirthDate));
+            let dates: Vec<Option<NaiveDate>> = dates
+                .into_iter()
+                .map(|d| d.and_then(|(y, m, dd)| NaiveDate::from_ymd_opt(y, m, dd)))
+                .collect();
+            let ids: Vec<Identity> = dates
+                .iter()
+                .map(|&birth_date| Identity { birth_date, ..Identity::default() })
+                .collect();
+            let table = TokenTable::encode(&enc, &ids);
+            let col = table.column(0);
+            let part = |d: NaiveDate, k: usize| [d.year() as u32, d.month(), d.day()][k];
+            for (i, a) in dates.iter().enumerate() {
+                for (j, b) in dates.iter().enumerate() {
+                    let (x, y) = (col.alt(i), col.alt(j));
+                    for k in 0..3 {
+                        proptest::prop_assert_eq!(x[k + 1].is_none(), a.is_none());
+                        if let (Some(a), Some(b)) = (a, b) {
+                            proptest::prop_assert_eq!(x[k + 1] == y[k + 1], part(*a, k) == part(*b, k));
+                        }
+                    }
                 }
             }
         }
