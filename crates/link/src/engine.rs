@@ -284,104 +284,165 @@ fn run(
     })
 }
 
-/// The packed comparison patterns of the candidates, in their order: 32 bits each when the
-/// schema has at most eight fields (the Japanese layout has eight), else 64.
-enum Patterns {
-    Narrow(Vec<u32>),
-    Wide(Vec<u64>),
+/// The comparison patterns of the candidates, in their order, each kept as its index among
+/// the distinct patterns: a 100k × 100k linkage has about a million candidates but a few
+/// thousand distinct patterns, so a candidate costs 2 bytes instead of 4 or 8, and counting
+/// patterns for EM is a histogram of small integers instead of a hash lookup per candidate.
+struct Patterns {
+    /// The distinct packed patterns (see [`Comparator::pattern`]), by index.
+    distinct: Vec<u64>,
+    ids: PatternIds,
 }
+
+/// Candidates' indices into [`Patterns::distinct`]: 16 bits while there are at most 65,536
+/// distinct patterns, 32 beyond.
+enum PatternIds {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+/// Candidates whose patterns one task computes and numbers (a chunk has at most 65,536
+/// distinct patterns, so its own numbers fit 16 bits).
+const PATTERN_CHUNK: usize = 1 << 16;
+
+type PatternMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<crate::record::MulHasher>>;
 
 impl Patterns {
     fn of(cmp: &Comparator<'_>, pairs: &block::Candidates) -> Patterns {
-        let fields = cmp.left().schema().fields.len() as u32;
-        if fields * crate::compare::LEVEL_BITS <= 32 {
-            // The pattern has only the low 32 bits set.
-            Patterns::Narrow(
-                pairs
-                    .par_pairs()
-                    .map(|(a, b)| cmp.pattern(a as usize, b as usize) as u32)
-                    .collect(),
-            )
+        // Each chunk numbers its patterns itself, in place; the chunks' numbers are then
+        // mapped to global ones (few distinct patterns per chunk, so merging is cheap).
+        let mut ids = vec![0u16; pairs.len()];
+        let locals: Vec<Vec<u64>> = ids
+            .par_chunks_mut(PATTERN_CHUNK)
+            .enumerate()
+            .map(|(c, out)| {
+                let mut seen: PatternMap<u16> = PatternMap::default();
+                let mut local = Vec::new();
+                for (k, id) in out.iter_mut().enumerate() {
+                    let (a, b) = pairs.pair(c * PATTERN_CHUNK + k);
+                    let p = cmp.pattern(a as usize, b as usize);
+                    *id = *seen.entry(p).or_insert_with(|| {
+                        local.push(p);
+                        // At most PATTERN_CHUNK entries: the index fits.
+                        (local.len() - 1) as u16
+                    });
+                }
+                local
+            })
+            .collect();
+        let mut global: PatternMap<u32> = PatternMap::default();
+        let mut distinct = Vec::new();
+        let remaps: Vec<Vec<u32>> = locals
+            .iter()
+            .map(|local| {
+                local
+                    .iter()
+                    .map(|&p| {
+                        *global.entry(p).or_insert_with(|| {
+                            distinct.push(p);
+                            (distinct.len() - 1) as u32
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let n = ids.len();
+        let chunks = ids.par_chunks_mut(PATTERN_CHUNK).zip(remaps.par_iter());
+        let ids = if distinct.len() <= 1 << 16 {
+            chunks.for_each(|(out, remap)| {
+                for id in out {
+                    *id = remap[usize::from(*id)] as u16;
+                }
+            });
+            PatternIds::Narrow(ids)
         } else {
-            Patterns::Wide(
-                pairs
-                    .par_pairs()
-                    .map(|(a, b)| cmp.pattern(a as usize, b as usize))
-                    .collect(),
-            )
-        }
+            let mut wide = vec![0u32; n];
+            wide.par_chunks_mut(PATTERN_CHUNK)
+                .zip(chunks)
+                .for_each(|(w, (out, remap))| {
+                    for (x, id) in w.iter_mut().zip(out.iter()) {
+                        *x = remap[usize::from(*id)];
+                    }
+                });
+            PatternIds::Wide(wide)
+        };
+        Patterns { distinct, ids }
     }
 
+    /// The pattern of candidate `i`.
     #[inline]
     fn get(&self, i: usize) -> u64 {
-        match self {
-            Patterns::Narrow(v) => v.get(i).map_or(0, |&p| u64::from(p)),
-            Patterns::Wide(v) => v.get(i).copied().unwrap_or(0),
-        }
+        let id = match &self.ids {
+            PatternIds::Narrow(v) => v.get(i).map(|&x| usize::from(x)),
+            PatternIds::Wide(v) => v.get(i).map(|&x| x as usize),
+        };
+        id.and_then(|x| self.distinct.get(x)).copied().unwrap_or(0)
     }
 
-    /// See [`pattern_counts`].
+    /// Distinct patterns with their counts, with the fields in `mask` (bit per field) set to
+    /// "missing".
     fn counts(&self, mask: u64) -> Vec<(u64, f64)> {
-        match self {
-            Patterns::Narrow(v) => pattern_counts(v, mask),
-            Patterns::Wide(v) => pattern_counts(v, mask),
-        }
+        self.merge(self.histogram(|_| true), mask)
     }
 
-    /// See [`pattern_counts_where`].
+    /// As [`Patterns::counts`], over the candidates whose rule mask has `bit`.
     fn counts_where(&self, rules: &[u16], bit: u16, mask: u64) -> Vec<(u64, f64)> {
-        match self {
-            Patterns::Narrow(v) => pattern_counts_where(v, rules, bit, mask),
-            Patterns::Wide(v) => pattern_counts_where(v, rules, bit, mask),
+        self.merge(
+            self.histogram(|i| rules.get(i).is_some_and(|r| r & bit != 0)),
+            mask,
+        )
+    }
+
+    /// How many of the candidates `keep` accepts have each distinct pattern.
+    fn histogram(&self, keep: impl Fn(usize) -> bool + Sync) -> Vec<u64> {
+        fn count<I: Copy + Sync>(
+            ids: &[I],
+            n: usize,
+            index: impl Fn(I) -> usize + Sync,
+            keep: &(impl Fn(usize) -> bool + Sync),
+        ) -> Vec<u64> {
+            ids.par_chunks(PATTERN_CHUNK)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    let mut h = vec![0u64; n];
+                    for (k, &id) in chunk.iter().enumerate() {
+                        if keep(c * PATTERN_CHUNK + k)
+                            && let Some(x) = h.get_mut(index(id))
+                        {
+                            *x += 1;
+                        }
+                    }
+                    h
+                })
+                .reduce(
+                    || vec![0u64; n],
+                    |mut a, b| {
+                        for (x, y) in a.iter_mut().zip(b) {
+                            *x += y;
+                        }
+                        a
+                    },
+                )
+        }
+        let n = self.distinct.len();
+        match &self.ids {
+            PatternIds::Narrow(v) => count(v, n, usize::from, &keep),
+            PatternIds::Wide(v) => count(v, n, |x| x as usize, &keep),
         }
     }
-}
 
-/// Distinct patterns with their counts, with the fields in `mask` (bit per field) set to
-/// "missing".
-fn pattern_counts<P: Copy + Into<u64> + Sync>(patterns: &[P], mask: u64) -> Vec<(u64, f64)> {
-    let counts: HashMap<u64, f64> = patterns
-        .par_iter()
-        .fold(HashMap::new, |mut m: HashMap<u64, f64>, &p| {
-            *m.entry(p.into() & !mask).or_default() += 1.0;
-            m
-        })
-        .reduce(HashMap::new, |mut a, b| {
-            for (k, v) in b {
-                *a.entry(k).or_default() += v;
+    /// Counts per distinct pattern after masking, sorted by pattern.
+    fn merge(&self, histogram: Vec<u64>, mask: u64) -> Vec<(u64, f64)> {
+        let mut counts: PatternMap<u64> = PatternMap::default();
+        for (&p, n) in self.distinct.iter().zip(histogram) {
+            if n > 0 {
+                *counts.entry(p & !mask).or_default() += n;
             }
-            a
-        });
-    let mut distinct: Vec<(u64, f64)> = counts.into_iter().collect();
-    distinct.sort_unstable_by_key(|p| p.0);
-    distinct
-}
-
-/// As [`pattern_counts`], over the pairs whose rule mask has `bit`.
-fn pattern_counts_where<P: Copy + Into<u64> + Sync>(
-    patterns: &[P],
-    rules: &[u16],
-    bit: u16,
-    mask: u64,
-) -> Vec<(u64, f64)> {
-    let counts: HashMap<u64, f64> = patterns
-        .par_iter()
-        .zip(rules.par_iter())
-        .fold(HashMap::new, |mut m: HashMap<u64, f64>, (&p, r)| {
-            if r & bit != 0 {
-                *m.entry(p.into() & !mask).or_default() += 1.0;
-            }
-            m
-        })
-        .reduce(HashMap::new, |mut a, b| {
-            for (k, v) in b {
-                *a.entry(k).or_default() += v;
-            }
-            a
-        });
-    let mut distinct: Vec<(u64, f64)> = counts.into_iter().collect();
-    distinct.sort_unstable_by_key(|p| p.0);
-    distinct
+        }
+        let mut out: Vec<(u64, f64)> = counts.into_iter().map(|(p, n)| (p, n as f64)).collect();
+        out.sort_unstable_by_key(|p| p.0);
+        out
+    }
 }
 
 /// Estimate m as Splink does: EM sessions, each on the pairs of one blocking rule, with u fixed
