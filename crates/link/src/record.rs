@@ -421,6 +421,56 @@ impl Small {
         Small { buf, len }
     }
 
+    /// `n` in decimal, zero-padded to `width` digits (as `format!("{n:0width$}")`, without
+    /// the formatting machinery, which cost more than the rest of a date's tokens' text).
+    fn number(n: u32, width: usize) -> Small {
+        let mut s = Small {
+            buf: [0; 24],
+            len: 0,
+        };
+        s.push_number(n, width);
+        s
+    }
+
+    /// A date as `YYYY-MM-DD` (`format!("{y:04}-{m:02}-{d:02}")`).
+    fn date(y: i32, m: u32, d: u32) -> Small {
+        let Ok(year) = u32::try_from(y) else {
+            return Small::of(format_args!("{y:04}-{m:02}-{d:02}"));
+        };
+        let mut s = Small::number(year, 4);
+        s.push(b'-');
+        s.push_number(m, 2);
+        s.push(b'-');
+        s.push_number(d, 2);
+        s
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(x) = self.buf.get_mut(self.len) {
+            *x = b;
+            self.len += 1;
+        }
+    }
+
+    fn push_number(&mut self, mut n: u32, width: usize) {
+        let mut digits = [0u8; 10];
+        let mut k = 0;
+        loop {
+            digits[k] = b'0' + (n % 10) as u8;
+            k += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for _ in k..width {
+            self.push(b'0');
+        }
+        for &d in digits[..k].iter().rev() {
+            self.push(d);
+        }
+    }
+
     fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
     }
@@ -601,17 +651,24 @@ impl Encoder {
             FieldKind::BirthDate => {
                 if let Some(d) = id.birth_date {
                     let (y, m, dd) = (d.year(), d.month(), d.day());
-                    let whole = Small::of(format_args!("{y:04}-{m:02}-{dd:02}"));
+                    let whole = Small::date(y, m, dd);
                     t.whole = key.token(Tag::Whole, whole.as_str());
                     if dd <= 12 && dd != m {
-                        let swapped = Small::of(format_args!("{y:04}-{dd:02}-{m:02}"));
+                        let swapped = Small::date(y, dd, m);
                         t.alt[0] = key.token(Tag::Whole, swapped.as_str());
                     }
-                    let (ys, ms, ds) = (
-                        Small::of(format_args!("{y}")),
-                        Small::of(format_args!("{m}")),
-                        Small::of(format_args!("{dd}")),
-                    );
+                    let (ys, ms, ds) = match u32::try_from(y) {
+                        Ok(y) => (
+                            Small::number(y, 0),
+                            Small::number(m, 0),
+                            Small::number(dd, 0),
+                        ),
+                        Err(_) => (
+                            Small::of(format_args!("{y}")),
+                            Small::number(m, 0),
+                            Small::number(dd, 0),
+                        ),
+                    };
                     let mut part = |tag, lane, v: &str| {
                         cache.gram(f, date_lane(f, lane), key, tag, v, &self.numbers)
                     };
@@ -1217,6 +1274,15 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The hand-written digits are `format!`'s.
+        #[test]
+        fn small_numbers_and_dates_are_formatted(y in -300_000i32..300_000, m in 0u32..100, d in 0u32..u32::MAX) {
+            let (date, n, m2) = (Small::date(y, m, m), Small::number(d, 0), Small::number(m, 2));
+            proptest::prop_assert_eq!(date.as_str(), format!("{y:04}-{m:02}-{m:02}"));
+            proptest::prop_assert_eq!(n.as_str(), d.to_string());
+            proptest::prop_assert_eq!(m2.as_str(), format!("{m:02}"));
+        }
+
         /// A name's tokens recalled from the cache are those computed afresh, whatever the mix
         /// of written forms, readings, missing parts and repeats.
         #[test]

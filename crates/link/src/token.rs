@@ -281,10 +281,52 @@ pub fn qgrams(value: &str, q: usize) -> Vec<String> {
 }
 
 /// Call `f` with each padded q-gram of `value` (as [`qgrams`], without allocating per gram).
-pub fn for_each_qgram(value: &str, q: usize, mut f: impl FnMut(&str)) {
+pub fn for_each_qgram(value: &str, q: usize, f: impl FnMut(&str)) {
     if value.is_empty() || q == 0 {
         return;
     }
+    if q == 2 {
+        // Every linkage field uses bigrams: walk the characters without building the padded
+        // copy and its boundaries (two allocations per value, four values per record).
+        for_each_bigram('^', value, Some('$'), f);
+    } else {
+        for_each_qgram_padded(value, q, f);
+    }
+}
+
+/// Call `f` with each pair of consecutive characters of the sequence `first`, the characters
+/// of `rest`, then `last` if given (nothing when that sequence has one character). The bigrams
+/// of a padded value are those of `'^'`, the value, `Some('$')`; a value cut in two gives the
+/// bigrams of `'^'`, the head, `None` and of the head's last character, the tail, `Some('$')`.
+pub fn for_each_bigram(first: char, rest: &str, last: Option<char>, mut f: impl FnMut(&str)) {
+    // Bigrams inside `rest` are slices of it; only the two at the ends are assembled.
+    let mut edge = String::new();
+    let mut pair = |a: char, b: char, f: &mut dyn FnMut(&str)| {
+        edge.clear();
+        edge.push(a);
+        edge.push(b);
+        f(&edge);
+    };
+    let mut chars = rest.char_indices();
+    let Some((_, c0)) = chars.next() else {
+        if let Some(l) = last {
+            pair(first, l, &mut f);
+        }
+        return;
+    };
+    pair(first, c0, &mut f);
+    let mut prev = 0;
+    for (i, c) in chars {
+        f(&rest[prev..i + c.len_utf8()]);
+        prev = i;
+    }
+    if let (Some(l), Some(p)) = (last, rest[prev..].chars().next()) {
+        pair(p, l, &mut f);
+    }
+}
+
+/// [`for_each_qgram`] for any `q`, through a padded copy of the value.
+fn for_each_qgram_padded(value: &str, q: usize, mut f: impl FnMut(&str)) {
     let mut padded = String::with_capacity(value.len() + 2);
     padded.push('^');
     padded.push_str(value);
@@ -417,6 +459,29 @@ mod tests {
     use hmac::{KeyInit, Mac};
 
     proptest::proptest! {
+        /// Bigrams walked character by character are the padded copy's, and a value cut
+        /// anywhere gives the same bigrams from its head and tail.
+        #[test]
+        fn bigrams_are_the_padded_qgrams(value in "[a-z\\^$ア-ン高崎𠮷]{0,12}", cut in 0usize..13) {
+            let mut fast = Vec::new();
+            for_each_qgram(&value, 2, |g| fast.push(g.to_owned()));
+            let mut slow = Vec::new();
+            if !value.is_empty() {
+                for_each_qgram_padded(&value, 2, |g| slow.push(g.to_owned()));
+            }
+            proptest::prop_assert_eq!(&fast, &slow);
+            let chars: Vec<char> = value.chars().collect();
+            if !chars.is_empty() {
+                let k = cut.min(chars.len());
+                let (head, tail): (String, String) = (chars[..k].iter().collect(), chars[k..].iter().collect());
+                let mut cut_grams = Vec::new();
+                for_each_bigram('^', &head, None, |g| cut_grams.push(g.to_owned()));
+                let joint = head.chars().last().unwrap_or('^');
+                for_each_bigram(joint, &tail, Some('$'), |g| cut_grams.push(g.to_owned()));
+                proptest::prop_assert_eq!(cut_grams, slow);
+            }
+        }
+
         #[test]
         fn mac_is_hmac_sha256(key in proptest::array::uniform32(0u8..), value in proptest::collection::vec(0u8.., 0..200)) {
             let mut m = HmacSha256::new_from_slice(&key).unwrap();
