@@ -157,10 +157,13 @@ pub fn default_rules(schema: &Schema) -> Vec<BlockingRule> {
 pub struct Candidates {
     starts: Vec<u32>,
     right: Vec<u32>,
-    /// For each pair, the rules that produced it (bit `r` for rule `r`; rules from the 17th on
-    /// are not recorded: the default sets have at most a dozen, and 16 bits per pair instead of
-    /// 32 are 1.6 MB fewer for a typical million candidates).
+    /// For each pair, the rules that produced it (bit `r` for rule `r` < `recorded_rules`; the
+    /// default sets have at most a dozen rules, and 16 bits per pair instead of 32 are 1.6 MB
+    /// fewer for a typical million candidates).
     pub rules: Vec<u16>,
+    /// Rules whose bit `rules` holds: the first 16, fewer only when the record numbers are so
+    /// wide (over 2²⁴ records a side) that blocking cannot pack a pair and 16 bits into 64.
+    pub recorded_rules: usize,
     /// Pairs each rule produced (before the union), in rule order.
     pub per_rule: Vec<u64>,
     /// Key groups skipped because they alone would give more than the cap.
@@ -202,28 +205,83 @@ impl Candidates {
         (0..self.len()).into_par_iter().map(move |k| self.pair(k))
     }
 
-    /// Keep the sorted pairs as runs of right records, emptying `pairs` from the back as the
-    /// runs fill, so that the two never take their full size at once.
-    fn from_sorted(mut pairs: Vec<(u32, u32)>, n_left: usize) -> (Vec<u32>, Vec<u32>) {
+    /// Keep the sorted union (see [`candidates`]) as runs of right records and a rule mask per
+    /// pair, emptying it from the back as they fill, so that they never take their full size at
+    /// once.
+    fn from_union(
+        mut union: Vec<u64>,
+        pack: Pack,
+        n_left: usize,
+    ) -> (Vec<u32>, Vec<u32>, Vec<u16>) {
         let mut starts = vec![0u32; n_left + 1];
-        for &(a, _) in &pairs {
-            if let Some(s) = starts.get_mut(a as usize + 1) {
+        for &x in &union {
+            if let Some(s) = starts.get_mut(pack.pair(x).0 as usize + 1) {
                 *s += 1;
             }
         }
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut right = Vec::with_capacity(pairs.len());
+        let mut right = Vec::with_capacity(union.len());
+        let mut masks = Vec::with_capacity(union.len());
         const STEP: usize = 1 << 16;
-        while !pairs.is_empty() {
-            let keep = pairs.len().saturating_sub(STEP);
-            right.extend(pairs[keep..].iter().rev().map(|&(_, b)| b));
-            pairs.truncate(keep);
-            pairs.shrink_to_fit();
+        while !union.is_empty() {
+            let keep = union.len().saturating_sub(STEP);
+            for &x in union[keep..].iter().rev() {
+                right.push(pack.pair(x).1);
+                masks.push(pack.mask(x));
+            }
+            union.truncate(keep);
+            union.shrink_to_fit();
         }
         right.reverse();
-        (starts, right)
+        masks.reverse();
+        (starts, right, masks)
+    }
+}
+
+/// How blocking packs a pair and its rule mask into one 64-bit word: left record, right record,
+/// mask, from the high bits down, so that words sort as their pairs do.
+#[derive(Debug, Clone, Copy)]
+struct Pack {
+    /// Bits of a record number.
+    index: u32,
+    /// Bits of the rule mask (16, or what two record numbers leave).
+    mask: u32,
+}
+
+impl Pack {
+    fn new(records: usize) -> Pack {
+        let index = index_bits(records);
+        Pack {
+            index,
+            mask: (64 - 2 * index).min(16),
+        }
+    }
+
+    /// The word of a pair with no rule recorded.
+    #[inline]
+    fn word(self, (a, b): (u32, u32)) -> u64 {
+        ((u64::from(a) << self.index) | u64::from(b)) << self.mask
+    }
+
+    #[inline]
+    fn pair(self, x: u64) -> (u32, u32) {
+        let p = x >> self.mask;
+        (
+            (p >> self.index) as u32,
+            (p & ((1u64 << self.index) - 1)) as u32,
+        )
+    }
+
+    #[inline]
+    fn mask(self, x: u64) -> u16 {
+        (x & ((1u64 << self.mask) - 1)) as u16
+    }
+
+    /// The bit of rule `r` (0 if it is not recorded).
+    fn bit(self, r: usize) -> u64 {
+        if r < self.mask as usize { 1 << r } else { 0 }
     }
 }
 
@@ -337,26 +395,28 @@ pub fn candidates(
     rules: &[BlockingRule],
     max_block_pairs: u64,
 ) -> Candidates {
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    let mut masks: Vec<u16> = Vec::new();
+    // The union holds each pair with its rule mask in one word (see `Pack`): 8 bytes a pair
+    // instead of 10 while blocking, when the union is largest.
+    let pack = Pack::new(left.len().max(right.len()));
+    let mut union: Vec<u64> = Vec::new();
     let mut per_rule = Vec::with_capacity(rules.len());
     let mut skipped_blocks = 0;
     for (r, rule) in rules.iter().enumerate() {
         let (rp, skipped) = rule_pairs(left, right, dedupe, rule, max_block_pairs);
         per_rule.push(rp.len() as u64);
         skipped_blocks += skipped;
-        let bit = if r < 16 { 1u16 << r } else { 0 };
-        if pairs.is_empty() {
-            masks = vec![bit; rp.len()];
-            pairs = rp;
+        let bit = pack.bit(r);
+        if union.is_empty() {
+            union = rp.iter().map(|&p| pack.word(p) | bit).collect();
             continue;
         }
         // Merge the rule's sorted pairs into the sorted union in place, from the back (the
         // union's size is known once the overlap is counted), so that the union is never held
         // twice.
+        let key = |x: u64| x >> pack.mask;
         let (mut i, mut j, mut common) = (0, 0, 0usize);
-        while i < pairs.len() && j < rp.len() {
-            match pairs[i].cmp(&rp[j]) {
+        while i < union.len() && j < rp.len() {
+            match key(union[i]).cmp(&key(pack.word(rp[j]))) {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
@@ -366,36 +426,34 @@ pub fn candidates(
                 }
             }
         }
-        let old = pairs.len();
+        let old = union.len();
         let n = old + rp.len() - common;
-        pairs.resize(n, (0, 0));
-        masks.resize(n, 0);
+        union.resize(n, 0);
         let (mut i, mut j, mut k) = (old, rp.len(), n);
         // Invariant: k - i = (new pairs left to place) ≥ 0, so writes never pass unread
         // entries of the union.
         while j > 0 {
             k -= 1;
-            if i > 0 && pairs[i - 1] > rp[j - 1] {
-                pairs[k] = pairs[i - 1];
-                masks[k] = masks[i - 1];
+            let theirs = pack.word(rp[j - 1]);
+            if i > 0 && key(union[i - 1]) > key(theirs) {
+                union[k] = union[i - 1];
                 i -= 1;
-            } else if i > 0 && pairs[i - 1] == rp[j - 1] {
-                pairs[k] = pairs[i - 1];
-                masks[k] = masks[i - 1] | bit;
+            } else if i > 0 && key(union[i - 1]) == key(theirs) {
+                union[k] = union[i - 1] | bit;
                 i -= 1;
                 j -= 1;
             } else {
-                pairs[k] = rp[j - 1];
-                masks[k] = bit;
+                union[k] = theirs | bit;
                 j -= 1;
             }
         }
     }
-    let (starts, right) = Candidates::from_sorted(pairs, left.len());
+    let (starts, right, masks) = Candidates::from_union(union, pack, left.len());
     Candidates {
         starts,
         right,
         rules: masks,
+        recorded_rules: pack.mask as usize,
         per_rule,
         skipped_blocks,
     }
@@ -403,7 +461,37 @@ pub fn candidates(
 
 #[cfg(test)]
 mod tests {
-    use super::index_bits;
+    use super::{Pack, index_bits};
+
+    proptest::proptest! {
+        /// A packed word gives back its pair and mask, and words sort as their pairs do; the
+        /// mask keeps 16 bits up to 2²⁴ records a side and what is left beyond.
+        #[test]
+        fn packed_pairs_keep_pair_mask_and_order(
+            records in proptest::sample::select(vec![2usize, 100_000, 1 << 24, (1 << 24) + 1, 1 << 32]),
+            pairs in proptest::collection::vec((0u64..u64::MAX, 0u64..u64::MAX, 0usize..20), 2..20),
+        ) {
+            let pack = Pack::new(records);
+            proptest::prop_assert_eq!(pack.mask, if records <= 1 << 24 { 16 } else { 64 - 2 * index_bits(records) });
+            let n = records as u64;
+            let words: Vec<((u32, u32), u64, u64)> = pairs
+                .iter()
+                .map(|&(a, b, r)| {
+                    let p = ((a % n) as u32, (b % n) as u32);
+                    (p, pack.bit(r), pack.word(p) | pack.bit(r))
+                })
+                .collect();
+            for &(p, bit, w) in &words {
+                proptest::prop_assert_eq!(pack.pair(w), p);
+                proptest::prop_assert_eq!(u64::from(pack.mask(w)), bit);
+            }
+            for x in &words {
+                for y in &words {
+                    proptest::prop_assert_eq!((x.2 >> pack.mask).cmp(&(y.2 >> pack.mask)), x.0.cmp(&y.0));
+                }
+            }
+        }
+    }
 
     #[test]
     fn record_numbers_fit_their_bits() {

@@ -452,7 +452,7 @@ impl Patterns {
 /// at least once; a field estimated in several sessions gets the mean.
 ///
 /// A rule's pairs are those of the candidates that the rule produced (blocking records which
-/// rules gave each pair), so their patterns are already known; only a rule past the 16th is
+/// rules gave each pair), so their patterns are already known; only a rule it did not record is
 /// joined again.
 fn train_m(
     cmp: &Comparator<'_>,
@@ -476,7 +476,7 @@ fn train_m(
         let mask = used.iter().fold(0u64, |m, &f| {
             m | (0xF << (f as u32 * crate::compare::LEVEL_BITS))
         });
-        let (n_pairs, distinct) = if r < 16 {
+        let (n_pairs, distinct) = if r < all.recorded_rules {
             let bit = 1u16 << r;
             let n_pairs = all.rules.par_iter().filter(|&&m| m & bit != 0).count();
             (n_pairs, all_patterns.counts_where(&all.rules, bit, mask))
