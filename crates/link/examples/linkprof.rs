@@ -125,8 +125,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .links
                 .iter()
                 .filter(|p| {
-                    truth.get(ls.ids.get(p.left as usize))
-                        == truth.get(rs.ids.get(p.right as usize))
+                    truth.get(&ls.ids.get(p.left as usize))
+                        == truth.get(&rs.ids.get(p.right as usize))
                 })
                 .count();
             let true_pairs = ls.ids.len() / 2;

@@ -172,8 +172,8 @@ fn write_pairs(
         .map_err(|e| fail(exit::INPUT, e.to_string()))?;
     for p in &out.links {
         let mut row = vec![
-            left_ids.get(p.left as usize).to_owned(),
-            right_ids.get(p.right as usize).to_owned(),
+            left_ids.get(p.left as usize),
+            right_ids.get(p.right as usize),
             format!("{:.6}", p.probability),
         ];
         if explain {
@@ -504,7 +504,7 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     let mut w = csv::Writer::from_path(&out_path).map_err(io)?;
     w.write_record(["id", "cluster_id"]).map_err(io)?;
     for (id, label) in src.ids.iter().zip(&labels) {
-        w.write_record([id, &label.to_string()]).map_err(io)?;
+        w.write_record([&id, &label.to_string()]).map_err(io)?;
     }
     w.flush().map_err(|e| {
         fail(
