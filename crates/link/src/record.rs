@@ -848,6 +848,113 @@ fn shrink_slack<T>(v: &mut Vec<T>) {
     }
 }
 
+/// Where each record's q-grams of each field lie in a table's [`GramStore`]: the start of the
+/// record's run (4 bytes) and, inside the run, where each q-gram field but the last ends (a
+/// byte each while every such count fits, 4 bytes from the first that does not) — 6 bytes a
+/// record for the three q-gram fields of the Japanese layout instead of 12 for an offset per
+/// field.
+#[derive(Clone)]
+struct GramBounds {
+    /// Q-gram fields per record.
+    ng: usize,
+    /// Start of each record's run, and the end of the last (`len + 1` entries).
+    starts: Vec<u32>,
+    /// Per record, `ng - 1` ends of fields relative to the record's start.
+    splits: Splits,
+}
+
+#[derive(Clone)]
+enum Splits {
+    Narrow(Vec<u8>),
+    Wide(Vec<u32>),
+}
+
+impl GramBounds {
+    fn new(ng: usize) -> GramBounds {
+        GramBounds {
+            ng,
+            starts: vec![0],
+            splits: Splits::Narrow(Vec::new()),
+        }
+    }
+
+    /// Append a record with `counts[g]` q-grams in field `g`.
+    fn push(&mut self, counts: &[u32]) {
+        let start = self.starts.last().copied().unwrap_or(0);
+        let mut within = 0u32;
+        for (g, &c) in counts.iter().enumerate() {
+            within = within.saturating_add(c);
+            if g + 1 < self.ng {
+                self.split(within);
+            }
+        }
+        // A table past 2³² q-grams (some 16 GiB of them) would need wider starts; it cannot be
+        // built in memory first.
+        self.starts.push(start.saturating_add(within));
+    }
+
+    fn split(&mut self, within: u32) {
+        match &mut self.splits {
+            Splits::Narrow(v) => match u8::try_from(within) {
+                Ok(x) => v.push(x),
+                Err(_) => {
+                    let mut wide: Vec<u32> = Vec::with_capacity(v.capacity().max(v.len() + 1));
+                    wide.extend(v.iter().map(|&x| u32::from(x)));
+                    wide.push(within);
+                    self.splits = Splits::Wide(wide);
+                }
+            },
+            Splits::Wide(v) => v.push(within),
+        }
+    }
+
+    /// The range of record `i`'s q-grams of q-gram field `g`.
+    #[inline]
+    fn range(&self, i: usize, g: usize) -> (usize, usize) {
+        let start = self.starts.get(i).map_or(0, |&s| s as usize);
+        let split = |k: usize| {
+            start
+                + match &self.splits {
+                    Splits::Narrow(v) => v.get(k).map_or(0, |&x| usize::from(x)),
+                    Splits::Wide(v) => v.get(k).map_or(0, |&x| x as usize),
+                }
+        };
+        let base = i * self.ng.saturating_sub(1);
+        let lo = if g == 0 { start } else { split(base + g - 1) };
+        let hi = if g + 1 >= self.ng {
+            self.starts.get(i + 1).map_or(start, |&s| s as usize)
+        } else {
+            split(base + g)
+        };
+        (lo, hi.max(lo))
+    }
+
+    fn reserve(&mut self, records: usize) {
+        self.starts.reserve_exact(records);
+        let n = records * self.ng.saturating_sub(1);
+        match &mut self.splits {
+            Splits::Narrow(v) => v.reserve_exact(n),
+            Splits::Wide(v) => v.reserve_exact(n),
+        }
+    }
+
+    fn shrink(&mut self) {
+        shrink_slack(&mut self.starts);
+        match &mut self.splits {
+            Splits::Narrow(v) => shrink_slack(v),
+            Splits::Wide(v) => shrink_slack(v),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.starts.capacity() * 4
+            + match &self.splits {
+                Splits::Narrow(v) => v.capacity(),
+                Splits::Wide(v) => v.capacity() * 4,
+            }
+    }
+}
+
 /// The q-grams of all records of a table, as numbers in the encoder's [`GramNumbers`]: 16 bits
 /// each while every number fits, 32 from the first that does not (the numbers stay the same, so
 /// a table of each width still compare with each other).
@@ -1006,11 +1113,8 @@ impl<'a> Column<'a> {
         let Some(g) = self.slot.gram else {
             return Grams::Narrow(&[]);
         };
-        let k = i * self.table.ng + g;
-        self.table.grams.slice(
-            self.table.offsets[k] as usize,
-            self.table.offsets[k + 1] as usize,
-        )
+        let (lo, hi) = self.table.bounds.range(i, g);
+        self.table.grams.slice(lo, hi)
     }
 }
 
@@ -1037,7 +1141,7 @@ pub struct TokenTable {
     stride: usize,
     ng: usize,
     rows: Vec<u32>,
-    offsets: Vec<u32>,
+    bounds: GramBounds,
     grams: GramStore,
     /// The [`GramNumbers`] whose numbers `grams` holds.
     numbering: u64,
@@ -1103,7 +1207,7 @@ impl TokenTable {
             stride: base,
             ng,
             rows: Vec::new(),
-            offsets: vec![0],
+            bounds: GramBounds::new(ng),
             grams: GramStore::Narrow(Vec::new()),
             numbering: encoder.numbers.id,
             len: 0,
@@ -1120,7 +1224,7 @@ impl TokenTable {
     /// Make room for `additional` more records of about `grams_per_record` q-grams each.
     pub fn reserve(&mut self, additional: usize, grams_per_record: usize) {
         self.rows.reserve_exact(additional * self.stride);
-        self.offsets.reserve_exact(additional * self.ng);
+        self.bounds.reserve(additional);
         self.grams.reserve_exact(additional * grams_per_record);
     }
 
@@ -1134,7 +1238,7 @@ impl TokenTable {
     /// the largest vectors at the end of reading would raise the peak it is meant to lower.
     pub fn shrink_to_fit(&mut self) {
         shrink_slack(&mut self.rows);
-        shrink_slack(&mut self.offsets);
+        self.bounds.shrink();
         self.grams.shrink();
     }
 
@@ -1224,10 +1328,8 @@ impl TokenTable {
 
     fn append(&mut self, p: Part) {
         self.rows.extend_from_slice(&p.rows);
-        let mut end = self.offsets.last().copied().unwrap_or(0);
-        for c in p.counts {
-            end = end.saturating_add(c);
-            self.offsets.push(end);
+        for counts in p.counts.chunks(self.ng.max(1)).take(p.records) {
+            self.bounds.push(counts);
         }
         self.grams.extend(&p.grams);
         self.len += p.records;
@@ -1265,7 +1367,7 @@ impl TokenTable {
 
     /// Bytes held by the table (for reports).
     pub fn heap_bytes(&self) -> usize {
-        self.rows.capacity() * 4 + self.offsets.capacity() * 4 + self.grams.heap_bytes()
+        self.rows.capacity() * 4 + self.bounds.heap_bytes() + self.grams.heap_bytes()
     }
 }
 
@@ -1274,6 +1376,30 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// Record starts and one-byte splits give each field's q-grams where cumulative
+        /// offsets would, before and after a count too large for a byte widens them.
+        #[test]
+        fn gram_bounds_match_offsets(
+            ng in 1usize..4,
+            counts in proptest::collection::vec(proptest::sample::select(vec![0u32, 1, 7, 200, 300]), 0..40)
+        ) {
+            let records: Vec<&[u32]> = counts.chunks_exact(ng).collect();
+            let mut bounds = GramBounds::new(ng);
+            let mut offsets = vec![0usize];
+            for r in &records {
+                bounds.push(r);
+                for &c in *r {
+                    offsets.push(offsets.last().copied().unwrap_or(0) + c as usize);
+                }
+            }
+            for i in 0..records.len() {
+                for g in 0..ng {
+                    let k = i * ng + g;
+                    proptest::prop_assert_eq!(bounds.range(i, g), (offsets[k], offsets[k + 1]));
+                }
+            }
+        }
+
         /// The hand-written digits are `format!`'s.
         #[test]
         fn small_numbers_and_dates_are_formatted(y in -300_000i32..300_000, m in 0u32..100, d in 0u32..u32::MAX) {
