@@ -164,10 +164,10 @@ impl Identity {
 /// The tokens of one field of one record.
 #[derive(Debug, Clone, Default)]
 pub struct FieldTokens {
-    /// The whole value.
+    /// The whole value. A birth date's is not a token but its year, month and day numbered and
+    /// packed ([`DateParts`]), from which a table derives the date's variants.
     pub whole: Token,
-    /// Kind-specific variants (reading, phonetic key, coarser parts). A birth date's second
-    /// variant is not a token but its year, month and day numbered and packed ([`DateParts`]).
+    /// Kind-specific variants (reading, phonetic key, coarser parts).
     pub alt: [Token; 4],
     /// Sorted, de-duplicated q-grams, as their numbers in the encoder's [`GramNumbers`].
     pub grams: Vec<u32>,
@@ -432,19 +432,6 @@ impl Small {
         s
     }
 
-    /// A date as `YYYY-MM-DD` (`format!("{y:04}-{m:02}-{d:02}")`).
-    fn date(y: i32, m: u32, d: u32) -> Small {
-        let Ok(year) = u32::try_from(y) else {
-            return Small::of(format_args!("{y:04}-{m:02}-{d:02}"));
-        };
-        let mut s = Small::number(year, 4);
-        s.push(b'-');
-        s.push_number(m, 2);
-        s.push(b'-');
-        s.push_number(d, 2);
-        s
-    }
-
     fn push(&mut self, b: u8) {
         if let Some(x) = self.buf.get_mut(self.len) {
             *x = b;
@@ -651,12 +638,6 @@ impl Encoder {
             FieldKind::BirthDate => {
                 if let Some(d) = id.birth_date {
                     let (y, m, dd) = (d.year(), d.month(), d.day());
-                    let whole = Small::date(y, m, dd);
-                    t.whole = key.token(Tag::Whole, whole.as_str());
-                    if dd <= 12 && dd != m {
-                        let swapped = Small::date(y, dd, m);
-                        t.alt[0] = key.token(Tag::Whole, swapped.as_str());
-                    }
                     let (ys, ms, ds) = match u32::try_from(y) {
                         Ok(y) => (
                             Small::number(y, 0),
@@ -669,15 +650,17 @@ impl Encoder {
                             Small::number(dd, 0),
                         ),
                     };
+                    // Months and days share one numbering (and tag), so that a date read with
+                    // day and month swapped is the same parts in the other order.
                     let mut part = |tag, lane, v: &str| {
                         cache.gram(f, date_lane(f, lane), key, tag, v, &self.numbers)
                     };
                     let parts = DateParts {
                         year: part(Tag::Year, 0, ys.as_str()),
-                        month: part(Tag::Month, 1, ms.as_str()),
-                        day: part(Tag::Day, 2, ds.as_str()),
+                        month: part(Tag::Day, 1, ms.as_str()),
+                        day: part(Tag::Day, 1, ds.as_str()),
                     };
-                    t.alt[1] = Token::from_short(parts.pack());
+                    t.whole = Token::from_short(parts.pack());
                 }
             }
             FieldKind::Sex => {
@@ -774,8 +757,9 @@ impl Encoder {
 fn alt_slots(kind: FieldKind) -> usize {
     match kind {
         FieldKind::FamilyName | FieldKind::GivenName => 2,
-        // The swapped date, and year, month and day packed into one slot (see [`DateParts`]).
-        FieldKind::BirthDate => 2,
+        // The whole date is its packed parts, which also give the swapped date and each part
+        // (see [`DateParts`]).
+        FieldKind::BirthDate => 0,
         FieldKind::Sex => 0,
         FieldKind::PostalCode => 2,
         FieldKind::JpAddress => 2,
@@ -800,13 +784,15 @@ fn date_lane(f: usize, part: usize) -> usize {
     (part + 1) << 8 | f
 }
 
-/// A birth date's year, month and day as their tokens' numbers ([`GramNumbers`], one lane
-/// each), in one 32-bit slot instead of three tokens: comparison and blocking only ask whether
-/// two records' years (months, days) are the same, which numbers answer exactly — numbering
-/// never merges two tokens — and a table then keeps two tokens fewer per record.
+/// A birth date as its year's, month's and day's tokens' numbers ([`GramNumbers`]: years in
+/// one lane, months and days in another, numbered alike), in one 32-bit slot that stands for
+/// the whole date, the date with day and month swapped and each part: comparison, blocking and
+/// term frequencies only ask whether two records' dates (years, months, days) are the same,
+/// which the numbers answer exactly — numbering never merges two tokens. A date then costs one
+/// slot instead of five tokens, and no keyed hash of its own (its parts' tokens are cached).
 ///
 /// The widths hold every number that can occur, so packing never saturates: a parsed year lies
-/// in 1000..=262143 (chrono's range), fewer than 2¹⁸ values; there are 12 months and 31 days.
+/// in 1000..=262143 (chrono's range), fewer than 2¹⁸ values; months and days are 31 values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DateParts {
     year: u32,
@@ -816,7 +802,7 @@ struct DateParts {
 
 impl DateParts {
     const YEAR_BITS: u32 = 18;
-    const MONTH_BITS: u32 = 4;
+    const MONTH_BITS: u32 = 5;
     const DAY_BITS: u32 = 5;
 
     /// The packed slot: each part's number plus one (0 stays "missing"), year in the low bits.
@@ -827,16 +813,21 @@ impl DateParts {
             | field(self.day, Self::DAY_BITS) << (Self::YEAR_BITS + Self::MONTH_BITS)
     }
 
-    /// The parts of a packed slot as tokens for comparison and blocking: year, month, day,
-    /// each [`Token::NONE`] when missing and otherwise equal exactly when the parts are.
+    /// The variants of a packed date for comparison and blocking: the date with day and month
+    /// swapped (missing when they are the same), year, month, day — each [`Token::NONE`] when
+    /// missing and otherwise equal exactly when the parts are.
     #[inline]
-    fn unpack(packed: u32) -> [Token; 3] {
-        let part = |shift: u32, bits: u32| Token::from_short((packed >> shift) & ((1 << bits) - 1));
-        [
-            part(0, Self::YEAR_BITS),
-            part(Self::YEAR_BITS, Self::MONTH_BITS),
-            part(Self::YEAR_BITS + Self::MONTH_BITS, Self::DAY_BITS),
-        ]
+    fn unpack(packed: u32) -> [Token; 4] {
+        let part = |shift: u32, bits: u32| (packed >> shift) & ((1 << bits) - 1);
+        let year = part(0, Self::YEAR_BITS);
+        let month = part(Self::YEAR_BITS, Self::MONTH_BITS);
+        let day = part(Self::YEAR_BITS + Self::MONTH_BITS, Self::DAY_BITS);
+        let swapped = if packed != 0 && month != day {
+            year | day << Self::YEAR_BITS | month << (Self::YEAR_BITS + Self::MONTH_BITS)
+        } else {
+            0
+        };
+        [swapped, year, month, day].map(Token::from_short)
     }
 }
 
@@ -1071,7 +1062,7 @@ struct Slot {
     alts: usize,
     /// Index among the fields that have q-grams.
     gram: Option<usize>,
-    /// The last variant is a packed [`DateParts`], read as the last three variants.
+    /// The whole value is a packed [`DateParts`], which gives the variants.
     date: bool,
 }
 
@@ -1094,13 +1085,10 @@ impl<'a> Column<'a> {
     pub fn alt(&self, i: usize) -> [Token; 4] {
         let s = i * self.table.stride + self.slot.base + 1;
         let mut out = [Token::NONE; 4];
-        let row = &self.table.rows[s..s + self.slot.alts];
-        if self.slot.date
-            && let [swapped, parts] = *row
-        {
-            let [y, m, d] = DateParts::unpack(parts);
-            return [Token::from_short(swapped), y, m, d];
+        if self.slot.date {
+            return DateParts::unpack(self.table.rows[s - 1]);
         }
+        let row = &self.table.rows[s..s + self.slot.alts];
         for (o, &x) in out.iter_mut().zip(row) {
             *o = Token::from_short(x);
         }
@@ -1402,9 +1390,9 @@ mod tests {
 
         /// The hand-written digits are `format!`'s.
         #[test]
-        fn small_numbers_and_dates_are_formatted(y in -300_000i32..300_000, m in 0u32..100, d in 0u32..u32::MAX) {
-            let (date, n, m2) = (Small::date(y, m, m), Small::number(d, 0), Small::number(m, 2));
-            proptest::prop_assert_eq!(date.as_str(), format!("{y:04}-{m:02}-{m:02}"));
+        fn small_numbers_are_formatted(y in -300_000i32..300_000, m in 0u32..100, d in 0u32..u32::MAX) {
+            let (year, n, m2) = (Small::number(y.unsigned_abs(), 4), Small::number(d, 0), Small::number(m, 2));
+            proptest::prop_assert_eq!(year.as_str(), format!("{:04}", y.unsigned_abs()));
             proptest::prop_assert_eq!(n.as_str(), d.to_string());
             proptest::prop_assert_eq!(m2.as_str(), format!("{m:02}"));
         }
@@ -1442,15 +1430,16 @@ mod tests {
             }
         }
 
-        /// A date's packed year, month and day read back as tokens that agree exactly when
-        /// the parts do, at the ends of the year range too, and are missing with the date.
+        /// A date's packed year, month and day read back as a whole, a swapped date and parts
+        /// that agree exactly when the dates (the date read day-first, the parts) do, at the
+        /// ends of the year range too, and are missing with the date.
         #[test]
         fn date_parts_agree_exactly_when_the_parts_do(
             dates in proptest::collection::vec(
                 proptest::option::of((
                     proptest::sample::select(vec![1000, 1868, 1926, 1989, 2019, 9999, 262_142]),
                     1u32..=12,
-                    1u32..=28,
+                    proptest::sample::select(vec![1u32, 2, 3, 12, 13, 28]),
                 )),
                 1..30)
         ) {
@@ -1475,6 +1464,14 @@ mod tests {
                         if let (Some(a), Some(b)) = (a, b) {
                             proptest::prop_assert_eq!(x[k + 1] == y[k + 1], part(*a, k) == part(*b, k));
                         }
+                    }
+                    proptest::prop_assert_eq!(col.whole(i).is_none(), a.is_none());
+                    if let (Some(a), Some(b)) = (a, b) {
+                        proptest::prop_assert_eq!(col.whole(i) == col.whole(j), a == b);
+                        // The swapped date is `b` exactly when `b` is `a` read day-first.
+                        let read_swapped = a.month() != a.day()
+                            && NaiveDate::from_ymd_opt(a.year(), a.day(), a.month()) == Some(*b);
+                        proptest::prop_assert_eq!(x[0].is_some() && x[0] == col.whole(j), read_swapped);
                     }
                 }
             }
