@@ -177,7 +177,8 @@ pub struct FieldTokens {
 
 /// Tokens of short values already computed, keyed by (field, tag, value bytes): q-grams (at
 /// most two characters, 8 bytes of UTF-8) and the parts of a record that identify nobody by
-/// themselves (birth year, month and day, sex, a three-digit postal area, an insurer's number).
+/// themselves (birth year, month and day, sex, a three-digit postal area and the two-digit
+/// groups after it, an insurer's number).
 /// The key is one 64-bit integer (value bytes, length, tag, field), so an entry is 16 bytes and
 /// a hit costs a hash lookup instead of two SHA-256 compressions; a value longer than six bytes
 /// (one two-character kana or kanji gram is six) is not cached.
@@ -303,7 +304,7 @@ impl GramCache {
     }
 
     /// The number of a short value's token in lane `lane` of `numbers` (a q-gram's lane is
-    /// its field's; see [`date_lane`] for the others).
+    /// its field's; see [`part_lane`] for the others).
     fn gram(
         &mut self,
         f: usize,
@@ -524,7 +525,7 @@ impl GramNumbers {
     }
 
     /// The number of a token (its low 32 bits) in lane `f`: a field's q-grams are numbered in
-    /// the lane of the field's index, a date's parts in [`date_lane`]s. Called only when a
+    /// the lane of the field's index, a date's parts in [`part_lane`]s. Called only when a
     /// token cache misses, so the lock is taken a few times per distinct value.
     fn number(&self, f: usize, gram: u32) -> u32 {
         let mut g = self
@@ -653,7 +654,7 @@ impl Encoder {
                     // Months and days share one numbering (and tag), so that a date read with
                     // day and month swapped is the same parts in the other order.
                     let mut part = |tag, lane, v: &str| {
-                        cache.gram(f, date_lane(f, lane), key, tag, v, &self.numbers)
+                        cache.gram(f, part_lane(f, lane), key, tag, v, &self.numbers)
                     };
                     let parts = DateParts {
                         year: part(Tag::Year, 0, ys.as_str()),
@@ -669,17 +670,32 @@ impl Encoder {
                 }
             }
             FieldKind::PostalCode => {
-                let s = match id.postal {
-                    Some(p) => p.as_str().to_owned(),
-                    None => id.postal_digits.clone(),
+                // Digits only (a parsed code, else the digits that were written).
+                let s: &str = match &id.postal {
+                    Some(p) => p.as_str(),
+                    None => &id.postal_digits,
                 };
-                t.whole = key.token(Tag::Whole, &s);
-                if s.len() > 3 {
-                    t.alt[0] = cache.token(f, key, Tag::Part1, &s[..3]);
-                }
-                if s.len() > 5 {
-                    t.alt[1] = key.token(Tag::Part2, &s[..5]);
-                }
+                let mut part = |lane, tag, v: Option<&str>| match v {
+                    Some(v) => 1 + cache.gram(f, part_lane(f, lane), key, tag, v, &self.numbers),
+                    None => 0,
+                };
+                let p = PostalParts {
+                    area: part(0, Tag::Part1, s.get(..3).filter(|_| s.len() > 3)),
+                    district: part(1, Tag::Part2, s.get(3..5).filter(|_| s.len() > 5)),
+                    rest: part(1, Tag::Part2, s.get(5..7).filter(|_| s.len() == 7)),
+                };
+                t.whole = match p.whole() {
+                    Some(packed) => Token::from_short(packed),
+                    None => {
+                        let token = key.token(Tag::Whole, s);
+                        if token.is_none() {
+                            token
+                        } else {
+                            Token::from_short((token.short() & !PostalParts::PACKED).max(1))
+                        }
+                    }
+                };
+                t.alt[0] = Token::from_short(p.prefixes());
             }
             FieldKind::JpAddress => {
                 if let Some(a) = &id.address {
@@ -761,7 +777,8 @@ fn alt_slots(kind: FieldKind) -> usize {
         // (see [`DateParts`]).
         FieldKind::BirthDate => 0,
         FieldKind::Sex => 0,
-        FieldKind::PostalCode => 2,
+        // The 3- and 5-digit prefixes packed into one slot (see [`PostalParts`]).
+        FieldKind::PostalCode => 1,
         FieldKind::JpAddress => 2,
         FieldKind::Insurance => 3,
         FieldKind::Text(Role::Phone) => 0,
@@ -778,10 +795,61 @@ fn has_grams(kind: FieldKind) -> bool {
     }
 }
 
-/// The [`GramNumbers`] lane of part `part` (0 year, 1 month, 2 day) of date field `f`: lanes
-/// below 256 are the fields' own (q-grams), so these start above them.
-fn date_lane(f: usize, part: usize) -> usize {
+/// The [`GramNumbers`] lane of part `part` of field `f` (a date's year, or its months and days;
+/// a postal code's area, or its two-digit groups): lanes below 256 are the fields' own
+/// (q-grams), so these start above them.
+fn part_lane(f: usize, part: usize) -> usize {
     (part + 1) << 8 | f
+}
+
+/// A postal code's digits as numbers of short tokens ([`GramNumbers`]: the 3-digit area in one
+/// lane, the two-digit groups after it in another): a 7-digit code is packed whole into its
+/// slot (flag bit 31, area, the 4th–5th and the 6th–7th digits), so it costs no keyed hash of
+/// its own; any other run of digits keeps its keyed token, flag bit clear, so the two never
+/// meet. A second slot holds the area and the 5-digit prefix for every code, which is what
+/// comparison asks of them besides equality.
+///
+/// Widths: at most 1,000 areas (10 bits with the 0 of "missing") and 100 two-digit groups
+/// (7 bits), so packing never saturates.
+#[derive(Debug, Clone, Copy)]
+struct PostalParts {
+    area: u32,
+    district: u32,
+    rest: u32,
+}
+
+impl PostalParts {
+    /// Bit 31: the whole slot is packed parts, not a token.
+    const PACKED: u32 = 1 << 31;
+
+    /// The packed whole code (numbers plus one; `None` unless all three parts are there).
+    fn whole(self) -> Option<u32> {
+        (self.area > 0 && self.district > 0 && self.rest > 0).then(|| {
+            Self::PACKED
+                | self.area.min(1023)
+                | self.district.min(127) << 10
+                | self.rest.min(127) << 17
+        })
+    }
+
+    /// Area and 5-digit prefix (the district is missing when the prefix is).
+    fn prefixes(self) -> u32 {
+        self.area.min(1023) | self.district.min(127) << 10
+    }
+
+    /// The variants of a postal code's prefixes slot: the area and the 5-digit prefix, each
+    /// [`Token::NONE`] when missing and otherwise equal exactly when the prefixes are.
+    #[inline]
+    fn unpack(prefixes: u32) -> [Token; 4] {
+        let area = prefixes & 1023;
+        let five = if prefixes >> 10 != 0 { prefixes } else { 0 };
+        [
+            Token::from_short(area),
+            Token::from_short(five),
+            Token::NONE,
+            Token::NONE,
+        ]
+    }
 }
 
 /// A birth date as its year's, month's and day's tokens' numbers ([`GramNumbers`]: years in
@@ -1062,8 +1130,18 @@ struct Slot {
     alts: usize,
     /// Index among the fields that have q-grams.
     gram: Option<usize>,
-    /// The whole value is a packed [`DateParts`], which gives the variants.
-    date: bool,
+    /// Where the variants come from when they are packed.
+    packed: Packed,
+}
+
+/// Fields whose variants are numbers packed into a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Packed {
+    No,
+    /// The whole value is a [`DateParts`].
+    Date,
+    /// The one variant slot is [`PostalParts::prefixes`].
+    Postal,
 }
 
 /// One field of a [`TokenTable`], viewed across records.
@@ -1081,12 +1159,16 @@ impl<'a> Column<'a> {
     }
 
     /// Variant tokens of a record (those the field's kind does not use are empty).
-    #[inline]
+    // Always inlined: it is called for every field of every compared pair, and inlined into
+    // the comparison of one kind the match on `packed` folds away.
+    #[inline(always)]
     pub fn alt(&self, i: usize) -> [Token; 4] {
         let s = i * self.table.stride + self.slot.base + 1;
         let mut out = [Token::NONE; 4];
-        if self.slot.date {
-            return DateParts::unpack(self.table.rows[s - 1]);
+        match self.slot.packed {
+            Packed::No => {}
+            Packed::Date => return DateParts::unpack(self.table.rows[s - 1]),
+            Packed::Postal => return PostalParts::unpack(self.table.rows[s]),
         }
         let row = &self.table.rows[s..s + self.slot.alts];
         for (o, &x) in out.iter_mut().zip(row) {
@@ -1180,12 +1262,16 @@ impl TokenTable {
                 ng += 1;
                 ng - 1
             });
-            let date = kind == FieldKind::BirthDate;
+            let packed = match kind {
+                FieldKind::BirthDate => Packed::Date,
+                FieldKind::PostalCode => Packed::Postal,
+                _ => Packed::No,
+            };
             slots.push(Slot {
                 base,
                 alts,
                 gram,
-                date,
+                packed,
             });
             base += 1 + alts;
         }
@@ -1472,6 +1558,47 @@ mod tests {
                         let read_swapped = a.month() != a.day()
                             && NaiveDate::from_ymd_opt(a.year(), a.day(), a.month()) == Some(*b);
                         proptest::prop_assert_eq!(x[0].is_some() && x[0] == col.whole(j), read_swapped);
+                    }
+                }
+            }
+        }
+
+        /// A postal code's whole value, area and 5-digit prefix agree exactly when the digits
+        /// (their first 3, their first 5) do, for 7-digit codes packed and other runs of
+        /// digits as tokens alike, and are missing when the digits are too few.
+        #[test]
+        fn postal_parts_agree_exactly_when_the_digits_do(
+            codes in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "", "1", "12", "123", "1234", "12345", "123456", "1234567", "1234568",
+                    "1235567", "9234567", "12345678", "0600000", "0600001", "060",
+                ]),
+                1..20)
+        ) {
+            let key = LinkageKey::from_bytes([6; 32]);
+            let enc = Encoder::new(&key, Schema::from_roles(|r| r == Role::PostalCode));
+            let ids: Vec<Identity> = codes
+                .iter()
+                .map(|c| Identity { postal_digits: (*c).to_owned(), ..Identity::default() })
+                .collect();
+            let table = TokenTable::encode(&enc, &ids);
+            let col = table.column(0);
+            let prefix = |c: &str, n: usize| (c.len() > n).then(|| c[..n].to_owned());
+            for (i, a) in codes.iter().enumerate() {
+                proptest::prop_assert_eq!(col.whole(i).is_none(), a.is_empty());
+                proptest::prop_assert_eq!(col.alt(i)[0].is_none(), a.len() <= 3);
+                proptest::prop_assert_eq!(col.alt(i)[1].is_none(), a.len() <= 5);
+                for (j, b) in codes.iter().enumerate() {
+                    if a.is_empty() || b.is_empty() {
+                        continue;
+                    }
+                    proptest::prop_assert_eq!(col.whole(i) == col.whole(j), a == b);
+                    let (x, y) = (col.alt(i), col.alt(j));
+                    if let (Some(p), Some(q)) = (prefix(a, 3), prefix(b, 3)) {
+                        proptest::prop_assert_eq!(x[0] == y[0], p == q);
+                    }
+                    if let (Some(p), Some(q)) = (prefix(a, 5), prefix(b, 5)) {
+                        proptest::prop_assert_eq!(x[1] == y[1], p == q);
                     }
                 }
             }
