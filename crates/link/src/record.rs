@@ -165,7 +165,7 @@ impl Identity {
 #[derive(Debug, Clone, Default)]
 pub struct FieldTokens {
     /// The whole value. A birth date's is not a token but its year, month and day numbered and
-    /// packed ([`DateParts`]), from which a table derives the date's variants.
+    /// packed (`DateParts`), from which a table derives the date's variants.
     pub whole: Token,
     /// Kind-specific variants (reading, phonetic key, coarser parts).
     pub alt: [Token; 4],
@@ -490,7 +490,7 @@ impl std::hash::Hasher for MulHasher {
 /// are the largest part of a table (32 per record in the Japanese layout, 26 of them the
 /// address's), and real names and addresses have tens of thousands of distinct q-grams per
 /// field, not billions. A field that passes 65,536 makes the tables it reaches store 32-bit
-/// numbers from then on (see [`GramStore`]), so numbering never merges two q-grams.
+/// numbers from then on, so numbering never merges two q-grams.
 ///
 /// Shared by everything one [`Encoder`] (and its clones) tokenises, so that the numbers of two
 /// tables agree; a table records whose numbering it uses (`id`), and a comparator refuses two
@@ -1077,7 +1077,7 @@ impl GramStore {
     }
 }
 
-/// The q-grams of one field of one record: sorted, distinct numbers (see [`GramStore`]).
+/// The q-grams of one field of one record: sorted, distinct numbers.
 #[derive(Debug, Clone, Copy)]
 pub enum Grams<'a> {
     /// Numbers of a table whose numbers all fit in 16 bits.
@@ -1193,8 +1193,8 @@ impl<'a> Column<'a> {
 /// Stored row by row (all tokens of a record next to each other, q-grams in one run per
 /// record), because comparison reads whole records of random pairs: one record costs a few
 /// cache lines instead of several misses per field. Only the tokens a field's kind uses are
-/// stored (a birth date's year, month and day as one packed slot), so a row of the Japanese
-/// layout is 21 tokens.
+/// stored (a birth date and a 7-digit postal code as numbers packed into slots, see
+/// `DateParts` and `PostalParts`), so a row of the Japanese layout is 18 slots.
 ///
 /// Each token is kept as its low 32 bits ([`Token::short`]), as q-grams are: in a table a token
 /// is only ever tested for equality with the same field's token of the other record of a pair,
