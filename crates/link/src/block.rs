@@ -304,15 +304,17 @@ fn index_bits(records: usize) -> u32 {
     (usize::BITS - records.saturating_sub(1).leading_zeros()).clamp(1, 32)
 }
 
-/// The pairs of one rule, sorted, and the number of key groups skipped.
+/// The pairs of one rule as `pack`ed words with no rule bit, sorted, and the number of key
+/// groups skipped.
 fn rule_pairs(
     left: &TokenTable,
     right: &TokenTable,
     dedupe: bool,
     rule: &BlockingRule,
     max_block_pairs: u64,
-) -> (Vec<(u32, u32)>, u64) {
-    let bits = index_bits(left.len().max(right.len()));
+    pack: Pack,
+) -> (Vec<u64>, u64) {
+    let bits = pack.index;
     let (lk, rk) = rayon::join(
         || keys(left, rule, bits),
         || {
@@ -345,7 +347,7 @@ fn rule_pairs(
                 for x in s..e {
                     for y in x + 1..e {
                         let (p, q) = (record(lk[x]), record(lk[y]));
-                        out.push((p.min(q), p.max(q)));
+                        out.push(pack.word((p.min(q), p.max(q))));
                     }
                 }
             }
@@ -365,7 +367,7 @@ fn rule_pairs(
                     } else {
                         for &x in &lk[i..ie] {
                             for &y in &rk[j..je] {
-                                out.push((record(x), record(y)));
+                                out.push(pack.word((record(x), record(y))));
                             }
                         }
                     }
@@ -402,21 +404,23 @@ pub fn candidates(
     let mut per_rule = Vec::with_capacity(rules.len());
     let mut skipped_blocks = 0;
     for (r, rule) in rules.iter().enumerate() {
-        let (rp, skipped) = rule_pairs(left, right, dedupe, rule, max_block_pairs);
+        let (mut rp, skipped) = rule_pairs(left, right, dedupe, rule, max_block_pairs, pack);
         per_rule.push(rp.len() as u64);
         skipped_blocks += skipped;
         let bit = pack.bit(r);
         if union.is_empty() {
-            union = rp.iter().map(|&p| pack.word(p) | bit).collect();
+            rp.iter_mut().for_each(|x| *x |= bit);
+            union = rp;
             continue;
         }
         // Merge the rule's sorted pairs into the sorted union in place, from the back (the
         // union's size is known once the overlap is counted), so that the union is never held
-        // twice.
+        // twice. A rule's words have no rule bit, so they compare with the union's pairs as
+        // they are.
         let key = |x: u64| x >> pack.mask;
         let (mut i, mut j, mut common) = (0, 0, 0usize);
         while i < union.len() && j < rp.len() {
-            match key(union[i]).cmp(&key(pack.word(rp[j]))) {
+            match key(union[i]).cmp(&key(rp[j])) {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
@@ -434,7 +438,7 @@ pub fn candidates(
         // entries of the union.
         while j > 0 {
             k -= 1;
-            let theirs = pack.word(rp[j - 1]);
+            let theirs = rp[j - 1];
             if i > 0 && key(union[i - 1]) > key(theirs) {
                 union[k] = union[i - 1];
                 i -= 1;

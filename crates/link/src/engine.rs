@@ -477,9 +477,10 @@ fn train_m(
             m | (0xF << (f as u32 * crate::compare::LEVEL_BITS))
         });
         let (n_pairs, distinct) = if r < all.recorded_rules {
-            let bit = 1u16 << r;
-            let n_pairs = all.rules.par_iter().filter(|&&m| m & bit != 0).count();
-            (n_pairs, all_patterns.counts_where(&all.rules, bit, mask))
+            let distinct = all_patterns.counts_where(&all.rules, 1u16 << r, mask);
+            // The counts are of this rule's pairs, each once.
+            let n_pairs = distinct.iter().map(|&(_, n)| n as usize).sum();
+            (n_pairs, distinct)
         } else {
             let cands = block::candidates(
                 cmp.left(),
