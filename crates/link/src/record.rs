@@ -422,41 +422,22 @@ impl Small {
         Small { buf, len }
     }
 
-    /// `n` in decimal, zero-padded to `width` digits (as `format!("{n:0width$}")`, without
-    /// the formatting machinery, which cost more than the rest of a date's tokens' text).
-    fn number(n: u32, width: usize) -> Small {
-        let mut s = Small {
-            buf: [0; 24],
-            len: 0,
-        };
-        s.push_number(n, width);
-        s
-    }
-
-    fn push(&mut self, b: u8) {
-        if let Some(x) = self.buf.get_mut(self.len) {
-            *x = b;
-            self.len += 1;
-        }
-    }
-
-    fn push_number(&mut self, mut n: u32, width: usize) {
-        let mut digits = [0u8; 10];
-        let mut k = 0;
+    /// `n` in decimal (as `n.to_string()`, without the formatting machinery, which cost more
+    /// than the rest of a date's tokens).
+    fn number(mut n: u32) -> Small {
+        let mut buf = [0u8; 24];
+        // u32::MAX has 10 digits: written from the end of the first 10 bytes, then moved down.
+        let mut k = 10;
         loop {
-            digits[k] = b'0' + (n % 10) as u8;
-            k += 1;
+            k -= 1;
+            buf[k] = b'0' + (n % 10) as u8;
             n /= 10;
             if n == 0 {
                 break;
             }
         }
-        for _ in k..width {
-            self.push(b'0');
-        }
-        for &d in digits[..k].iter().rev() {
-            self.push(d);
-        }
+        buf.copy_within(k..10, 0);
+        Small { buf, len: 10 - k }
     }
 
     fn as_str(&self) -> &str {
@@ -639,18 +620,11 @@ impl Encoder {
             FieldKind::BirthDate => {
                 if let Some(d) = id.birth_date {
                     let (y, m, dd) = (d.year(), d.month(), d.day());
-                    let (ys, ms, ds) = match u32::try_from(y) {
-                        Ok(y) => (
-                            Small::number(y, 0),
-                            Small::number(m, 0),
-                            Small::number(dd, 0),
-                        ),
-                        Err(_) => (
-                            Small::of(format_args!("{y}")),
-                            Small::number(m, 0),
-                            Small::number(dd, 0),
-                        ),
+                    let ys = match u32::try_from(y) {
+                        Ok(y) => Small::number(y),
+                        Err(_) => Small::of(format_args!("{y}")),
                     };
+                    let (ms, ds) = (Small::number(m), Small::number(dd));
                     // Months and days share one numbering (and tag), so that a date read with
                     // day and month swapped is the same parts in the other order.
                     let mut part = |tag, lane, v: &str| {
@@ -907,7 +881,78 @@ fn shrink_slack<T>(v: &mut Vec<T>) {
     }
 }
 
-/// Where each record's q-grams of each field lie in a table's [`GramStore`]: the start of the
+/// Numbers kept in a narrow type `N` (one or two bytes) while every one fits, widened once to
+/// 32 bits by the first that does not: the numbers stay the same, only their width changes.
+#[derive(Clone)]
+enum Widening<N> {
+    Narrow(Vec<N>),
+    Wide(Vec<u32>),
+}
+
+impl<N: Copy + Into<u32> + TryFrom<u32>> Widening<N> {
+    fn new() -> Self {
+        Widening::Narrow(Vec::new())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Widening::Narrow(v) => v.len(),
+            Widening::Wide(v) => v.len(),
+        }
+    }
+
+    fn get(&self, k: usize) -> Option<u32> {
+        match self {
+            Widening::Narrow(v) => v.get(k).map(|&x| x.into()),
+            Widening::Wide(v) => v.get(k).copied(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Widening::Narrow(v) => v.capacity() * std::mem::size_of::<N>(),
+            Widening::Wide(v) => v.capacity() * 4,
+        }
+    }
+
+    fn reserve_exact(&mut self, n: usize) {
+        match self {
+            Widening::Narrow(v) => v.reserve_exact(n),
+            Widening::Wide(v) => v.reserve_exact(n),
+        }
+    }
+
+    fn shrink(&mut self) {
+        match self {
+            Widening::Narrow(v) => shrink_slack(v),
+            Widening::Wide(v) => shrink_slack(v),
+        }
+    }
+
+    fn extend(&mut self, numbers: &[u32]) {
+        if let Widening::Narrow(v) = self {
+            let before = v.len();
+            for &n in numbers {
+                match N::try_from(n) {
+                    Ok(x) => v.push(x),
+                    Err(_) => break,
+                }
+            }
+            if v.len() - before == numbers.len() {
+                return;
+            }
+            v.truncate(before);
+            let mut wide = Vec::with_capacity(v.capacity().max(v.len() + numbers.len()));
+            wide.extend(v.iter().map(|&n| n.into()));
+            *self = Widening::Wide(wide);
+        }
+        if let Widening::Wide(v) = self {
+            v.extend_from_slice(numbers);
+        }
+    }
+}
+
+/// Where each record's q-grams of each field lie in a table's q-gram store: the start of the
 /// record's run (4 bytes) and, inside the run, where each q-gram field but the last ends (a
 /// byte each while every such count fits, 4 bytes from the first that does not) — 6 bytes a
 /// record for the three q-gram fields of the Japanese layout instead of 12 for an offset per
@@ -919,13 +964,7 @@ struct GramBounds {
     /// Start of each record's run, and the end of the last (`len + 1` entries).
     starts: Vec<u32>,
     /// Per record, `ng - 1` ends of fields relative to the record's start.
-    splits: Splits,
-}
-
-#[derive(Clone)]
-enum Splits {
-    Narrow(Vec<u8>),
-    Wide(Vec<u32>),
+    splits: Widening<u8>,
 }
 
 impl GramBounds {
@@ -933,7 +972,7 @@ impl GramBounds {
         GramBounds {
             ng,
             starts: vec![0],
-            splits: Splits::Narrow(Vec::new()),
+            splits: Widening::new(),
         }
     }
 
@@ -944,7 +983,7 @@ impl GramBounds {
         for (g, &c) in counts.iter().enumerate() {
             within = within.saturating_add(c);
             if g + 1 < self.ng {
-                self.split(within);
+                self.splits.extend(&[within]);
             }
         }
         // A table past 2³² q-grams (some 16 GiB of them) would need wider starts; it cannot be
@@ -952,32 +991,11 @@ impl GramBounds {
         self.starts.push(start.saturating_add(within));
     }
 
-    fn split(&mut self, within: u32) {
-        match &mut self.splits {
-            Splits::Narrow(v) => match u8::try_from(within) {
-                Ok(x) => v.push(x),
-                Err(_) => {
-                    let mut wide: Vec<u32> = Vec::with_capacity(v.capacity().max(v.len() + 1));
-                    wide.extend(v.iter().map(|&x| u32::from(x)));
-                    wide.push(within);
-                    self.splits = Splits::Wide(wide);
-                }
-            },
-            Splits::Wide(v) => v.push(within),
-        }
-    }
-
     /// The range of record `i`'s q-grams of q-gram field `g`.
     #[inline]
     fn range(&self, i: usize, g: usize) -> (usize, usize) {
         let start = self.starts.get(i).map_or(0, |&s| s as usize);
-        let split = |k: usize| {
-            start
-                + match &self.splits {
-                    Splits::Narrow(v) => v.get(k).map_or(0, |&x| usize::from(x)),
-                    Splits::Wide(v) => v.get(k).map_or(0, |&x| x as usize),
-                }
-        };
+        let split = |k: usize| start + self.splits.get(k).map_or(0, |x| x as usize);
         let base = i * self.ng.saturating_sub(1);
         let lo = if g == 0 { start } else { split(base + g - 1) };
         let hi = if g + 1 >= self.ng {
@@ -990,89 +1008,31 @@ impl GramBounds {
 
     fn reserve(&mut self, records: usize) {
         self.starts.reserve_exact(records);
-        let n = records * self.ng.saturating_sub(1);
-        match &mut self.splits {
-            Splits::Narrow(v) => v.reserve_exact(n),
-            Splits::Wide(v) => v.reserve_exact(n),
-        }
+        self.splits
+            .reserve_exact(records * self.ng.saturating_sub(1));
     }
 
     fn shrink(&mut self) {
         shrink_slack(&mut self.starts);
-        match &mut self.splits {
-            Splits::Narrow(v) => shrink_slack(v),
-            Splits::Wide(v) => shrink_slack(v),
-        }
+        self.splits.shrink();
     }
 
     fn heap_bytes(&self) -> usize {
-        self.starts.capacity() * 4
-            + match &self.splits {
-                Splits::Narrow(v) => v.capacity(),
-                Splits::Wide(v) => v.capacity() * 4,
-            }
+        self.starts.capacity() * 4 + self.splits.heap_bytes()
     }
 }
 
 /// The q-grams of all records of a table, as numbers in the encoder's [`GramNumbers`]: 16 bits
 /// each while every number fits, 32 from the first that does not (the numbers stay the same, so
 /// a table of each width still compare with each other).
-#[derive(Clone)]
-enum GramStore {
-    Narrow(Vec<u16>),
-    Wide(Vec<u32>),
-}
+type GramStore = Widening<u16>;
 
 impl GramStore {
-    fn len(&self) -> usize {
-        match self {
-            GramStore::Narrow(v) => v.len(),
-            GramStore::Wide(v) => v.len(),
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        match self {
-            GramStore::Narrow(v) => v.capacity() * 2,
-            GramStore::Wide(v) => v.capacity() * 4,
-        }
-    }
-
-    fn reserve_exact(&mut self, n: usize) {
-        match self {
-            GramStore::Narrow(v) => v.reserve_exact(n),
-            GramStore::Wide(v) => v.reserve_exact(n),
-        }
-    }
-
-    fn shrink(&mut self) {
-        match self {
-            GramStore::Narrow(v) => shrink_slack(v),
-            GramStore::Wide(v) => shrink_slack(v),
-        }
-    }
-
-    fn extend(&mut self, numbers: &[u32]) {
-        if let GramStore::Narrow(v) = self {
-            if numbers.iter().all(|&n| n <= u32::from(u16::MAX)) {
-                v.extend(numbers.iter().map(|&n| n as u16));
-                return;
-            }
-            // The first number past 16 bits: the store widens once, for good.
-            let mut wide = Vec::with_capacity(v.capacity().max(v.len() + numbers.len()));
-            wide.extend(v.iter().map(|&n| u32::from(n)));
-            *self = GramStore::Wide(wide);
-        }
-        if let GramStore::Wide(v) = self {
-            v.extend_from_slice(numbers);
-        }
-    }
-
     #[inline]
     fn slice(&self, lo: usize, hi: usize) -> Grams<'_> {
         match self {
-            GramStore::Narrow(v) => Grams::Narrow(v.get(lo..hi).unwrap_or(&[])),
-            GramStore::Wide(v) => Grams::Wide(v.get(lo..hi).unwrap_or(&[])),
+            Widening::Narrow(v) => Grams::Narrow(v.get(lo..hi).unwrap_or(&[])),
+            Widening::Wide(v) => Grams::Wide(v.get(lo..hi).unwrap_or(&[])),
         }
     }
 }
@@ -1282,7 +1242,7 @@ impl TokenTable {
             ng,
             rows: Vec::new(),
             bounds: GramBounds::new(ng),
-            grams: GramStore::Narrow(Vec::new()),
+            grams: GramStore::new(),
             numbering: encoder.numbers.id,
             len: 0,
         }
@@ -1474,13 +1434,15 @@ mod tests {
             }
         }
 
-        /// The hand-written digits are `format!`'s.
+        /// The hand-written digits are `to_string`'s.
         #[test]
         fn small_numbers_are_formatted(y in -300_000i32..300_000, m in 0u32..100, d in 0u32..u32::MAX) {
-            let (year, n, m2) = (Small::number(y.unsigned_abs(), 4), Small::number(d, 0), Small::number(m, 2));
-            proptest::prop_assert_eq!(year.as_str(), format!("{:04}", y.unsigned_abs()));
+            let (year, n, m2) = (Small::number(y.unsigned_abs()), Small::number(d), Small::number(m));
+            proptest::prop_assert_eq!(year.as_str(), y.unsigned_abs().to_string());
             proptest::prop_assert_eq!(n.as_str(), d.to_string());
-            proptest::prop_assert_eq!(m2.as_str(), format!("{m:02}"));
+            proptest::prop_assert_eq!(m2.as_str(), m.to_string());
+            let max = Small::number(u32::MAX);
+            proptest::prop_assert_eq!(max.as_str(), u32::MAX.to_string());
         }
 
         /// A name's tokens recalled from the cache are those computed afresh, whatever the mix
@@ -1695,12 +1657,12 @@ mod tests {
         ) {
             let (a, b, small): (Vec<u32>, Vec<u32>, Vec<u32>) =
                 (a.into_iter().collect(), b.into_iter().collect(), small.into_iter().collect());
-            let mut store = GramStore::Narrow(Vec::new());
+            let mut store = GramStore::new();
             store.extend(&small);
             store.extend(&a);
             store.extend(&b);
             let wide = a.iter().chain(&b).any(|&n| n > u32::from(u16::MAX));
-            proptest::prop_assert_eq!(matches!(store, GramStore::Wide(_)), wide);
+            proptest::prop_assert_eq!(matches!(store, Widening::Wide(_)), wide);
             let (ns, na) = (small.len(), a.len());
             let got = |lo: usize, hi: usize| store.slice(lo, hi);
             let sa = got(ns, ns + na);
@@ -1708,7 +1670,7 @@ mod tests {
             let ss = got(0, ns);
             let want = |x: &[u32], y: &[u32]| crate::compare::dice_at_least(x, y, min);
             proptest::prop_assert_eq!(sa.dice_at_least(sb, min), want(&a, &b));
-            let mut narrow = GramStore::Narrow(Vec::new());
+            let mut narrow = GramStore::new();
             narrow.extend(&small);
             let n = narrow.slice(0, ns);
             proptest::prop_assert_eq!(n.dice_at_least(sa, min), want(&small, &a));
