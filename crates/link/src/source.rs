@@ -395,11 +395,6 @@ impl Ids {
         self.len == 0
     }
 
-    /// Bytes held (for reports and the memory accounting of a run).
-    pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.restarts.capacity() * 4 + self.last.capacity()
-    }
-
     /// Make room for about `additional` more ids like those so far.
     fn reserve(&mut self, additional: usize) {
         let per_id = self.bytes.len().div_ceil(self.len.max(1));

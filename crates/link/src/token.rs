@@ -298,14 +298,17 @@ pub fn for_each_qgram(value: &str, q: usize, f: impl FnMut(&str)) {
 /// of `rest`, then `last` if given (nothing when that sequence has one character). The bigrams
 /// of a padded value are those of `'^'`, the value, `Some('$')`; a value cut in two gives the
 /// bigrams of `'^'`, the head, `None` and of the head's last character, the tail, `Some('$')`.
-pub fn for_each_bigram(first: char, rest: &str, last: Option<char>, mut f: impl FnMut(&str)) {
-    // Bigrams inside `rest` are slices of it; only the two at the ends are assembled.
-    let mut edge = String::new();
+fn for_each_bigram(first: char, rest: &str, last: Option<char>, mut f: impl FnMut(&str)) {
+    // Bigrams inside `rest` are slices of it; only the two at the ends are assembled, on the
+    // stack.
+    let mut buf = [0u8; 8];
     let mut pair = |a: char, b: char, f: &mut dyn FnMut(&str)| {
-        edge.clear();
-        edge.push(a);
-        edge.push(b);
-        f(&edge);
+        let n = a.encode_utf8(&mut buf).len();
+        let m = b.encode_utf8(&mut buf[n..]).len();
+        // Two characters encoded as UTF-8 are UTF-8.
+        if let Ok(g) = std::str::from_utf8(&buf[..n + m]) {
+            f(g);
+        }
     };
     let mut chars = rest.char_indices();
     let Some((_, c0)) = chars.next() else {
