@@ -192,6 +192,41 @@ impl Candidates {
         (a as u32, self.right.get(k).copied().unwrap_or(0))
     }
 
+    /// Pairs `range` (in sorted order), walking the left records' runs: one search for the
+    /// first pair's left record instead of one per pair as [`Candidates::pair`] does.
+    pub fn pairs_in(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        let mut a = self.pair(start).0 as usize;
+        self.right
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .zip(start..)
+            .map(move |(&b, k)| {
+                // Runs can be empty: skip every left record whose run ends at or before `k`.
+                while self.starts.get(a + 1).is_some_and(|&s| s as usize <= k) {
+                    a += 1;
+                }
+                (a as u32, b)
+            })
+    }
+
+    /// Each left record's pairs, in parallel: `(index of the pair, left, right)`.
+    pub fn par_runs(&self) -> impl ParallelIterator<Item = (usize, u32, u32)> + '_ {
+        let lefts = self.starts.len().saturating_sub(1);
+        (0..lefts).into_par_iter().flat_map_iter(move |a| {
+            let lo = self.starts.get(a).map_or(0, |&s| s as usize);
+            let hi = self.starts.get(a + 1).map_or(lo, |&s| s as usize);
+            self.right
+                .get(lo..hi.max(lo))
+                .unwrap_or(&[])
+                .iter()
+                .zip(lo..)
+                .map(move |(&b, k)| (k, a as u32, b))
+        })
+    }
+
     /// The pairs in sorted order.
     pub fn pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
         self.starts.windows(2).enumerate().flat_map(move |(a, w)| {
@@ -465,7 +500,39 @@ pub fn candidates(
 
 #[cfg(test)]
 mod tests {
-    use super::{Pack, index_bits};
+    use super::{Candidates, Pack, index_bits};
+    use rayon::iter::ParallelIterator;
+
+    proptest::proptest! {
+        /// Walking runs gives the pairs (and their indices) that looking each pair up gives,
+        /// empty runs included.
+        #[test]
+        fn run_walks_agree_with_lookups(
+            runs in proptest::collection::vec(0usize..5, 0..40),
+            from in 0usize..200,
+            len in 0usize..200,
+        ) {
+            let mut starts = vec![0u32];
+            let mut right = Vec::new();
+            for (a, &n) in runs.iter().enumerate() {
+                right.extend((0..n).map(|j| (a * 7 + j) as u32));
+                starts.push(right.len() as u32);
+            }
+            let c = Candidates { starts, right, ..Candidates::default() };
+            let all: Vec<(u32, u32)> = c.pairs().collect();
+            proptest::prop_assert_eq!(all.len(), c.len());
+            for (k, &p) in all.iter().enumerate() {
+                proptest::prop_assert_eq!(c.pair(k), p);
+            }
+            let want: Vec<(u32, u32)> = all.iter().copied().skip(from).take(len).collect();
+            let got: Vec<(u32, u32)> = c.pairs_in(from..from + len).collect();
+            proptest::prop_assert_eq!(got, want);
+            let runs: Vec<(usize, u32, u32)> = c.par_runs().collect();
+            let want: Vec<(usize, u32, u32)> =
+                all.iter().enumerate().map(|(k, &(a, b))| (k, a, b)).collect();
+            proptest::prop_assert_eq!(runs, want);
+        }
+    }
 
     proptest::proptest! {
         /// A packed word gives back its pair and mask, and words sort as their pairs do; the

@@ -254,9 +254,8 @@ fn run(
 
     let t2 = Instant::now();
     let mut links: Vec<ScoredPair> = cands
-        .par_pairs()
-        .enumerate()
-        .filter_map(|(i, (a, b))| {
+        .par_runs()
+        .filter_map(|(i, a, b)| {
             let p = patterns.get(i);
             let probability = model.match_probability(&cmp, a as usize, p);
             (probability >= opts.threshold).then_some(ScoredPair {
@@ -305,29 +304,82 @@ enum PatternIds {
 /// distinct patterns, so its own numbers fit 16 bits).
 const PATTERN_CHUNK: usize = 1 << 16;
 
+/// Pairs one task reorders by right record at a time (a divisor of [`PATTERN_CHUNK`]; the
+/// order costs 12 bytes a pair while it is sorted).
+const SORT_SLICE: usize = 1 << 14;
+
 type PatternMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<crate::record::MulHasher>>;
 
 impl Patterns {
     fn of(cmp: &Comparator<'_>, pairs: &block::Candidates) -> Patterns {
+        Patterns::of_sized(cmp, pairs, PATTERN_CHUNK, SORT_SLICE)
+    }
+
+    /// [`Patterns::of`] with tasks of `chunk` pairs (at most 2¹⁶) reordered `slice` pairs at a
+    /// time (at most `chunk`).
+    fn of_sized(
+        cmp: &Comparator<'_>,
+        pairs: &block::Candidates,
+        chunk: usize,
+        slice: usize,
+    ) -> Patterns {
+        let chunk = chunk.clamp(1, PATTERN_CHUNK);
+        let slice = slice.clamp(1, chunk);
         // Each chunk numbers its patterns itself, in place; the chunks' numbers are then
         // mapped to global ones (few distinct patterns per chunk, so merging is cheap).
         let mut ids = vec![0u16; pairs.len()];
         let locals: Vec<Vec<u64>> = ids
-            .par_chunks_mut(PATTERN_CHUNK)
+            .par_chunks_mut(chunk)
             .enumerate()
             .map(|(c, out)| {
                 let mut seen: PatternMap<u16> = PatternMap::default();
                 let mut local = Vec::new();
-                for (k, id) in out.iter_mut().enumerate() {
-                    let (a, b) = pairs.pair(c * PATTERN_CHUNK + k);
-                    let p = cmp.pattern(a as usize, b as usize);
-                    *id = *seen.entry(p).or_insert_with(|| {
-                        local.push(p);
-                        // At most PATTERN_CHUNK entries: the index fits.
-                        (local.len() - 1) as u16
-                    });
+                // Pairs come sorted by left record, so their right records are scattered over
+                // the right table and each costs a few cache misses. Compared in the order of
+                // their right records instead, slice by slice, both sides are read nearly in
+                // table order (the left ones from a small window): patterns took a third less
+                // time on 100k × 100k.
+                let mut order: Vec<u64> = Vec::with_capacity(slice.min(out.len()));
+                let mut lefts: Vec<u32> = Vec::with_capacity(slice.min(out.len()));
+                for (s, part) in out.chunks_mut(slice).enumerate() {
+                    let lo = c * chunk + s * slice;
+                    order.clear();
+                    lefts.clear();
+                    for (k, (a, b)) in pairs.pairs_in(lo..lo + part.len()).enumerate() {
+                        // k < slice ≤ 2¹⁶.
+                        order.push(u64::from(b) << 16 | k as u64);
+                        lefts.push(a);
+                    }
+                    order.sort_unstable();
+                    for &x in &order {
+                        let (b, k) = ((x >> 16) as usize, (x & 0xFFFF) as usize);
+                        let (Some(&a), Some(id)) = (lefts.get(k), part.get_mut(k)) else {
+                            continue;
+                        };
+                        let p = cmp.pattern(a as usize, b);
+                        *id = *seen.entry(p).or_insert_with(|| {
+                            local.push(p);
+                            // At most PATTERN_CHUNK entries: the index fits.
+                            (local.len() - 1) as u16
+                        });
+                    }
                 }
-                local
+                // Renumbered in the order of first appearance among the pairs as they are
+                // sorted, so that the distinct patterns (and EM's sums over them) come in the
+                // same order whatever order they were computed in.
+                let mut renumber = vec![u32::MAX; local.len()];
+                let mut ordered = Vec::with_capacity(local.len());
+                for id in out.iter_mut() {
+                    let Some(n) = renumber.get_mut(usize::from(*id)) else {
+                        continue;
+                    };
+                    if *n == u32::MAX {
+                        *n = ordered.len() as u32;
+                        ordered.push(local[usize::from(*id)]);
+                    }
+                    *id = *n as u16;
+                }
+                ordered
             })
             .collect();
         let mut global: PatternMap<u32> = PatternMap::default();
@@ -347,7 +399,7 @@ impl Patterns {
             })
             .collect();
         let n = ids.len();
-        let chunks = ids.par_chunks_mut(PATTERN_CHUNK).zip(remaps.par_iter());
+        let chunks = ids.par_chunks_mut(chunk).zip(remaps.par_iter());
         let ids = if distinct.len() <= 1 << 16 {
             chunks.for_each(|(out, remap)| {
                 for id in out {
@@ -357,7 +409,7 @@ impl Patterns {
             PatternIds::Narrow(ids)
         } else {
             let mut wide = vec![0u32; n];
-            wide.par_chunks_mut(PATTERN_CHUNK)
+            wide.par_chunks_mut(chunk)
                 .zip(chunks)
                 .for_each(|(w, (out, remap))| {
                     for (x, id) in w.iter_mut().zip(out.iter()) {
@@ -527,4 +579,63 @@ fn train_m(
         })
         .collect();
     (m, sessions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Encoder, RawRecord};
+    use crate::schema::{Role, Schema};
+    use crate::simulate::{self, NamePools};
+    use crate::token::LinkageKey;
+
+    fn tables(n: usize, overlap: usize, seed: u64) -> (TokenTable, TokenTable) {
+        let pools = NamePools::from_csv(
+            include_str!("../tests/data/family_names.csv"),
+            include_str!("../tests/data/given_names.csv"),
+        );
+        let (left, right) = simulate::two_sources(&pools, n, overlap, 1.0, seed);
+        let schema = Schema::from_roles(|r| simulate::HEADER.contains(&r) && r != Role::Id);
+        let enc = Encoder::new(&LinkageKey::from_bytes([5; 32]), schema);
+        let table = |recs: &[simulate::SimRecord]| {
+            let raws: Vec<RawRecord> = recs.iter().map(|r| r.record.clone()).collect();
+            TokenTable::encode(&enc, &crate::source::normalise_all(&raws).0)
+        };
+        (table(&left), table(&right))
+    }
+
+    /// However the candidates are cut into tasks and reordered for locality, each candidate
+    /// gets its own pattern and the distinct patterns come in order of first appearance.
+    #[test]
+    fn patterns_do_not_depend_on_how_they_are_computed() {
+        let (lt, rt) = tables(3000, 2000, 21);
+        let cmp = Comparator::new(&lt, &rt).unwrap();
+        let rules = block::default_rules(lt.schema());
+        let cands = block::candidates(&lt, &rt, false, &rules, 250_000);
+        assert!(cands.len() > 1500, "{} candidates", cands.len());
+        let want: Vec<u64> = cands
+            .pairs()
+            .map(|(a, b)| cmp.pattern(a as usize, b as usize))
+            .collect();
+        let mut first_seen = Vec::new();
+        for &p in &want {
+            if !first_seen.contains(&p) {
+                first_seen.push(p);
+            }
+        }
+        assert!(first_seen.len() > 20);
+        for (chunk, slice) in [
+            (PATTERN_CHUNK, SORT_SLICE),
+            (64, 16),
+            (48, 48),
+            (1000, 7),
+            (1, 1),
+        ] {
+            let p = Patterns::of_sized(&cmp, &cands, chunk, slice);
+            assert_eq!(p.distinct, first_seen, "chunk {chunk}, slice {slice}");
+            for (k, &w) in want.iter().enumerate() {
+                assert_eq!(p.get(k), w, "pair {k}, chunk {chunk}, slice {slice}");
+            }
+        }
+    }
 }

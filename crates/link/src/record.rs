@@ -7,7 +7,7 @@ use tsunagu_model::{PostalCode, Sex};
 
 use crate::normalize::{self, address::Address};
 use crate::schema::{FieldKind, Role, Schema};
-use crate::token::{FieldKey, LinkageKey, Tag, Token, for_each_qgram};
+use crate::token::{FieldKey, LinkageKey, Tag, Token, for_each_bigram, for_each_qgram};
 
 /// One record as read from a file: the text of each role. Holds personal data: `Debug` is
 /// redacted.
@@ -288,6 +288,34 @@ struct NameTokens {
     len: u32,
 }
 
+/// What every address of one directory municipality starts with, tokenised: the token of its
+/// prefecture and municipality, and the q-gram numbers of the text up to the municipality's end.
+struct Place {
+    token: Token,
+    grams: Box<[u32]>,
+}
+
+/// [`Place`]s by directory municipality (`Address::place`), each made the first time an
+/// address of it is encoded. One table for all threads (about 1,900 entries): a place is
+/// nobody's personal data, and per-thread copies cost a megabyte at the peak.
+struct Places(Box<[std::sync::OnceLock<Place>]>);
+
+impl Places {
+    fn new() -> Self {
+        Places(
+            (0..normalize::address::place_count())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Places {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Places({})", self.0.len())
+    }
+}
+
 /// Names a cache may hold before it is emptied (with their q-grams, about 16 MiB at most).
 const NAME_LIMIT: usize = 1 << 17;
 
@@ -535,6 +563,7 @@ pub struct Encoder {
     schema: Schema,
     keys: Vec<FieldKey>,
     numbers: std::sync::Arc<GramNumbers>,
+    places: std::sync::Arc<Places>,
 }
 
 impl Encoder {
@@ -552,6 +581,7 @@ impl Encoder {
             schema,
             keys,
             numbers: std::sync::Arc::new(GramNumbers::new()),
+            places: std::sync::Arc::new(Places::new()),
         }
     }
 
@@ -564,6 +594,21 @@ impl Encoder {
         let key = &self.keys[f];
         for_each_qgram(value, 2, |g| {
             out.push(cache.gram(f, f, key, tag, g, &self.numbers))
+        });
+    }
+
+    /// The numbers of the q-grams (tag [`Tag::Gram`]) that [`for_each_bigram`] walks for
+    /// `(first, rest, last)`.
+    fn bigrams(
+        &self,
+        cache: &mut GramCache,
+        f: usize,
+        (first, rest, last): (char, &str, Option<char>),
+        out: &mut Vec<u32>,
+    ) {
+        let key = &self.keys[f];
+        for_each_bigram(first, rest, last, |g| {
+            out.push(cache.gram(f, f, key, Tag::Gram, g, &self.numbers))
         });
     }
 
@@ -673,13 +718,42 @@ impl Encoder {
             }
             FieldKind::JpAddress => {
                 if let Some(a) = &id.address {
+                    // The municipality's token and the q-grams of the text up to its end are
+                    // the same for every address of a directory municipality: they are made
+                    // once per municipality (most of an address's q-grams).
+                    let place = a
+                        .place
+                        .filter(|_| !a.municipality.is_empty())
+                        .and_then(|m| self.places.0.get(m as usize))
+                        .map(|slot| {
+                            slot.get_or_init(|| {
+                                let mut head = String::with_capacity(
+                                    a.prefecture.len() + a.municipality.len() + 1,
+                                );
+                                head.push_str(&a.prefecture);
+                                head.push('|');
+                                head.push_str(&a.municipality);
+                                let token = key.token(Tag::Part2, &head);
+                                head.clear();
+                                head.push_str(&a.prefecture);
+                                head.push_str(&a.municipality);
+                                let mut grams = Vec::new();
+                                self.bigrams(cache, f, ('^', &head, None), &mut grams);
+                                Place {
+                                    token,
+                                    grams: grams.into_boxed_slice(),
+                                }
+                            })
+                        });
                     // One buffer grows muni → town → full; the tokens are taken on the way.
                     let s = &mut t.text;
                     s.clear();
                     s.push_str(&a.prefecture);
                     s.push('|');
                     s.push_str(&a.municipality);
-                    if !a.municipality.is_empty() {
+                    if let Some(p) = place {
+                        t.alt[1] = p.token;
+                    } else if !a.municipality.is_empty() {
                         t.alt[1] = key.token(Tag::Part2, s);
                     }
                     s.push('|');
@@ -691,10 +765,22 @@ impl Encoder {
                     s.push_str(&a.block);
                     t.whole = key.token(Tag::Whole, s);
                     s.clear();
-                    for part in [&a.prefecture, &a.municipality, &a.town, &a.block] {
-                        s.push_str(part);
+                    match (place, a.municipality.chars().next_back()) {
+                        (Some(p), Some(last)) => {
+                            // The bigrams of the whole text are those of its head (without the
+                            // end mark) and those from the head's last character on.
+                            t.grams.extend_from_slice(&p.grams);
+                            s.push_str(&a.town);
+                            s.push_str(&a.block);
+                            self.bigrams(cache, f, (last, s, Some('$')), &mut t.grams);
+                        }
+                        _ => {
+                            for part in [&a.prefecture, &a.municipality, &a.town, &a.block] {
+                                s.push_str(part);
+                            }
+                            self.grams(cache, f, Tag::Gram, s, &mut t.grams);
+                        }
                     }
-                    self.grams(cache, f, Tag::Gram, s, &mut t.grams);
                 }
             }
             FieldKind::Insurance => {
@@ -1475,6 +1561,49 @@ mod tests {
                     enc.field(f, &id, &mut b, &mut GramCache::new(0));
                     proptest::prop_assert_eq!((a.whole, a.alt, a.grams), (b.whole, b.alt, b.grams));
                 }
+            }
+        }
+
+        /// An address's tokens are the same whether its municipality's part is made and
+        /// remembered, recalled, or computed without the directory entry, with a warm or a
+        /// fresh gram cache.
+        #[test]
+        fn remembered_places_match_fresh_tokens(
+            addresses in proptest::collection::vec(
+                (proptest::sample::select(vec![
+                    "東京都千代田区千代田1-1",
+                    "千代田区丸の内二丁目3番",
+                    "東京都千代田区",
+                    "東京都千代田区千代田",
+                    "北海道当別町弥生１２３",
+                    "北海道石狩郡当別町",
+                    "大阪大阪市北区梅田３丁目１－１",
+                    "どこか遠く1-2",
+                    "1-2-3",
+                ]),
+                 proptest::sample::select(vec!["", "1000001", "5300001"])),
+                1..30)
+        ) {
+            let key = LinkageKey::from_bytes([7; 32]);
+            let enc = Encoder::new(&key, Schema::from_roles(|r| matches!(r, Role::Address | Role::PostalCode)));
+            let f = enc.schema().position(FieldKind::JpAddress).unwrap();
+            let mut cache = GramCache::new(0);
+            for (text, postal) in addresses {
+                let mut raw = RawRecord::default();
+                raw.set(Role::Address, text);
+                raw.set(Role::PostalCode, postal);
+                let id = Identity::normalise(&raw).0;
+                let mut plain = id.clone();
+                if let Some(a) = &mut plain.address {
+                    a.place = None;
+                }
+                let (mut a, mut b, mut c) =
+                    (FieldTokens::default(), FieldTokens::default(), FieldTokens::default());
+                enc.field(f, &id, &mut a, &mut cache);
+                enc.field(f, &id, &mut b, &mut GramCache::new(0));
+                enc.field(f, &plain, &mut c, &mut GramCache::new(0));
+                proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (b.whole, b.alt, &b.grams));
+                proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (c.whole, c.alt, &c.grams));
             }
         }
 

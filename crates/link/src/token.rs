@@ -298,7 +298,12 @@ pub fn for_each_qgram(value: &str, q: usize, f: impl FnMut(&str)) {
 /// of `rest`, then `last` if given (nothing when that sequence has one character). The bigrams
 /// of a padded value are those of `'^'`, the value, `Some('$')`; a value cut in two gives the
 /// bigrams of `'^'`, the head, `None` and of the head's last character, the tail, `Some('$')`.
-fn for_each_bigram(first: char, rest: &str, last: Option<char>, mut f: impl FnMut(&str)) {
+pub(crate) fn for_each_bigram(
+    first: char,
+    rest: &str,
+    last: Option<char>,
+    mut f: impl FnMut(&str),
+) {
     // Bigrams inside `rest` are slices of it; only the two at the ends are assembled, on the
     // stack.
     let mut buf = [0u8; 8];

@@ -28,6 +28,11 @@ pub struct Address {
     pub block: String,
     /// What follows the block numbers (building, room), normalised.
     pub rest: String,
+    /// The municipality's entry in the embedded directory, when it was found there: then
+    /// `prefecture` and `municipality` are that entry's names, so every address with the same
+    /// entry starts with the same text (the encoder tokenises that part once per entry). The
+    /// number identifies a place, never a person, and means nothing outside this build.
+    pub(crate) place: Option<u32>,
 }
 
 fn is_kanji_digit(c: char) -> bool {
@@ -128,6 +133,11 @@ fn parse_block(s: &str) -> (String, String) {
     (block, rest.to_owned())
 }
 
+/// How many directory municipalities there are: every [`Address`]'s `place` is below this.
+pub(crate) fn place_count() -> usize {
+    DIRECTORY.muni_count()
+}
+
 /// Split an address. The postal code, when known, tells the prefecture and municipality when the
 /// address text leaves them out.
 pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
@@ -199,6 +209,9 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
     }
     if let Some(m) = muni {
         out.municipality = dir.muni_name(m).to_owned();
+        // A municipality is looked up within its prefecture (or gives it), so the two names
+        // are the entry's.
+        out.place = (pref == Some(dir.muni_pref(m))).then_some(m);
     }
 
     // Town: longest known town of the municipality; else the text before the block numbers.
@@ -240,6 +253,11 @@ mod tests {
         assert_eq!(a.block, "1-1-1");
         let b = split("千代田区千代田１－１－１", None);
         assert_eq!(a, b);
+        // The directory entry stands for exactly these two names.
+        let m = a.place.expect("a directory municipality");
+        assert!((m as usize) < place_count());
+        assert_eq!(DIRECTORY.muni_name(m), a.municipality);
+        assert_eq!(DIRECTORY.prefectures[DIRECTORY.muni_pref(m)], a.prefecture);
     }
 
     #[test]
@@ -285,6 +303,7 @@ mod tests {
     fn unknown_text_does_not_panic() {
         let a = split("どこか遠く", None);
         assert_eq!(a.prefecture, "");
+        assert_eq!(a.place, None);
         assert_eq!(a.town, text("どこか遠く"));
         assert_eq!(split("", None), Address::default());
     }

@@ -149,6 +149,11 @@ impl Directory {
         self.text.get(start as usize..end as usize).unwrap_or("")
     }
 
+    /// How many municipalities there are (their indices are `0..muni_count()`).
+    pub(super) fn muni_count(&self) -> usize {
+        self.munis.len().saturating_sub(1)
+    }
+
     /// The normalised name of municipality `m`.
     pub(super) fn muni_name(&self, m: u32) -> &'static str {
         let m = m as usize;

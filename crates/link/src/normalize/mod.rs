@@ -60,6 +60,9 @@ fn voiced(c: char) -> char {
 
 /// Full normalisation of a name or free identity text (see the module documentation).
 pub fn text(input: &str) -> String {
+    if input.is_ascii() {
+        return ascii_text(input);
+    }
     let mut out = text_once(input);
     // Removing spaces or folding kana can leave combining marks next to a new base character
     // (`a ¨` → `a¨`, `わ゙` → `ヷ`), which NFKC would compose on a second pass. Run again until
@@ -80,6 +83,18 @@ pub fn text(input: &str) -> String {
         out = again;
     }
     out
+}
+
+/// [`text`] of ASCII input: everything but spaces removal and lower case is the identity on
+/// ASCII (NFKC, kana, kanji and dash folds), and a third of a Japanese record's text fields
+/// (postal code, insurance symbol and number) are ASCII, so they skip the character-by-character
+/// pipeline and its buffers.
+fn ascii_text(input: &str) -> String {
+    input
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// Characters that NFKC leaves as they are and that are not combining marks: printable ASCII,
@@ -448,6 +463,21 @@ mod tests {
         ) {
             let s: String = parts.concat();
             proptest::prop_assert_eq!(phonetic(&s), phonetic_reference(&s));
+        }
+    }
+
+    #[test]
+    fn ascii_shortcut_is_the_full_pipeline() {
+        for s in ["", " ", "AbC-12 3", "-x-", "1-2", "a\t\u{b}b", "\u{1}Z~"] {
+            assert_eq!(ascii_text(s), text_once(s), "{s:?}");
+            assert_eq!(text(s), text_once(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_shortcut_agrees(s in "[\\x00-\\x7f]{0,24}") {
+            proptest::prop_assert_eq!(ascii_text(&s), text_once(&s));
         }
     }
 
