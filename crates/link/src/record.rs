@@ -288,6 +288,51 @@ struct NameTokens {
     len: u32,
 }
 
+/// The numbers of short digit runs (a date's year, month and day, a postal code's digit
+/// groups), by (field, tag), length and value, in tables indexed by the digits: one table for
+/// all threads, read without a lock (a number, once known, never changes: racing threads
+/// store the same one). Five such lookups a record were hashed-memo probes that missed the
+/// core's cache as often as not. A value is a place or a date part, nobody's personal data.
+struct Parts(Vec<((usize, Tag), ByLength)>);
+
+/// A field-tag's digit tables for runs of 1, 2, 3 and 4 digits (u32::MAX: not numbered yet).
+type ByLength = [std::sync::OnceLock<Box<[std::sync::atomic::AtomicU32]>>; 4];
+
+impl Parts {
+    /// Tables for the tags the encoder numbers digit runs under, for the schema's fields.
+    fn new(schema: &Schema) -> Self {
+        let mut v = Vec::new();
+        for (f, kind) in schema.fields.iter().enumerate() {
+            let tags: &[Tag] = match kind {
+                FieldKind::BirthDate => &[Tag::Year, Tag::Day],
+                FieldKind::PostalCode => &[Tag::Part1, Tag::Part2],
+                _ => &[],
+            };
+            for &t in tags {
+                v.push(((f, t), Default::default()));
+            }
+        }
+        Parts(v)
+    }
+
+    /// The table of runs of `len` (1–4) digits of (field, tag), made on first use.
+    fn table(&self, f: usize, tag: Tag, len: usize) -> Option<&[std::sync::atomic::AtomicU32]> {
+        let (_, by_len) = self.0.iter().find(|(w, _)| *w == (f, tag))?;
+        let slot = by_len.get(len.checked_sub(1)?)?;
+        Some(slot.get_or_init(|| {
+            (0..10usize.pow(len as u32))
+                .map(|_| std::sync::atomic::AtomicU32::new(u32::MAX))
+                .collect()
+        }))
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Parts({})", self.0.len())
+    }
+}
+
 /// What every address of one directory municipality starts with, tokenised: the token of its
 /// prefecture and municipality, and the q-gram numbers of the text up to the municipality's end.
 struct Place {
@@ -564,6 +609,7 @@ pub struct Encoder {
     keys: Vec<FieldKey>,
     numbers: std::sync::Arc<GramNumbers>,
     places: std::sync::Arc<Places>,
+    parts: std::sync::Arc<Parts>,
 }
 
 impl Encoder {
@@ -578,10 +624,11 @@ impl Encoder {
             })
             .collect();
         Encoder {
-            schema,
             keys,
             numbers: std::sync::Arc::new(GramNumbers::new()),
             places: std::sync::Arc::new(Places::new()),
+            parts: std::sync::Arc::new(Parts::new(&schema)),
+            schema,
         }
     }
 
@@ -610,6 +657,36 @@ impl Encoder {
         for_each_bigram(first, rest, last, |g| {
             out.push(cache.gram(f, f, key, Tag::Gram, g, &self.numbers))
         });
+    }
+
+    /// [`GramCache::gram`] of a date part or postal digit group, through [`Parts`] when it is
+    /// a run of at most four ASCII digits.
+    fn part(&self, cache: &mut GramCache, f: usize, lane: usize, tag: Tag, value: &str) -> u32 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let b = value.as_bytes();
+        let table = (!b.is_empty() && b.len() <= 4 && b.iter().all(u8::is_ascii_digit))
+            .then(|| self.parts.table(f, tag, b.len()))
+            .flatten();
+        let Some(table) = table else {
+            return cache.gram(f, lane, &self.keys[f], tag, value, &self.numbers);
+        };
+        // "02" and "2" are different values: the tables are per length.
+        let n = b
+            .iter()
+            .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
+        let Some(slot) = table.get(n) else {
+            return cache.gram(f, lane, &self.keys[f], tag, value, &self.numbers);
+        };
+        match slot.load(Relaxed) {
+            u32::MAX => {
+                let x = self
+                    .numbers
+                    .number(lane, self.keys[f].token(tag, value).short());
+                slot.store(x, Relaxed);
+                x
+            }
+            x => x,
+        }
     }
 
     /// Tokens of every field of one identity.
@@ -672,9 +749,8 @@ impl Encoder {
                     let (ms, ds) = (Small::number(m), Small::number(dd));
                     // Months and days share one numbering (and tag), so that a date read with
                     // day and month swapped is the same parts in the other order.
-                    let mut part = |tag, lane, v: &str| {
-                        cache.gram(f, part_lane(f, lane), key, tag, v, &self.numbers)
-                    };
+                    let mut part =
+                        |tag, lane, v: &str| self.part(cache, f, part_lane(f, lane), tag, v);
                     let parts = DateParts {
                         year: part(Tag::Year, 0, ys.as_str()),
                         month: part(Tag::Day, 1, ms.as_str()),
@@ -695,7 +771,7 @@ impl Encoder {
                     None => &id.postal_digits,
                 };
                 let mut part = |lane, tag, v: Option<&str>| match v {
-                    Some(v) => 1 + cache.gram(f, part_lane(f, lane), key, tag, v, &self.numbers),
+                    Some(v) => 1 + self.part(cache, f, part_lane(f, lane), tag, v),
                     None => 0,
                 };
                 let p = PostalParts {
@@ -1604,6 +1680,39 @@ mod tests {
                 enc.field(f, &plain, &mut c, &mut GramCache::new(0));
                 proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (b.whole, b.alt, &b.grams));
                 proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (c.whole, c.alt, &c.grams));
+            }
+        }
+
+        /// A date part's or postal digit group's number from the shared digit tables is the
+        /// one the gram cache gives the same value, whichever is asked first, with leading
+        /// zeros ("02" is not "2") and for runs too long or not digits for a table.
+        #[test]
+        fn digit_tables_number_runs_as_the_cache_does(
+            asks in proptest::collection::vec(
+                (0usize..4, "[0-9]{1,6}|[0-9０-９a]{1,3}", proptest::bool::ANY),
+                1..60)
+        ) {
+            let key = LinkageKey::from_bytes([3; 32]);
+            let enc = Encoder::new(
+                &key,
+                Schema::from_roles(|r| matches!(r, Role::BirthDate | Role::PostalCode)),
+            );
+            let d = enc.schema().position(FieldKind::BirthDate).unwrap();
+            let p = enc.schema().position(FieldKind::PostalCode).unwrap();
+            let wheres = [(d, 0, Tag::Year), (d, 1, Tag::Day), (p, 0, Tag::Part1), (p, 1, Tag::Part2)];
+            let mut cache = GramCache::new(enc.numbers.id);
+            for (w, v, table_first) in asks {
+                let (f, lane, tag) = wheres[w];
+                let lane = part_lane(f, lane);
+                let mut fresh = GramCache::new(enc.numbers.id);
+                let (a, b) = if table_first {
+                    let a = enc.part(&mut cache, f, lane, tag, &v);
+                    (a, fresh.gram(f, lane, &enc.keys[f], tag, &v, &enc.numbers))
+                } else {
+                    let b = fresh.gram(f, lane, &enc.keys[f], tag, &v, &enc.numbers);
+                    (enc.part(&mut cache, f, lane, tag, &v), b)
+                };
+                proptest::prop_assert_eq!(a, b, "{:?} {}", tag, v);
             }
         }
 

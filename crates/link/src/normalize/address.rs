@@ -168,10 +168,11 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
             .trim_end_matches(['都', '府', '県'])
             .len()..];
     }
-    let mut postal_places = postal.into_iter().flat_map(|c| dir.postal_munis(c));
-    let first_place = postal_places.next();
+    // The postal code's places are looked up only when the text leaves something out (most
+    // addresses are written in full, and the lookup is a search of the code table).
+    let first_place = || postal.and_then(|c| dir.postal_munis(c).next());
     if pref.is_none()
-        && let Some(m) = first_place
+        && let Some(m) = first_place()
     {
         pref = Some(dir.muni_pref(m));
     }
@@ -193,9 +194,9 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
         }
     }
     if muni.is_none()
-        && let Some(m) = first_place
+        && let Some(m) = postal
             .into_iter()
-            .chain(postal_places)
+            .flat_map(|c| dir.postal_munis(c))
             .find(|&m| pref.is_none_or(|p| dir.muni_pref(m) == p))
     {
         muni = Some(m);
