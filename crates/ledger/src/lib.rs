@@ -12,6 +12,7 @@ mod audit;
 mod eligibility;
 mod error;
 mod import;
+mod migrations;
 mod notices;
 mod providers;
 mod receipt;
@@ -105,10 +106,12 @@ impl Ledger {
             .connect(url)
             .await
             .map_err(Error::backend)?;
-        // The vault's migrations (numbered from 1001) share `_sqlx_migrations`: ignore them.
-        let mut migrator = sqlx::migrate!("./migrations");
-        migrator.set_ignore_missing(true);
-        migrator.run(&pool).await.map_err(Error::migrate)?;
+        migrations::migrator()
+            .await
+            .map_err(Error::migrate)?
+            .run(&pool)
+            .await
+            .map_err(Error::migrate)?;
         let ledger = Ledger {
             pool,
             backend,

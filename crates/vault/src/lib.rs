@@ -640,9 +640,42 @@ async fn lock_subject(tx: &mut Transaction<'static, sqlx::Any>, id: &InternalId)
 /// Run the vault's migrations. The ledger's migrator shares `_sqlx_migrations`, so each side
 /// must ignore versions it does not know.
 async fn migrate(pool: &AnyPool) -> Result<()> {
-    let mut migrator = sqlx::migrate!("./migrations");
+    let mut migrator = sqlx::migrate::Migrator::new(Migrations)
+        .await
+        .map_err(Error::Migrate)?;
     migrator.set_ignore_missing(true);
     migrator.run(pool).await.map_err(Error::Migrate)
+}
+
+/// The vault's migrations, embedded in the binary. `sqlx::migrate!` would embed them as well,
+/// but its macro crate compiles a second copy of sqlx's drivers (SQLite's C source included)
+/// for the compiler: minutes of every clean build (design §8). A test checks this against the
+/// `migrations/` directory, checksums included, so stores made by earlier builds stay valid.
+#[derive(Debug)]
+struct Migrations;
+
+impl sqlx::migrate::MigrationSource<'static> for Migrations {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = std::result::Result<
+                        Vec<sqlx::migrate::Migration>,
+                        sqlx::error::BoxDynError,
+                    >,
+                > + Send,
+        >,
+    > {
+        const SQL: &str = include_str!("../migrations/1001_vault.sql");
+        Box::pin(std::future::ready(Ok(vec![sqlx::migrate::Migration::new(
+            1001,
+            "vault".into(),
+            sqlx::migrate::MigrationType::Simple,
+            sqlx::SqlStr::from_static(SQL),
+            false,
+        )])))
+    }
 }
 
 fn dek_context(id: &InternalId) -> Vec<u8> {
@@ -680,4 +713,34 @@ fn read_instant(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use sqlx::migrate::{Migration, Migrator};
+
+    /// The embedded migration is the directory's, as sqlx resolves it (version, description,
+    /// kind, checksum): a file added, renamed or edited without the list following fails here.
+    #[tokio::test]
+    async fn embedded_migrations_are_the_directory() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let key = |m: &Migration| {
+            (
+                m.version,
+                m.description.to_string(),
+                m.migration_type,
+                m.checksum.to_vec(),
+                m.no_tx,
+            )
+        };
+        let from_dir: Vec<_> = Migrator::new(dir).await.unwrap().iter().map(key).collect();
+        let embedded: Vec<_> = Migrator::new(super::Migrations)
+            .await
+            .unwrap()
+            .iter()
+            .map(key)
+            .collect();
+        assert!(!from_dir.is_empty());
+        assert_eq!(from_dir, embedded);
+    }
 }
