@@ -51,6 +51,34 @@ pub struct NamePart {
     pub kana: String,
 }
 
+impl NamePart {
+    /// The normalised family (`which` 0) or given (1) name of a raw record.
+    fn of(raw: &RawRecord, which: usize) -> NamePart {
+        let [written, kana] = NAME_ROLES[which];
+        NamePart {
+            written: normalize::text(raw.get(written)),
+            kana: normalize::text(raw.get(kana)),
+        }
+    }
+}
+
+/// The roles of the family and the given name: written form and reading.
+const NAME_ROLES: [[Role; 2]; 2] = [
+    [Role::FamilyName, Role::FamilyNameKana],
+    [Role::GivenName, Role::GivenNameKana],
+];
+
+/// A record's names as they were read, for the encoder's memo of names: the keys under which
+/// the tokens of its family and given name are remembered (a keyed hash of the raw text, see
+/// [`GramCache`]), and which of the two were therefore left unnormalised. Nine records in ten
+/// carry a name seen before, and the memo then spares normalising it as well as tokenising it.
+#[derive(Clone, Copy)]
+struct RawNames<'a> {
+    raw: &'a RawRecord,
+    keys: [u64; 2],
+    skipped: [bool; 2],
+}
+
 /// A normalised identity (plaintext; lives on the vault side only). `Debug` is redacted.
 #[derive(Clone, Default)]
 pub struct Identity {
@@ -97,18 +125,20 @@ impl Identity {
     /// sex code, a malformed postal code) become missing; their roles are returned so that the
     /// caller can count or reject them — never the values themselves.
     pub fn normalise(raw: &RawRecord) -> (Identity, Vec<Role>) {
+        Identity::normalise_with(raw, [false; 2])
+    }
+
+    /// [`Identity::normalise`], leaving the family (`skip[0]`) or given (`skip[1]`) name empty:
+    /// the encoder knows their tokens already (see [`RawNames`]).
+    fn normalise_with(raw: &RawRecord, skip: [bool; 2]) -> (Identity, Vec<Role>) {
         let mut bad = Vec::new();
-        let mut id = Identity {
-            family: NamePart {
-                written: normalize::text(raw.get(Role::FamilyName)),
-                kana: normalize::text(raw.get(Role::FamilyNameKana)),
-            },
-            given: NamePart {
-                written: normalize::text(raw.get(Role::GivenName)),
-                kana: normalize::text(raw.get(Role::GivenNameKana)),
-            },
-            ..Identity::default()
-        };
+        let mut id = Identity::default();
+        if !skip[0] {
+            id.family = NamePart::of(raw, 0);
+        }
+        if !skip[1] {
+            id.given = NamePart::of(raw, 1);
+        }
         let v = raw.get(Role::BirthDate).trim();
         if !v.is_empty() {
             match normalize::date(v) {
@@ -198,13 +228,27 @@ struct GramCache {
     grams: Memo<u32>,
     /// The tokens of names seen before (written form and reading, per field): a surname recurs
     /// in thousands of records, and each costs three tokens, a phonetic key and its q-grams.
-    names: std::collections::HashMap<u64, NameTokens, std::hash::BuildHasherDefault<MulHasher>>,
+    /// Keys are hashes of normalised names and of names as read (several spellings of one
+    /// name share its entry in `name_list`, so a spelling costs 12 bytes, not a copy).
+    names: std::collections::HashMap<u64, u32, std::hash::BuildHasherDefault<MulHasher>>,
+    /// The remembered names' tokens, by the index `names` gives.
+    name_list: Vec<NameTokens>,
     /// The q-gram numbers of the names in `names`, one run per name.
     name_grams: Vec<u32>,
     /// The random key of the names' hash (std's `RandomState`: SipHash-1-3 under a key drawn
     /// from the operating system's generator).
     name_key: std::hash::RandomState,
+    /// A second such key, for names as they were read (before normalisation): a raw and a
+    /// normalised name share `names`, under hashes that are independent of each other.
+    raw_name_key: std::hash::RandomState,
+    /// Raw names seen once (a bit per hash, [`SEEN_BITS`] of them): a spelling is remembered
+    /// only when it comes again, since most one-off spellings (typos, variant scripts) never
+    /// do and their entries would only take memory.
+    seen: Box<[u64]>,
 }
+
+/// Bits of [`GramCache::seen`] (128 KiB).
+const SEEN_BITS: usize = 1 << 20;
 
 /// Values of one kind remembered by a 64-bit key (see [`GramCache`]).
 struct Memo<V> {
@@ -271,8 +315,11 @@ impl GramCache {
             tokens: Memo::new(),
             grams: Memo::new(),
             names: Default::default(),
+            name_list: Vec::new(),
             name_grams: Vec::new(),
             name_key: std::hash::RandomState::new(),
+            raw_name_key: std::hash::RandomState::new(),
+            seen: vec![0; SEEN_BITS / 64].into_boxed_slice(),
         }
     }
 }
@@ -400,9 +447,37 @@ impl GramCache {
         self.name_key.hash_one((f, written, kana))
     }
 
+    /// Make this cache `encoder`'s: a cache answers only for the encoder that filled it (ids
+    /// start at 1: a new cache, owner 0, is claimed here).
+    fn claim(&mut self, encoder: &Encoder) {
+        if self.owner != encoder.numbers.id {
+            *self = GramCache::new(encoder.numbers.id);
+        }
+    }
+
+    /// The keys of a raw record's family and given names, and whether each is remembered.
+    fn raw_names<'a>(&self, raw: &'a RawRecord) -> RawNames<'a> {
+        use std::hash::BuildHasher;
+        // Which of the two is hashed in: the fields number their q-grams apart.
+        let mut which = 0u8;
+        let keys = NAME_ROLES.map(|[w, k]| {
+            which += 1;
+            self.raw_name_key.hash_one((which, raw.get(w), raw.get(k)))
+        });
+        RawNames {
+            raw,
+            keys,
+            skipped: keys.map(|h| self.names.contains_key(&h)),
+        }
+    }
+
     /// Fill `t` with a remembered name's tokens; false when it is not remembered.
     fn recall_name(&self, h: u64, t: &mut FieldTokens) -> bool {
-        let Some(e) = self.names.get(&h) else {
+        let Some(e) = self
+            .names
+            .get(&h)
+            .and_then(|&i| self.name_list.get(i as usize))
+        else {
             return false;
         };
         let (s, n) = (e.start as usize, e.len as usize);
@@ -416,29 +491,48 @@ impl GramCache {
         true
     }
 
-    /// Remember the tokens a name just got (`t` holds that field's tokens only).
+    /// Remember the tokens a name just got (`t` holds that field's tokens only) under `h`.
     fn remember_name(&mut self, h: u64, t: &FieldTokens) {
         if self.names.len() >= NAME_LIMIT || self.name_grams.len() > NAME_LIMIT * 16 {
             self.names.clear();
+            self.name_list.clear();
             self.name_grams.clear();
         }
-        let (Ok(start), Ok(len)) = (
+        let (Ok(start), Ok(len), Ok(index)) = (
             u32::try_from(self.name_grams.len()),
             u32::try_from(t.grams.len()),
+            u32::try_from(self.name_list.len()),
         ) else {
             return;
         };
         self.name_grams.extend_from_slice(&t.grams);
-        self.names.insert(
-            h,
-            NameTokens {
-                whole: t.whole,
-                kana: t.alt[0],
-                phonetic: t.alt[1],
-                start,
-                len,
-            },
-        );
+        self.name_list.push(NameTokens {
+            whole: t.whole,
+            kana: t.alt[0],
+            phonetic: t.alt[1],
+            start,
+            len,
+        });
+        self.names.insert(h, index);
+    }
+
+    /// Remember under `alias` too what is remembered under `h` (a spelling of that name),
+    /// from the second time the spelling is met.
+    fn alias_name(&mut self, alias: u64, h: u64) {
+        let bit = (alias as usize) & (SEEN_BITS - 1);
+        let Some(word) = self.seen.get_mut(bit / 64) else {
+            return;
+        };
+        let mask = 1u64 << (bit % 64);
+        if *word & mask == 0 {
+            *word |= mask;
+            return;
+        }
+        if let Some(&i) = self.names.get(&h)
+            && self.names.len() < NAME_LIMIT
+        {
+            self.names.insert(alias, i);
+        }
     }
 }
 
@@ -695,7 +789,7 @@ impl Encoder {
         (0..self.schema.fields.len())
             .map(|f| {
                 let mut t = FieldTokens::default();
-                self.field(f, id, &mut t, &mut cache);
+                self.field(f, id, None, &mut t, &mut cache);
                 t
             })
             .collect()
@@ -703,22 +797,40 @@ impl Encoder {
 
     /// Tokens of field `f` of one identity, into `t` (cleared first; its q-gram buffer is
     /// reused, so encoding a table allocates nothing per record).
-    fn field(&self, f: usize, id: &Identity, t: &mut FieldTokens, cache: &mut GramCache) {
-        // A cache answers only for the encoder that filled it (ids start at 1: a new cache,
-        // owner 0, is claimed here).
-        if cache.owner != self.numbers.id {
-            *cache = GramCache::new(self.numbers.id);
-        }
+    fn field(
+        &self,
+        f: usize,
+        id: &Identity,
+        raw: Option<RawNames<'_>>,
+        t: &mut FieldTokens,
+        cache: &mut GramCache,
+    ) {
+        cache.claim(self);
         let (kind, key) = (&self.schema.fields[f], &self.keys[f]);
         t.whole = Token::NONE;
         t.alt = [Token::NONE; 4];
         t.grams.clear();
         match kind {
             FieldKind::FamilyName | FieldKind::GivenName => {
-                let n = if *kind == FieldKind::FamilyName {
-                    &id.family
-                } else {
-                    &id.given
+                let which = usize::from(*kind == FieldKind::GivenName);
+                let raw_key = raw.map(|r| r.keys[which]);
+                if let Some(h) = raw_key
+                    && cache.recall_name(h, t)
+                {
+                    t.grams.sort_unstable();
+                    t.grams.dedup();
+                    return;
+                }
+                // Skipped but no longer remembered (the memo was emptied at its limit by the
+                // other name of this record): normalised now.
+                let fresh;
+                let n = match raw.filter(|r| r.skipped[which]) {
+                    Some(r) => {
+                        fresh = NamePart::of(r.raw, which);
+                        &fresh
+                    }
+                    None if which == 0 => &id.family,
+                    None => &id.given,
                 };
                 // A name given only in kana is its own written form.
                 let written = if n.written.is_empty() {
@@ -737,6 +849,9 @@ impl Encoder {
                         self.grams(cache, f, Tag::Part1, &n.written, &mut t.grams);
                     }
                     cache.remember_name(h, t);
+                }
+                if let Some(k) = raw_key {
+                    cache.alias_name(k, h);
                 }
             }
             FieldKind::BirthDate => {
@@ -1450,7 +1565,7 @@ impl TokenTable {
                 // tokens are remembered while the table is encoded.
                 let mut c = cache.take();
                 for id in chunk {
-                    self.encode_row(encoder, id, &mut scratch, &mut c, &mut part);
+                    self.encode_row(encoder, id, None, &mut scratch, &mut c, &mut part);
                 }
                 cache.give(c);
                 part.records = chunk.len();
@@ -1480,11 +1595,13 @@ impl TokenTable {
                 let mut scratch = FieldTokens::default();
                 let mut c = cache.take();
                 for raw in chunk {
-                    let (id, invalid) = Identity::normalise(raw);
+                    c.claim(encoder);
+                    let names = c.raw_names(raw);
+                    let (id, invalid) = Identity::normalise_with(raw, names.skipped);
                     for r in invalid {
                         bad[r.index()] += 1;
                     }
-                    self.encode_row(encoder, &id, &mut scratch, &mut c, &mut part);
+                    self.encode_row(encoder, &id, Some(names), &mut scratch, &mut c, &mut part);
                 }
                 cache.give(c);
                 part.records = chunk.len();
@@ -1505,12 +1622,13 @@ impl TokenTable {
         &self,
         encoder: &Encoder,
         id: &Identity,
+        raw: Option<RawNames<'_>>,
         t: &mut FieldTokens,
         cache: &mut GramCache,
         part: &mut Part,
     ) {
         for (f, slot) in self.slots.iter().enumerate() {
-            encoder.field(f, id, t, cache);
+            encoder.field(f, id, raw, t, cache);
             part.rows.push(t.whole.short());
             part.rows
                 .extend(t.alt[..slot.alts].iter().map(|a| a.short()));
@@ -1612,10 +1730,10 @@ mod tests {
         #[test]
         fn remembered_names_match_fresh_tokens(
             names in proptest::collection::vec(
-                (proptest::sample::select(vec!["", "佐藤", "齋藤", "Sato"]),
-                 proptest::sample::select(vec!["", "サトウ", "サイトウ", "ｻﾄｳ"]),
-                 proptest::sample::select(vec!["", "花子", "はなこ"]),
-                 proptest::sample::select(vec!["", "ハナコ", "ハナ"])),
+                (proptest::sample::select(vec!["", "佐藤", "齋藤", "Sato", "佐 藤", "斎藤"]),
+                 proptest::sample::select(vec!["", "サトウ", "サイトウ", "ｻﾄｳ", "さとう"]),
+                 proptest::sample::select(vec!["", "花子", "はなこ", "佐藤"]),
+                 proptest::sample::select(vec!["", "ハナコ", "ハナ", "サトウ"])),
                 1..40)
         ) {
             let key = LinkageKey::from_bytes([9; 32]);
@@ -1624,6 +1742,7 @@ mod tests {
                 Role::FamilyName | Role::FamilyNameKana | Role::GivenName | Role::GivenNameKana
             )));
             let mut cache = GramCache::new(0);
+            let mut raw_cache = GramCache::new(0);
             for (fw, fk, gw, gk) in names {
                 let mut raw = RawRecord::default();
                 raw.set(Role::FamilyName, fw);
@@ -1631,11 +1750,18 @@ mod tests {
                 raw.set(Role::GivenName, gw);
                 raw.set(Role::GivenNameKana, gk);
                 let id = Identity::normalise(&raw).0;
+                // As a table is encoded: names met before (as read) are not normalised again.
+                raw_cache.claim(&enc);
+                let names = raw_cache.raw_names(&raw);
+                let partial = Identity::normalise_with(&raw, names.skipped).0;
                 for f in 0..enc.schema().fields.len() {
-                    let (mut a, mut b) = (FieldTokens::default(), FieldTokens::default());
-                    enc.field(f, &id, &mut a, &mut cache);
-                    enc.field(f, &id, &mut b, &mut GramCache::new(0));
-                    proptest::prop_assert_eq!((a.whole, a.alt, a.grams), (b.whole, b.alt, b.grams));
+                    let (mut a, mut b, mut c) =
+                        (FieldTokens::default(), FieldTokens::default(), FieldTokens::default());
+                    enc.field(f, &id, None, &mut a, &mut cache);
+                    enc.field(f, &id, None, &mut b, &mut GramCache::new(0));
+                    enc.field(f, &partial, Some(names), &mut c, &mut raw_cache);
+                    proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (b.whole, b.alt, &b.grams));
+                    proptest::prop_assert_eq!((c.whole, c.alt, &c.grams), (b.whole, b.alt, &b.grams));
                 }
             }
         }
@@ -1675,9 +1801,9 @@ mod tests {
                 }
                 let (mut a, mut b, mut c) =
                     (FieldTokens::default(), FieldTokens::default(), FieldTokens::default());
-                enc.field(f, &id, &mut a, &mut cache);
-                enc.field(f, &id, &mut b, &mut GramCache::new(0));
-                enc.field(f, &plain, &mut c, &mut GramCache::new(0));
+                enc.field(f, &id, None, &mut a, &mut cache);
+                enc.field(f, &id, None, &mut b, &mut GramCache::new(0));
+                enc.field(f, &plain, None, &mut c, &mut GramCache::new(0));
                 proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (b.whole, b.alt, &b.grams));
                 proptest::prop_assert_eq!((a.whole, a.alt, &a.grams), (c.whole, c.alt, &c.grams));
             }
@@ -1844,6 +1970,41 @@ mod tests {
         raw.set(Role::FamilyName, written);
         raw.set(Role::FamilyNameKana, kana);
         raw
+    }
+
+    /// A name left unnormalised because the memo knew it, but forgotten before its turn (the
+    /// memo is emptied when full), is normalised then: its tokens are still the right ones.
+    #[test]
+    fn a_skipped_name_forgotten_meanwhile_is_normalised_late() {
+        let enc = names_encoder(3);
+        let raw = raw_name("髙橋", "ﾀｶﾊｼ");
+        let fresh = {
+            let id = Identity::normalise(&raw).0;
+            let mut t = FieldTokens::default();
+            enc.field(0, &id, None, &mut t, &mut GramCache::new(0));
+            t
+        };
+        let mut cache = GramCache::new(0);
+        cache.claim(&enc);
+        // Seen twice: the spelling is remembered from its second time on.
+        for _ in 0..2 {
+            let names = cache.raw_names(&raw);
+            let id = Identity::normalise_with(&raw, names.skipped).0;
+            enc.field(0, &id, Some(names), &mut FieldTokens::default(), &mut cache);
+        }
+        let names = cache.raw_names(&raw);
+        assert_eq!(names.skipped, [true, false]);
+        let id = Identity::normalise_with(&raw, names.skipped).0;
+        assert!(id.family.written.is_empty() && id.family.kana.is_empty());
+        cache.names.clear();
+        cache.name_list.clear();
+        cache.name_grams.clear();
+        let mut t = FieldTokens::default();
+        enc.field(0, &id, Some(names), &mut t, &mut cache);
+        assert_eq!(
+            (t.whole, t.alt, t.grams),
+            (fresh.whole, fresh.alt, fresh.grams)
+        );
     }
 
     /// Tokens made through a shared cache are those made without one, also when the cache

@@ -149,10 +149,13 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
     let mut muni: Option<u32> = None;
 
     // Prefecture: written, or from the postal code.
+    // The first character's bytes are compared before the name: most of the 47 names then
+    // cost one compare instead of a call to memcmp.
+    let head = rest.as_bytes().get(..3);
     if let Some(p) = dir
         .prefectures
         .iter()
-        .position(|p| rest.starts_with(p.as_str()))
+        .position(|p| p.as_bytes().get(..3) == head && rest.starts_with(p.as_str()))
     {
         pref = Some(p);
         rest = &rest[dir.prefectures[p].len()..];

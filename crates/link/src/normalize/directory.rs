@@ -11,10 +11,14 @@
 //! a header (magic `TSPD`, version, then the byte length of the text and the entry counts of
 //! municipalities, towns, aliases, postal codes and prefectures); the text (every name, UTF-8);
 //! municipalities as `[name start, name end, prefecture, first town]` plus one closing town
-//! index; towns as `[start, end]`, per municipality grouped by first character and longest
-//! first; per prefecture its first alias (plus a closing one); aliases as
-//! `[start, end, municipality]` in the same order as towns; postal codes as
+//! index; towns as `[start, end, first character]`, per municipality grouped by first
+//! character and longest first; per prefecture its first alias (plus a closing one); aliases as
+//! `[start, end, municipality, first character]` in the same order as towns; postal codes as
 //! `[code, municipality]`, sorted by code, a code's places in the table's order.
+//!
+//! The first character is stored beside each name so that finding a name's group is a binary
+//! search of the (small, contiguous) word records alone: searching on the names themselves
+//! touched a cache line of the text at every step, for every address split.
 
 use std::sync::LazyLock;
 
@@ -27,7 +31,7 @@ use super::text;
 static BLOB: &[u8] = include_bytes!("../../data/postal_directory.bin");
 
 const MAGIC: &[u8; 4] = b"TSPD";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// A run of little-endian `u32` records of `width` words each, read in place.
 #[derive(Clone, Copy, Default)]
@@ -118,9 +122,9 @@ impl Directory {
             })
         };
         let munis = words(n_munis + 1, 4)?;
-        let towns = words(n_towns, 2)?;
+        let towns = words(n_towns, 3)?;
         let alias_start = words(n_pref + 1, 1)?;
-        let aliases = words(n_aliases, 3)?;
+        let aliases = words(n_aliases, 4)?;
         let postal = words(n_postal, 2)?;
         if at != blob.len() {
             return None;
@@ -147,6 +151,34 @@ impl Directory {
 
     fn str_at(&self, start: u32, end: u32) -> &'static str {
         self.text.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    /// The bytes of a name (no character-boundary checks: a candidate name is only compared
+    /// byte for byte with the text being split, and turned into a `str` once it matched).
+    #[inline]
+    fn bytes_at(&self, start: u32, end: u32) -> &'static [u8] {
+        self.text
+            .as_bytes()
+            .get(start as usize..end as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The name in `words` record `i` (start and end in words 0 and 1, first character in
+    /// `first`) that starts `rest`, searching the group of names that start with `rest`'s
+    /// first character in `range`, longest first: its index.
+    fn find_in(
+        &self,
+        words: Words,
+        range: std::ops::Range<usize>,
+        first: usize,
+        rest: &str,
+    ) -> Option<usize> {
+        let c = u32::from(rest.chars().next()?);
+        let lo = partition_point(range.clone(), |i| words.get(i, first) < c);
+        let rest = rest.as_bytes();
+        (lo..range.end)
+            .take_while(|&i| words.get(i, first) == c)
+            .find(|&i| rest.starts_with(self.bytes_at(words.get(i, 0), words.get(i, 1))))
     }
 
     /// How many municipalities there are (their indices are `0..muni_count()`).
@@ -182,16 +214,9 @@ impl Directory {
     /// The municipality whose name (or 郡-less alias) starts `rest`, longest first: (bytes of
     /// the alias, municipality index).
     pub(super) fn find_muni(&self, pref: usize, rest: &str) -> Option<(usize, u32)> {
-        let range = self.aliases_of(pref);
-        let first = rest.chars().next()?;
-        let lo = partition_point(range.clone(), |i| {
-            self.alias(i).0.chars().next() < Some(first)
-        });
-        (lo..range.end)
-            .map(|i| self.alias(i))
-            .take_while(|(a, _)| a.starts_with(first))
-            .find(|(alias, _)| rest.starts_with(alias))
-            .map(|(a, m)| (a.len(), m))
+        let i = self.find_in(self.aliases, self.aliases_of(pref), 3, rest)?;
+        let (a, m) = self.alias(i);
+        Some((a.len(), m))
     }
 
     /// The municipalities (indices) of a postal code's places, in the table's order.
@@ -225,14 +250,8 @@ impl Directory {
         let name = |i: usize| self.str_at(self.towns.get(i, 0), self.towns.get(i, 1));
         // An empty name (it sorts first) is a prefix of anything: the last resort.
         let empty = (lo < hi).then(|| name(lo)).filter(|t| t.is_empty());
-        let Some(first) = rest.chars().next() else {
-            return empty;
-        };
-        let start = partition_point(lo..hi.max(lo), |i| name(i).chars().next() < Some(first));
-        (start..hi)
+        self.find_in(self.towns, lo..hi.max(lo), 2, rest)
             .map(name)
-            .take_while(|t| t.starts_with(first))
-            .find(|t| rest.starts_with(t))
             .or(empty)
     }
 }
@@ -314,7 +333,9 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
     }
     // Grouped by first character (a lookup searches only the group `rest` starts with),
     // longest first within a group.
-    let order = |s: &str| (s.chars().next(), std::cmp::Reverse(s.chars().count()));
+    // The empty town name (a first character of 0) sorts first.
+    let first = |s: &str| s.chars().next().map_or(0, u32::from);
+    let order = |s: &str| (first(s), std::cmp::Reverse(s.chars().count()));
     for l in &mut aliases {
         l.sort_by_key(|(a, _)| order(a));
     }
@@ -332,22 +353,23 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
     let mut town_words = Vec::new();
     for (i, name) in munis.iter().enumerate() {
         let [s, e] = put(name);
-        muni_words.extend([s, e, u32::from(muni_pref[i]), (town_words.len() / 2) as u32]);
+        muni_words.extend([s, e, u32::from(muni_pref[i]), (town_words.len() / 3) as u32]);
         for t in &towns[i] {
             town_words.extend(put(t));
+            town_words.push(first(t));
         }
     }
-    muni_words.extend([0, 0, 0, (town_words.len() / 2) as u32]);
+    muni_words.extend([0, 0, 0, (town_words.len() / 3) as u32]);
     let mut alias_start = Vec::new();
     let mut alias_words = Vec::new();
     for l in &aliases {
-        alias_start.push((alias_words.len() / 3) as u32);
+        alias_start.push((alias_words.len() / 4) as u32);
         for (a, m) in l {
             alias_words.extend(put(a));
-            alias_words.push(*m);
+            alias_words.extend([*m, first(a)]);
         }
     }
-    alias_start.push((alias_words.len() / 3) as u32);
+    alias_start.push((alias_words.len() / 4) as u32);
     let postal_words: Vec<u32> = postal.iter().flat_map(|&(c, m)| [c, m]).collect();
 
     let mut out = Vec::new();
@@ -356,8 +378,8 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
         VERSION,
         text_buf.len() as u32,
         munis.len() as u32,
-        (town_words.len() / 2) as u32,
-        (alias_words.len() / 3) as u32,
+        (town_words.len() / 3) as u32,
+        (alias_words.len() / 4) as u32,
         postal.len() as u32,
         prefectures.len() as u32,
     ] {
