@@ -9,16 +9,20 @@
 //!
 //! Format (little-endian `u32`s after the text, each section 4-byte aligned):
 //! a header (magic `TSPD`, version, then the byte length of the text and the entry counts of
-//! municipalities, towns, aliases, postal codes and prefectures); the text (every name, UTF-8);
-//! municipalities as `[name start, name end, prefecture, first town]` plus one closing town
-//! index; towns as `[start, end, first character]`, per municipality grouped by first
-//! character and longest first; per prefecture its first alias (plus a closing one); aliases as
-//! `[start, end, municipality, first character]` in the same order as towns; postal codes as
-//! `[code, municipality]`, sorted by code, a code's places in the table's order.
+//! municipalities, towns, aliases, postal codes and prefectures); the text (every name, UTF-8:
+//! municipalities, then all towns one after another, then aliases); municipalities as
+//! `[name start, name end, prefecture, first town]` plus one closing town index; towns as
+//! `[start, first character]` plus a closing start (a town ends where the next starts), per
+//! municipality grouped by first character and longest first; per prefecture its first alias
+//! (plus a closing one); aliases as `[start, end, municipality, first character]` in the same
+//! order as towns; postal codes as `[code, municipality]`, sorted by code, a code's places in
+//! the table's order; where each three-digit area's codes start (1,001 entries).
 //!
 //! The first character is stored beside each name so that finding a name's group is a binary
 //! search of the (small, contiguous) word records alone: searching on the names themselves
-//! touched a cache line of the text at every step, for every address split.
+//! touched a cache line of the text at every step, for every address split. The area index is
+//! stored rather than computed at start-up, which read every postal record (a megabyte that
+//! stays resident) although most addresses never look a code up.
 
 use std::sync::LazyLock;
 
@@ -31,7 +35,7 @@ use super::text;
 static BLOB: &[u8] = include_bytes!("../../data/postal_directory.bin");
 
 const MAGIC: &[u8; 4] = b"TSPD";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 
 /// A run of little-endian `u32` records of `width` words each, read in place.
 #[derive(Clone, Copy, Default)]
@@ -69,8 +73,11 @@ pub(super) struct Directory {
     postal: Words,
     /// Where the codes of each three-digit area start in `postal` (1,001 entries), so that a
     /// lookup searches the area's few hundred codes instead of all 120,000.
-    areas: Vec<u32>,
+    areas: Words,
 }
+
+/// Entries of the area index: three-digit areas 000–999 and a closing one.
+const AREAS: usize = 1001;
 
 /// The directory every address is split with.
 pub(super) static DIRECTORY: LazyLock<Directory> =
@@ -88,7 +95,7 @@ impl Directory {
             alias_start: Words::default(),
             aliases: Words::default(),
             postal: Words::default(),
-            areas: Vec::new(),
+            areas: Words::default(),
         }
     }
 
@@ -122,21 +129,14 @@ impl Directory {
             })
         };
         let munis = words(n_munis + 1, 4)?;
-        let towns = words(n_towns, 3)?;
+        let towns = words(n_towns + 1, 2)?;
         let alias_start = words(n_pref + 1, 1)?;
         let aliases = words(n_aliases, 4)?;
         let postal = words(n_postal, 2)?;
+        let areas = words(AREAS, 1)?;
         if at != blob.len() {
             return None;
         }
-        let mut areas = Vec::with_capacity(1001);
-        for i in 0..postal.len() {
-            let area = (postal.get(i, 0) / 10_000) as usize;
-            while areas.len() <= area.min(1000) {
-                areas.push(i as u32);
-            }
-        }
-        areas.resize(1001, postal.len() as u32);
         Some(Directory {
             prefectures,
             text,
@@ -171,6 +171,7 @@ impl Directory {
         words: Words,
         range: std::ops::Range<usize>,
         first: usize,
+        end: impl Fn(usize) -> u32,
         rest: &str,
     ) -> Option<usize> {
         let c = u32::from(rest.chars().next()?);
@@ -178,7 +179,12 @@ impl Directory {
         let rest = rest.as_bytes();
         (lo..range.end)
             .take_while(|&i| words.get(i, first) == c)
-            .find(|&i| rest.starts_with(self.bytes_at(words.get(i, 0), words.get(i, 1))))
+            .find(|&i| rest.starts_with(self.bytes_at(words.get(i, 0), end(i))))
+    }
+
+    /// Town `i`'s name (towns follow one another in the text).
+    fn town(&self, i: usize) -> &'static str {
+        self.str_at(self.towns.get(i, 0), self.towns.get(i + 1, 0))
     }
 
     /// How many municipalities there are (their indices are `0..muni_count()`).
@@ -214,7 +220,8 @@ impl Directory {
     /// The municipality whose name (or 郡-less alias) starts `rest`, longest first: (bytes of
     /// the alias, municipality index).
     pub(super) fn find_muni(&self, pref: usize, rest: &str) -> Option<(usize, u32)> {
-        let i = self.find_in(self.aliases, self.aliases_of(pref), 3, rest)?;
+        let ends = |i| self.aliases.get(i, 1);
+        let i = self.find_in(self.aliases, self.aliases_of(pref), 3, ends, rest)?;
         let (a, m) = self.alias(i);
         Some((a.len(), m))
     }
@@ -225,11 +232,12 @@ impl Directory {
         let range = match c {
             Some(c) => {
                 let area = (c / 10_000) as usize;
-                let start = self.areas.get(area).map_or(0, |&x| x as usize);
-                let end = self
-                    .areas
-                    .get(area + 1)
-                    .map_or(self.postal.len(), |&x| x as usize);
+                let start = self.areas.get(area, 0) as usize;
+                let end = if area + 1 < self.areas.len() {
+                    self.areas.get(area + 1, 0) as usize
+                } else {
+                    self.postal.len()
+                };
                 let lo = partition_point(start..end.max(start), |i| self.postal.get(i, 0) < c);
                 let hi = partition_point(lo..end.max(lo), |i| self.postal.get(i, 0) <= c);
                 lo..hi
@@ -247,11 +255,11 @@ impl Directory {
             self.munis.get(m, 3) as usize,
             self.munis.get(m + 1, 3) as usize,
         );
-        let name = |i: usize| self.str_at(self.towns.get(i, 0), self.towns.get(i, 1));
         // An empty name (it sorts first) is a prefix of anything: the last resort.
-        let empty = (lo < hi).then(|| name(lo)).filter(|t| t.is_empty());
-        self.find_in(self.towns, lo..hi.max(lo), 2, rest)
-            .map(name)
+        let empty = (lo < hi).then(|| self.town(lo)).filter(|t| t.is_empty());
+        let ends = |i| self.towns.get(i + 1, 0);
+        self.find_in(self.towns, lo..hi.max(lo), 1, ends, rest)
+            .map(|i| self.town(i))
             .or(empty)
     }
 }
@@ -351,15 +359,21 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
     };
     let mut muni_words = Vec::new();
     let mut town_words = Vec::new();
+    let mut town_count = 0u32;
     for (i, name) in munis.iter().enumerate() {
         let [s, e] = put(name);
-        muni_words.extend([s, e, u32::from(muni_pref[i]), (town_words.len() / 3) as u32]);
-        for t in &towns[i] {
-            town_words.extend(put(t));
-            town_words.push(first(t));
-        }
+        muni_words.extend([s, e, u32::from(muni_pref[i]), town_count]);
+        town_count += towns[i].len() as u32;
     }
-    muni_words.extend([0, 0, 0, (town_words.len() / 3) as u32]);
+    muni_words.extend([0, 0, 0, town_count]);
+    // Towns one after another, so that each ends where the next starts.
+    let mut towns_end = 0;
+    for t in towns.iter().flatten() {
+        let [s, e] = put(t);
+        town_words.extend([s, first(t)]);
+        towns_end = e;
+    }
+    town_words.extend([towns_end, 0]);
     let mut alias_start = Vec::new();
     let mut alias_words = Vec::new();
     for l in &aliases {
@@ -371,6 +385,10 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
     }
     alias_start.push((alias_words.len() / 4) as u32);
     let postal_words: Vec<u32> = postal.iter().flat_map(|&(c, m)| [c, m]).collect();
+    // Area a's codes start at the first code of area a or above.
+    let area_words: Vec<u32> = (0..AREAS as u32)
+        .map(|a| postal.partition_point(|&(c, _)| c / 10_000 < a) as u32)
+        .collect();
 
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
@@ -378,7 +396,7 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
         VERSION,
         text_buf.len() as u32,
         munis.len() as u32,
-        (town_words.len() / 3) as u32,
+        town_count,
         (alias_words.len() / 4) as u32,
         postal.len() as u32,
         prefectures.len() as u32,
@@ -393,6 +411,7 @@ fn compile(rows: impl Iterator<Item = (PostalCode, postal::Place)>) -> Vec<u8> {
         alias_start,
         alias_words,
         postal_words,
+        area_words,
     ] {
         for w in section {
             out.extend_from_slice(&w.to_le_bytes());
