@@ -2,7 +2,7 @@
 //!
 //! Everything here takes [`TokenTable`]s: the comparator cannot be handed plaintext.
 
-use crate::record::TokenTable;
+use crate::record::{Grams, TokenTable};
 use crate::schema::FieldKind;
 use crate::token::Token;
 
@@ -124,20 +124,54 @@ impl<'a> Comparator<'a> {
     /// Packed levels of every field for the pair (`a` in left, `b` in right).
     #[inline]
     pub fn pattern(&self, a: usize, b: usize) -> u64 {
+        let (ra, rb) = (Lazy(self.left, a), Lazy(self.right, b));
         let mut p = 0u64;
         for f in 0..self.left.schema().fields.len() {
-            p |= u64::from(self.level(f, a, b)) << (f as u32 * LEVEL_BITS);
+            p |= u64::from(self.level_of(f, &ra, &rb)) << (f as u32 * LEVEL_BITS);
+        }
+        p
+    }
+
+    /// The tokens of record `i` of the left (`right` false) or right table, every field read
+    /// once and appended to `out`, for comparing it with many records by
+    /// [`Comparator::pattern_of_views`].
+    pub fn view<'t>(&self, right: bool, i: usize, out: &mut Vec<FieldView<'t>>)
+    where
+        'a: 't,
+    {
+        let table: &'t TokenTable = if right { self.right } else { self.left };
+        out.extend((0..table.schema().fields.len()).map(|f| {
+            let c = table.column(f);
+            FieldView {
+                whole: c.whole(i),
+                alt: c.alt(i),
+                grams: c.grams(i),
+            }
+        }));
+    }
+
+    /// [`Comparator::pattern`] of two records read by [`Comparator::view`].
+    #[inline]
+    pub fn pattern_of_views(&self, a: &[FieldView<'_>], b: &[FieldView<'_>]) -> u64 {
+        let mut p = 0u64;
+        for f in 0..self.left.schema().fields.len().min(a.len()).min(b.len()) {
+            p |= u64::from(self.level_of(f, &a, &b)) << (f as u32 * LEVEL_BITS);
         }
         p
     }
 
     /// The comparison level of field `f` (see [`FieldKind::levels`] for the names).
     pub fn level(&self, f: usize, a: usize, b: usize) -> u8 {
+        self.level_of(f, &Lazy(self.left, a), &Lazy(self.right, b))
+    }
+
+    /// The level of field `f` between two records, however their tokens are read: in place
+    /// (a pair compared once) or gathered (a record compared with many).
+    #[inline]
+    fn level_of(&self, f: usize, a: &impl Tokens, b: &impl Tokens) -> u8 {
         let kind = self.left.schema().fields[f];
-        let ca = self.left.column(f);
-        let cb = self.right.column(f);
-        let (wa, wb) = (ca.whole(a), cb.whole(b));
-        let (xa, xb) = (ca.alt(a), cb.alt(b));
+        let (wa, wb) = (a.whole(f), b.whole(f));
+        let (xa, xb) = (a.alt(f), b.alt(f));
         let same = |x: Token, y: Token| x.is_some() && x == y;
         match kind {
             FieldKind::FamilyName | FieldKind::GivenName => {
@@ -158,17 +192,15 @@ impl<'a> Comparator<'a> {
                 if let Some(o) = other {
                     // 姓 and 名 share a key, so this field of one record can be compared with the
                     // other name field of the other record.
-                    let ob = self.right.column(o);
-                    let oa = self.left.column(o);
-                    let ya = oa.alt(a);
-                    let yb = ob.alt(b);
-                    if (same(wa, ob.whole(b)) || same(xa[0], yb[0]) || same(xa[1], yb[1]))
-                        && (same(wb, oa.whole(a)) || same(xb[0], ya[0]) || same(xb[1], ya[1]))
+                    let ya = a.alt(o);
+                    let yb = b.alt(o);
+                    if (same(wa, b.whole(o)) || same(xa[0], yb[0]) || same(xa[1], yb[1]))
+                        && (same(wb, a.whole(o)) || same(xb[0], ya[0]) || same(xb[1], ya[1]))
                     {
                         return 4;
                     }
                 }
-                let d = ca.grams(a).dice_at_least(cb.grams(b), 0.5);
+                let d = a.grams(f).dice_at_least(b.grams(f), 0.5);
                 if d >= 0.75 {
                     3
                 } else if d >= 0.5 {
@@ -219,7 +251,7 @@ impl<'a> Comparator<'a> {
                     5
                 } else if same(xa[0], xb[0]) {
                     4
-                } else if ca.grams(a).dice_at_least(cb.grams(b), 0.8) >= 0.8 {
+                } else if a.grams(f).dice_at_least(b.grams(f), 0.8) >= 0.8 {
                     3
                 } else if same(xa[1], xb[1]) {
                     2
@@ -250,7 +282,7 @@ impl<'a> Comparator<'a> {
                 if same(xa[0], xb[0]) {
                     return 4;
                 }
-                let d = ca.grams(a).dice_at_least(cb.grams(b), 0.6);
+                let d = a.grams(f).dice_at_least(b.grams(f), 0.6);
                 if d >= 0.8 {
                     3
                 } else if d >= 0.6 {
@@ -260,6 +292,54 @@ impl<'a> Comparator<'a> {
                 }
             }
         }
+    }
+}
+
+/// One field of one record's tokens, read once (see [`Comparator::view`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FieldView<'t> {
+    whole: Token,
+    alt: [Token; 4],
+    grams: Grams<'t>,
+}
+
+/// How [`Comparator::level_of`] reads a record's tokens.
+trait Tokens {
+    fn whole(&self, f: usize) -> Token;
+    fn alt(&self, f: usize) -> [Token; 4];
+    fn grams(&self, f: usize) -> Grams<'_>;
+}
+
+/// A record read in place from its table.
+struct Lazy<'t>(&'t TokenTable, usize);
+
+impl Tokens for Lazy<'_> {
+    #[inline(always)]
+    fn whole(&self, f: usize) -> Token {
+        self.0.column(f).whole(self.1)
+    }
+    #[inline(always)]
+    fn alt(&self, f: usize) -> [Token; 4] {
+        self.0.column(f).alt(self.1)
+    }
+    #[inline(always)]
+    fn grams(&self, f: usize) -> Grams<'_> {
+        self.0.column(f).grams(self.1)
+    }
+}
+
+impl Tokens for &[FieldView<'_>] {
+    #[inline(always)]
+    fn whole(&self, f: usize) -> Token {
+        self.get(f).map_or(Token::NONE, |v| v.whole)
+    }
+    #[inline(always)]
+    fn alt(&self, f: usize) -> [Token; 4] {
+        self.get(f).map_or([Token::NONE; 4], |v| v.alt)
+    }
+    #[inline(always)]
+    fn grams(&self, f: usize) -> Grams<'_> {
+        self.get(f).map_or(Grams::Narrow(&[]), |v| v.grams)
     }
 }
 

@@ -621,6 +621,38 @@ mod tests {
 
     /// However the candidates are cut into tasks and reordered for locality, each candidate
     /// gets its own pattern and the distinct patterns come in order of first appearance.
+    /// Records gathered into views (as the u sample compares them) give the patterns that
+    /// reading each pair in place gives, for candidates (mostly close pairs) and for unrelated
+    /// pairs alike.
+    #[test]
+    fn gathered_records_compare_as_records_read_in_place() {
+        let (lt, rt) = tables(600, 400, 33);
+        let cmp = Comparator::new(&lt, &rt).unwrap();
+        let cands = block::candidates(&lt, &rt, false, &block::default_rules(lt.schema()), 250_000);
+        let unrelated = (0..600).map(|i| (i as u32, ((i * 7 + 3) % 600) as u32));
+        let mut levels_seen = std::collections::HashSet::new();
+        let (mut va, mut vb) = (Vec::new(), Vec::new());
+        for (a, b) in cands.pairs().chain(unrelated) {
+            let (a, b) = (a as usize, b as usize);
+            va.clear();
+            vb.clear();
+            cmp.view(false, a, &mut va);
+            cmp.view(true, b, &mut vb);
+            let p = cmp.pattern(a, b);
+            assert_eq!(cmp.pattern_of_views(&va, &vb), p, "pair {a}, {b}");
+            for f in 0..lt.schema().fields.len() {
+                levels_seen.insert((f, crate::compare::level_of(p, f)));
+            }
+        }
+        // Every field was seen at several levels, so the comparison was exercised.
+        for f in 0..lt.schema().fields.len() {
+            assert!(
+                levels_seen.iter().filter(|(g, _)| *g == f).count() >= 2,
+                "field {f}"
+            );
+        }
+    }
+
     #[test]
     fn patterns_do_not_depend_on_how_they_are_computed() {
         let (lt, rt) = tables(3000, 2000, 21);

@@ -26,7 +26,7 @@ pub fn sample_u(cmp: &Comparator<'_>, dedupe: bool, samples: usize, seed: u64) -
     let kinds = &cmp.left().schema().fields;
     let (nl, nr) = (cmp.left().len(), cmp.right().len());
     let nf = kinds.len();
-    if nl == 0 || nr == 0 || (dedupe && nl < 2) {
+    if nf == 0 || nl == 0 || nr == 0 || (dedupe && nl < 2) {
         return kinds.iter().map(|k| vec![0.0; k.levels().len()]).collect();
     }
     // Pairs are drawn in tiles: SIDE random left records × SIDE random right records. Every
@@ -52,16 +52,26 @@ pub fn sample_u(cmp: &Comparator<'_>, dedupe: bool, samples: usize, seed: u64) -
                 v
             };
             let (ls, rs) = (side(nl), side(nr));
+            // Each record of the tile is compared with SIDE others: its tokens are gathered
+            // once instead of being looked up again for every pair.
+            let mut views = Vec::with_capacity(2 * SIDE * nf);
+            for &a in &ls {
+                cmp.view(false, a, &mut views);
+            }
+            for &b in &rs {
+                cmp.view(true, b, &mut views);
+            }
+            let (lv, rv) = views.split_at(SIDE * nf);
             let mut taken = 0;
-            'tile: for &a in &ls {
-                for &b in &rs {
+            'tile: for (&a, va) in ls.iter().zip(lv.chunks(nf)) {
+                for (&b, vb) in rs.iter().zip(rv.chunks(nf)) {
                     if taken == n {
                         break 'tile;
                     }
                     if dedupe && a == b {
                         continue;
                     }
-                    let p = cmp.pattern(a, b);
+                    let p = cmp.pattern_of_views(va, vb);
                     for (f, row) in counts.iter_mut().enumerate() {
                         row[level_of(p, f) as usize] += 1;
                     }

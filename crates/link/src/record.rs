@@ -76,7 +76,11 @@ const NAME_ROLES: [[Role; 2]; 2] = [
 struct RawNames<'a> {
     raw: &'a RawRecord,
     keys: [u64; 2],
+    /// Where the memo's list holds each name's tokens, as of [`RawNames::generation`].
+    found: [Option<u32>; 2],
     skipped: [bool; 2],
+    /// The memo's [`GramCache::name_generation`] when the names were looked up.
+    generation: u32,
 }
 
 /// A normalised identity (plaintext; lives on the vault side only). `Debug` is redacted.
@@ -245,6 +249,9 @@ struct GramCache {
     /// only when it comes again, since most one-off spellings (typos, variant scripts) never
     /// do and their entries would only take memory.
     seen: Box<[u64]>,
+    /// How many times the names were emptied: an index into `name_list` found before a
+    /// change of generation no longer says anything.
+    name_generation: u32,
 }
 
 /// Bits of [`GramCache::seen`] (128 KiB).
@@ -320,6 +327,7 @@ impl GramCache {
             name_key: std::hash::RandomState::new(),
             raw_name_key: std::hash::RandomState::new(),
             seen: vec![0; SEEN_BITS / 64].into_boxed_slice(),
+            name_generation: 0,
         }
     }
 }
@@ -466,20 +474,27 @@ impl GramCache {
             which += 1;
             self.raw_name_key.hash_one((which, raw.get(w), raw.get(k)))
         });
+        let found = keys.map(|h| self.names.get(&h).copied());
         RawNames {
             raw,
             keys,
-            skipped: keys.map(|h| self.names.contains_key(&h)),
+            found,
+            skipped: found.map(|i| i.is_some()),
+            generation: self.name_generation,
         }
     }
 
     /// Fill `t` with a remembered name's tokens; false when it is not remembered.
     fn recall_name(&self, h: u64, t: &mut FieldTokens) -> bool {
-        let Some(e) = self
-            .names
-            .get(&h)
-            .and_then(|&i| self.name_list.get(i as usize))
-        else {
+        match self.names.get(&h) {
+            Some(&i) => self.recall_at(i, t),
+            None => false,
+        }
+    }
+
+    /// Fill `t` with the tokens of entry `i` of the name list; false when there is none.
+    fn recall_at(&self, i: u32, t: &mut FieldTokens) -> bool {
+        let Some(e) = self.name_list.get(i as usize) else {
             return false;
         };
         let (s, n) = (e.start as usize, e.len as usize);
@@ -496,9 +511,7 @@ impl GramCache {
     /// Remember the tokens a name just got (`t` holds that field's tokens only) under `h`.
     fn remember_name(&mut self, h: u64, t: &FieldTokens) {
         if self.names.len() >= NAME_LIMIT || self.name_grams.len() > NAME_LIMIT * 16 {
-            self.names.clear();
-            self.name_list.clear();
-            self.name_grams.clear();
+            self.forget_names();
         }
         let (Ok(start), Ok(len), Ok(index)) = (
             u32::try_from(self.name_grams.len()),
@@ -516,6 +529,14 @@ impl GramCache {
             len,
         });
         self.names.insert(h, index);
+    }
+
+    /// Empty the memo of names (a new generation: indices found before mean nothing now).
+    fn forget_names(&mut self) {
+        self.names.clear();
+        self.name_list.clear();
+        self.name_grams.clear();
+        self.name_generation = self.name_generation.wrapping_add(1);
     }
 
     /// Remember under `alias` too what is remembered under `h` (a spelling of that name),
@@ -816,8 +837,10 @@ impl Encoder {
             FieldKind::FamilyName | FieldKind::GivenName => {
                 let which = usize::from(*kind == FieldKind::GivenName);
                 let raw_key = raw.map(|r| r.keys[which]);
-                if let Some(h) = raw_key
-                    && cache.recall_name(h, t)
+                if let Some(r) = raw
+                    && let Some(i) = r.found[which]
+                    && r.generation == cache.name_generation
+                    && cache.recall_at(i, t)
                 {
                     t.grams.sort_unstable();
                     t.grams.dedup();
@@ -2020,9 +2043,11 @@ mod tests {
         assert_eq!(names.skipped, [true, false]);
         let id = Identity::normalise_with(&raw, names.skipped).0;
         assert!(id.family.written.is_empty() && id.family.kana.is_empty());
-        cache.names.clear();
-        cache.name_list.clear();
-        cache.name_grams.clear();
+        // Emptied, and refilled with another name at the index the first one had.
+        cache.forget_names();
+        let other = Identity::normalise(&raw_name("佐藤", "サトウ")).0;
+        enc.field(0, &other, None, &mut FieldTokens::default(), &mut cache);
+        assert_eq!(cache.name_list.len(), 1);
         let mut t = FieldTokens::default();
         enc.field(0, &id, Some(names), &mut t, &mut cache);
         assert_eq!(
