@@ -49,6 +49,10 @@ pub struct BenchLinkArgs {
     /// Run only cases whose name contains this text (febrl4, japanese, synth).
     #[arg(long)]
     pub only: Option<String>,
+    /// Runs of each tool per case: the time and the peak memory reported are the medians of
+    /// the runs (on a shared machine one run of either tool can be a fifth off).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub runs: u32,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -60,6 +64,33 @@ struct Measure {
     seconds: f64,
     peak_mib: f64,
     pairs: usize,
+    /// Every run's (seconds, peak MiB), of which `seconds` and `peak_mib` are the medians.
+    runs: Vec<Run>,
+}
+
+/// One run's (seconds, peak MiB).
+type Run = (f64, f64);
+
+/// Run a tool `runs` times: the median of its times and the median of its peak memories
+/// (each taken over the runs on its own), and every run.
+fn repeated(
+    runs: u32,
+    mut once: impl FnMut() -> anyhow::Result<Run>,
+) -> anyhow::Result<(Run, Vec<Run>)> {
+    let all = (0..runs.max(1))
+        .map(|_| once())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let median = |pick: fn(&(f64, f64)) -> f64| {
+        let mut v: Vec<f64> = all.iter().map(pick).collect();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    Ok(((median(|r| r.0), median(|r| r.1)), all))
 }
 
 fn venv_python() -> anyhow::Result<PathBuf> {
@@ -222,7 +253,11 @@ fn splink(
     Ok((secs, peak))
 }
 
-fn measure(tool: &'static str, (secs, peak): (f64, f64), eval: (f64, f64, f64, usize)) -> Measure {
+fn measure(
+    tool: &'static str,
+    ((secs, peak), runs): (Run, Vec<Run>),
+    eval: (f64, f64, f64, usize),
+) -> Measure {
     Measure {
         tool,
         precision: eval.0,
@@ -231,6 +266,7 @@ fn measure(tool: &'static str, (secs, peak): (f64, f64), eval: (f64, f64, f64, u
         seconds: secs,
         peak_mib: peak,
         pairs: eval.3,
+        runs,
     }
 }
 
@@ -367,7 +403,7 @@ fn synth_case(
         work.join("synth_clusters.csv"),
         work.join("synth_tsunagu.csv"),
     );
-    let t = ours_dedupe(&file, &clusters, &pairs)?;
+    let t = repeated(args.runs, || ours_dedupe(&file, &clusters, &pairs))?;
     ms.push(measure("tsunagu", t, evaluate(&pairs, truth, true_pairs)?));
     if !args.skip_splink {
         let src = tsunagu_link::source::read_csv(&file, None)
@@ -378,7 +414,9 @@ fn synth_case(
             &normalised,
         )?;
         let out = work.join("synth_splink.csv");
-        let s = splink(py, script, "synth", &normalised, &normalised, &out)?;
+        let s = repeated(args.runs, || {
+            splink(py, script, "synth", &normalised, &normalised, &out)
+        })?;
         ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
     }
     Ok((
@@ -430,11 +468,11 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
         let truth = |x: &str, y: &str| key(x).is_some() && key(x) == key(y);
         let mut ms = Vec::new();
         let out = work.join("febrl4_tsunagu.csv");
-        let t = ours(&a, &b, &out)?;
+        let t = repeated(args.runs, || ours(&a, &b, &out))?;
         ms.push(measure("tsunagu", t, evaluate(&out, truth, 5000)?));
         if !args.skip_splink {
             let out = work.join("febrl4_splink.csv");
-            let s = splink(&py, &script, "febrl4", &a, &b, &out)?;
+            let s = repeated(args.runs, || splink(&py, &script, "febrl4", &a, &b, &out))?;
             ms.push(measure("splink", s, evaluate(&out, truth, 5000)?));
         }
         cases.push(("febrl4 (5,000 × 5,000)".into(), ms));
@@ -467,7 +505,7 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
         let true_pairs = n / 2;
         let mut ms = Vec::new();
         let out = work.join("japanese_tsunagu.csv");
-        let t = ours(&a, &b, &out)?;
+        let t = repeated(args.runs, || ours(&a, &b, &out))?;
         ms.push(measure("tsunagu", t, evaluate(&out, truth, true_pairs)?));
         if !args.skip_splink {
             let (na, nb) = (
@@ -477,7 +515,9 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
             write_normalised(left.iter().map(|r| (r.id.as_str(), &r.record)), &na)?;
             write_normalised(right.iter().map(|r| (r.id.as_str(), &r.record)), &nb)?;
             let out = work.join("japanese_splink.csv");
-            let s = splink(&py, &script, "japanese", &na, &nb, &out)?;
+            let s = repeated(args.runs, || {
+                splink(&py, &script, "japanese", &na, &nb, &out)
+            })?;
             ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
         }
         cases.push((format!("japanese synthetic ({n} × {n})"), ms));
@@ -507,6 +547,10 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
     );
     ctx.emit(&json, || {
         let mut s = String::new();
+        s.push_str(&format!(
+            "seconds and peak MiB: medians of {} run(s) of each tool\n",
+            args.runs
+        ));
         for (name, ms) in &cases {
             s.push_str(&format!(
                 "{name}\n  {:<8} {:>9} {:>7} {:>7} {:>9} {:>10} {:>8}\n",
