@@ -135,56 +135,86 @@ impl Identity {
     /// [`Identity::normalise`], leaving the family (`skip[0]`) or given (`skip[1]`) name empty:
     /// the encoder knows their tokens already (see [`RawNames`]).
     fn normalise_with(raw: &RawRecord, skip: [bool; 2]) -> (Identity, Vec<Role>) {
-        let mut bad = Vec::new();
         let mut id = Identity::default();
-        if !skip[0] {
-            id.family = NamePart::of(raw, 0);
+        let bad = id.normalise_into(raw, skip);
+        (id, bad)
+    }
+
+    /// [`Identity::normalise_with`] into this identity, reusing its strings (a task normalises
+    /// its records one after another into one identity): the roles of unparseable values.
+    fn normalise_into(&mut self, raw: &RawRecord, skip: [bool; 2]) -> Vec<Role> {
+        let mut bad = Vec::new();
+        for (which, (part, skip)) in [&mut self.family, &mut self.given]
+            .into_iter()
+            .zip(skip)
+            .enumerate()
+        {
+            let [written, kana] = NAME_ROLES[which];
+            if skip {
+                part.written.clear();
+                part.kana.clear();
+            } else {
+                normalize::text_to(raw.get(written), &mut part.written);
+                normalize::text_to(raw.get(kana), &mut part.kana);
+            }
         }
-        if !skip[1] {
-            id.given = NamePart::of(raw, 1);
-        }
+        self.birth_date = None;
         let v = raw.get(Role::BirthDate).trim();
         if !v.is_empty() {
             match normalize::date(v) {
-                Ok(d) => id.birth_date = Some(d),
+                Ok(d) => self.birth_date = Some(d),
                 Err(_) => bad.push(Role::BirthDate),
             }
         }
+        self.sex = None;
         match normalize::sex(raw.get(Role::Sex)) {
-            Ok(s) => id.sex = s,
+            Ok(s) => self.sex = s,
             Err(_) => bad.push(Role::Sex),
         }
+        self.postal = None;
+        self.postal_digits.clear();
         let v = raw.get(Role::PostalCode).trim();
         if !v.is_empty() {
-            id.postal_digits = normalize::digits(v);
+            normalize::digits_to(v, &mut self.postal_digits);
             match normalize::postal(v) {
-                Ok(p) => id.postal = Some(p),
+                Ok(p) => self.postal = Some(p),
                 // Only a value without any digit is unusable.
-                Err(_) if id.postal_digits.is_empty() => bad.push(Role::PostalCode),
+                Err(_) if self.postal_digits.is_empty() => bad.push(Role::PostalCode),
                 Err(_) => {}
             }
         }
         let v = raw.get(Role::Address).trim();
-        if !v.is_empty() {
-            id.address = Some(normalize::address::split(v, id.postal));
+        if v.is_empty() {
+            self.address = None;
+        } else {
+            let a = self.address.get_or_insert_with(Address::default);
+            normalize::address::split_into(v, self.postal, a);
         }
+        // Each role's text goes into the next slot's string; only non-empty ones are kept.
+        let mut n = 0;
         for r in TEXT_ROLES {
-            let v = raw.get(r);
-            let t = match r {
-                Role::Phone => normalize::digits(v),
-                _ => normalize::text(v),
+            if n == self.texts.len() {
+                self.texts.push((r, String::new()));
+            }
+            let Some((role, t)) = self.texts.get_mut(n) else {
+                break;
             };
+            *role = r;
+            match r {
+                Role::Phone => normalize::digits_to(raw.get(r), t),
+                _ => normalize::text_to(raw.get(r), t),
+            }
             if !t.is_empty() {
-                id.texts.push((r, t));
+                n += 1;
             }
         }
-        id.insurance = [
-            normalize::digits(raw.get(Role::InsurerNumber)),
-            normalize::text(raw.get(Role::InsuredSymbol)),
-            normalize::text(raw.get(Role::InsuredNumber)),
-            normalize::digits(raw.get(Role::InsuredBranch)),
-        ];
-        (id, bad)
+        self.texts.truncate(n);
+        let [insurer, symbol, number, branch] = &mut self.insurance;
+        normalize::digits_to(raw.get(Role::InsurerNumber), insurer);
+        normalize::text_to(raw.get(Role::InsuredSymbol), symbol);
+        normalize::text_to(raw.get(Role::InsuredNumber), number);
+        normalize::digits_to(raw.get(Role::InsuredBranch), branch);
+        bad
     }
 
     fn text(&self, role: Role) -> &str {
@@ -1619,10 +1649,11 @@ impl TokenTable {
                 let mut bad = [0u64; Role::ALL.len()];
                 let mut scratch = FieldTokens::default();
                 let mut c = cache.take();
+                let mut id = Identity::default();
                 for raw in chunk {
                     c.claim(encoder);
                     let names = c.raw_names(raw);
-                    let (id, invalid) = Identity::normalise_with(raw, names.skipped);
+                    let invalid = id.normalise_into(raw, names.skipped);
                     for r in invalid {
                         bad[r.index()] += 1;
                     }
@@ -2017,6 +2048,55 @@ mod tests {
         raw.set(Role::FamilyName, written);
         raw.set(Role::FamilyNameKana, kana);
         raw
+    }
+
+    /// Normalising record after record into one identity (as a table is encoded) gives each
+    /// record what normalising it afresh gives: no value of one record is left in the next.
+    #[test]
+    fn a_reused_identity_keeps_nothing_of_the_previous_record() {
+        let pools = crate::simulate::NamePools::from_csv(
+            include_str!("../tests/data/family_names.csv"),
+            include_str!("../tests/data/given_names.csv"),
+        );
+        let (left, right) = crate::simulate::two_sources(&pools, 300, 200, 1.0, 7);
+        let mut raws: Vec<RawRecord> = left
+            .iter()
+            .chain(&right)
+            .map(|r| r.record.clone())
+            .collect();
+        // Missing and unparseable values between full ones.
+        for (i, r) in raws.iter_mut().enumerate() {
+            match i % 7 {
+                1 => r.set(Role::Address, ""),
+                2 => r.set(Role::BirthDate, "not a date"),
+                3 => r.set(Role::PostalCode, ""),
+                4 => r.set(Role::Phone, ""),
+                5 => r.set(Role::NationalId, "ab 12"),
+                _ => {}
+            }
+        }
+        let view = |id: &Identity| {
+            (
+                id.family.clone(),
+                id.given.clone(),
+                id.birth_date,
+                id.sex,
+                id.postal,
+                id.postal_digits.clone(),
+                id.address.clone(),
+                id.texts.clone(),
+                id.insurance.clone(),
+            )
+        };
+        let mut reused = Identity::default();
+        for (i, raw) in raws.iter().enumerate() {
+            let skip = [i % 3 == 0, i % 5 == 0];
+            let bad = reused.normalise_into(raw, skip);
+            let (fresh, fresh_bad) = Identity::normalise_with(raw, skip);
+            // Compared without printing: an identity's values are personal data.
+            assert!(view(&reused) == view(&fresh), "record {i}");
+            assert_eq!(bad, fresh_bad, "record {i}");
+        }
     }
 
     /// A name left unnormalised because the memo knew it, but forgotten before its turn (the

@@ -79,11 +79,11 @@ fn block_start(s: &str) -> Option<usize> {
     None
 }
 
-/// Parse block numbers (`1丁目2番3号`, `一丁目二番地三`, `1-2-3`) into `1-2-3` and the rest.
-fn parse_block(s: &str) -> (String, String) {
+/// Parse block numbers (`1丁目2番3号`, `一丁目二番地三`, `1-2-3`) into `1-2-3` (appended to
+/// `block`) and the rest (appended to `tail`).
+fn parse_block(s: &str, block: &mut String, tail: &mut String) {
     // The numbers are written out as they are read (one string instead of one per number and
     // a joined copy: this runs for every address linked).
-    let mut block = String::new();
     let mut rest = s;
     loop {
         let ascii = rest.starts_with(|c: char| c.is_ascii_digit());
@@ -130,7 +130,7 @@ fn parse_block(s: &str) -> (String, String) {
             None => break,
         }
     }
-    (block, rest.to_owned())
+    tail.push_str(rest);
 }
 
 /// How many directory municipalities there are: every [`Address`]'s `place` is below this.
@@ -138,13 +138,46 @@ pub(crate) fn place_count() -> usize {
     DIRECTORY.muni_count()
 }
 
+thread_local! {
+    /// Per-thread buffer of [`split_into`]'s normalised text.
+    static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// Split an address. The postal code, when known, tells the prefecture and municipality when the
 /// address text leaves them out.
 pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
-    let dir = &*DIRECTORY;
-    let s = text(address);
-    let mut rest: &str = &s;
     let mut out = Address::default();
+    split_into(address, postal, &mut out);
+    out
+}
+
+/// [`split`] into `out`, reusing its strings (every address of a file is split into the
+/// buffers of the one before).
+pub fn split_into(address: &str, postal: Option<PostalCode>, out: &mut Address) {
+    TEXT.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut s) => {
+            super::text_to(address, &mut s);
+            split_text(&s, postal, out);
+        }
+        // Only re-entry (which nothing here does) finds it borrowed.
+        Err(_) => split_text(&text(address), postal, out),
+    })
+}
+
+/// [`split_into`] of an address already normalised.
+fn split_text(s: &str, postal: Option<PostalCode>, out: &mut Address) {
+    let dir = &*DIRECTORY;
+    let mut rest: &str = s;
+    for part in [
+        &mut out.prefecture,
+        &mut out.municipality,
+        &mut out.town,
+        &mut out.block,
+        &mut out.rest,
+    ] {
+        part.clear();
+    }
+    out.place = None;
     let mut pref: Option<usize> = None;
     let mut muni: Option<u32> = None;
 
@@ -209,10 +242,10 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
         }
     }
     if let Some(p) = pref {
-        out.prefecture = dir.prefectures[p].clone();
+        out.prefecture.push_str(&dir.prefectures[p]);
     }
     if let Some(m) = muni {
-        out.municipality = dir.muni_name(m).to_owned();
+        out.municipality.push_str(dir.muni_name(m));
         // A municipality is looked up within its prefecture (or gives it), so the two names
         // are the entry's.
         out.place = (pref == Some(dir.muni_pref(m))).then_some(m);
@@ -221,27 +254,20 @@ pub fn split(address: &str, postal: Option<PostalCode>) -> Address {
     // Town: longest known town of the municipality; else the text before the block numbers.
     let known = muni.and_then(|m| dir.find_town(m, rest));
     let after_town = if let Some(t) = known {
-        out.town = t.to_owned();
+        out.town.push_str(t);
         &rest[t.len()..]
     } else {
         let cut = block_start(rest).unwrap_or(rest.len());
-        out.town = rest[..cut].to_owned();
+        out.town.push_str(&rest[..cut]);
         &rest[cut..]
     };
     // 大字/字 prefixes are often written or left out.
     let start = block_start(after_town).unwrap_or(after_town.len());
-    if out.town.is_empty() || start == 0 {
-        let (block, tail) = parse_block(&after_town[start..]);
-        out.block = block;
-        out.rest = tail;
-    } else {
+    if !(out.town.is_empty() || start == 0) {
         // Text between the town and the numbers (e.g. 字 names) belongs to the town.
         out.town.push_str(&after_town[..start]);
-        let (block, tail) = parse_block(&after_town[start..]);
-        out.block = block;
-        out.rest = tail;
     }
-    out
+    parse_block(&after_town[start..], &mut out.block, &mut out.rest);
 }
 
 #[cfg(test)]
@@ -316,6 +342,27 @@ mod tests {
         #[test]
         fn never_panics(s in "\\PC{0,30}") {
             let _ = split(&s, None);
+        }
+
+        /// Splitting into the parts of another address gives what splitting afresh gives.
+        #[test]
+        fn a_reused_address_changes_nothing(
+            seq in proptest::collection::vec(proptest::sample::select(vec![
+                "東京都千代田区千代田一丁目1番1号",
+                "東京都新宿区四谷三丁目2番地の5 四谷ビル101",
+                "北海道当別町弥生１２３",
+                "千代田1-1",
+                "どこか遠く",
+                "",
+            ]), 1..8)
+        ) {
+            let code = PostalCode::parse("1000001").ok();
+            let mut reused = Address::default();
+            for (i, a) in seq.iter().enumerate() {
+                let postal = if i % 2 == 0 { code } else { None };
+                split_into(a, postal, &mut reused);
+                proptest::prop_assert_eq!(&reused, &split(a, postal));
+            }
         }
     }
 }

@@ -60,10 +60,20 @@ fn voiced(c: char) -> char {
 
 /// Full normalisation of a name or free identity text (see the module documentation).
 pub fn text(input: &str) -> String {
+    let mut out = String::new();
+    text_to(input, &mut out);
+    out
+}
+
+/// [`text`] written into `out` (emptied first), reusing its allocation: a record's fields are
+/// normalised into the buffers of the previous record's.
+pub fn text_to(input: &str, out: &mut String) {
+    out.clear();
     if input.is_ascii() {
-        return ascii_text(input);
+        ascii_text_to(input, out);
+        return;
     }
-    let mut out = text_once(input);
+    text_once_to(input, out);
     // Removing spaces or folding kana can leave combining marks next to a new base character
     // (`a ¨` → `a¨`, `わ゙` → `ヷ`), which NFKC would compose on a second pass. Run again until
     // stable so that normalisation is idempotent; plain names have no combining marks and pay
@@ -76,25 +86,26 @@ pub fn text(input: &str) -> String {
         {
             break;
         }
-        let again = text_once(&out);
-        if again == out {
+        let mut again = String::new();
+        text_once_to(out, &mut again);
+        if again == *out {
             break;
         }
-        out = again;
+        *out = again;
     }
-    out
 }
 
 /// [`text`] of ASCII input: everything but spaces removal and lower case is the identity on
 /// ASCII (NFKC, kana, kanji and dash folds), and a third of a Japanese record's text fields
 /// (postal code, insurance symbol and number) are ASCII, so they skip the character-by-character
 /// pipeline and its buffers.
-fn ascii_text(input: &str) -> String {
-    input
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+fn ascii_text_to(input: &str, out: &mut String) {
+    out.extend(
+        input
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_lowercase()),
+    );
 }
 
 /// Characters that NFKC leaves as they are and that are not combining marks: printable ASCII,
@@ -107,24 +118,25 @@ fn plainly_nfkc(c: char) -> bool {
 }
 
 thread_local! {
-    /// Per-thread scratch of [`text_once`] (the stripped input and its characters), reused from
+    /// Per-thread scratch of [`text_once_to`] (the stripped input and its characters), reused from
     /// value to value: normalising a record otherwise allocated three buffers per field.
     static SCRATCH: std::cell::RefCell<(String, Vec<char>)> =
         const { std::cell::RefCell::new((String::new(), Vec::new())) };
 }
 
-fn text_once(input: &str) -> String {
+/// One pass of the normalisation, appended to `out`.
+fn text_once_to(input: &str, out: &mut String) {
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut guard) => {
             let (stripped, chars) = &mut *guard;
-            text_into(input, stripped, chars)
+            text_into(input, stripped, chars, out)
         }
         // Only re-entry (which nothing here does) finds it borrowed; fresh buffers then.
-        Err(_) => text_into(input, &mut String::new(), &mut Vec::new()),
+        Err(_) => text_into(input, &mut String::new(), &mut Vec::new(), out),
     })
 }
 
-fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>) -> String {
+fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>, out: &mut String) {
     stripped.clear();
     stripped.extend(
         input
@@ -166,7 +178,9 @@ fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>) -> Strin
     let chars: &[char] = chars;
     // Step 5: dashes by context.
     let n = chars.len();
-    let mut out = String::with_capacity(n * 3);
+    // The output so far (for the dash rule) is what this pass appended.
+    let base = out.len();
+    out.reserve(n * 3);
     for i in 0..n {
         let c = chars[i];
         let prev = if i > 0 { Some(chars[i - 1]) } else { None };
@@ -176,7 +190,7 @@ fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>) -> Strin
         let c = if is_dash(c) {
             // The output so far decides whether we are inside a kana run, so that a second
             // pass gives the same result (idempotence).
-            let prev_out = out.chars().next_back();
+            let prev_out = out.get(base..).and_then(|o| o.chars().next_back());
             if digit(prev) || digit(next) {
                 '-'
             } else if prev_out.is_some_and(is_katakana) {
@@ -192,7 +206,6 @@ fn text_into(input: &str, stripped: &mut String, chars: &mut Vec<char>) -> Strin
         };
         out.push(c);
     }
-    out
 }
 
 /// The second variant of a normalised kana string with small kana enlarged (キャ → キヤ).
@@ -363,7 +376,15 @@ pub fn soundex(name: &str) -> String {
 
 /// Only the digits of a value (phone numbers, insurance numbers), after NFKC.
 pub fn digits(input: &str) -> String {
-    nfkc(input).chars().filter(char::is_ascii_digit).collect()
+    let mut out = String::new();
+    digits_to(input, &mut out);
+    out
+}
+
+/// [`digits`] written into `out` (emptied first), reusing its allocation.
+pub fn digits_to(input: &str, out: &mut String) {
+    out.clear();
+    out.extend(nfkc(input).chars().filter(char::is_ascii_digit));
 }
 
 /// NFKC of a short value. ASCII is its own NFKC, so most values (phones, insurance numbers,
@@ -463,6 +484,45 @@ mod tests {
         ) {
             let s: String = parts.concat();
             proptest::prop_assert_eq!(phonetic(&s), phonetic_reference(&s));
+        }
+    }
+
+    fn ascii_text(s: &str) -> String {
+        let mut out = String::new();
+        ascii_text_to(s, &mut out);
+        out
+    }
+
+    fn text_once(s: &str) -> String {
+        let mut out = String::new();
+        text_once_to(s, &mut out);
+        out
+    }
+
+    /// Normalising into a buffer that held another value gives what normalising afresh gives
+    /// (the dash rule looks only at what this value wrote).
+    #[test]
+    fn a_reused_buffer_changes_nothing() {
+        let values = [
+            "サ－ビス",
+            "ｶﾀｶﾅ",
+            "123－4567",
+            "高橋 　花子",
+            "ア-",
+            "-ア",
+            "Abc",
+            "",
+        ];
+        let mut buf = String::new();
+        for before in values {
+            for v in values {
+                text_to(before, &mut buf);
+                text_to(v, &mut buf);
+                assert_eq!(buf, text(v), "{before:?} then {v:?}");
+                digits_to(before, &mut buf);
+                digits_to(v, &mut buf);
+                assert_eq!(buf, digits(v));
+            }
         }
     }
 
