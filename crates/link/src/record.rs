@@ -757,6 +757,36 @@ pub struct Encoder {
     numbers: std::sync::Arc<GramNumbers>,
     places: std::sync::Arc<Places>,
     parts: std::sync::Arc<Parts>,
+    pairs: std::sync::Arc<AsciiPairs>,
+}
+
+/// The numbers of q-grams of two ASCII characters (block numbers and their dashes, the ends of
+/// an address, Latin names), per field, indexed by the two bytes: one table for all threads,
+/// read without a lock like [`Parts`]. Half of an address's own q-grams are such pairs
+/// (`1-`, `-1`, `15`, `4$`), and each was a memo probe that missed the core's cache as often as
+/// not. A pair of characters is nobody's personal data.
+struct AsciiPairs(Vec<std::sync::OnceLock<Box<[std::sync::atomic::AtomicU32]>>>);
+
+impl AsciiPairs {
+    fn new(fields: usize) -> Self {
+        AsciiPairs((0..fields).map(|_| std::sync::OnceLock::new()).collect())
+    }
+
+    /// Field `f`'s table (u32::MAX: not numbered yet), made on first use.
+    fn table(&self, f: usize) -> Option<&[std::sync::atomic::AtomicU32]> {
+        let slot = self.0.get(f)?;
+        Some(slot.get_or_init(|| {
+            (0..128 * 128)
+                .map(|_| std::sync::atomic::AtomicU32::new(u32::MAX))
+                .collect()
+        }))
+    }
+}
+
+impl std::fmt::Debug for AsciiPairs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AsciiPairs")
+    }
 }
 
 impl Encoder {
@@ -775,6 +805,7 @@ impl Encoder {
             numbers: std::sync::Arc::new(GramNumbers::new()),
             places: std::sync::Arc::new(Places::new()),
             parts: std::sync::Arc::new(Parts::new(&schema)),
+            pairs: std::sync::Arc::new(AsciiPairs::new(schema.fields.len())),
             schema,
         }
     }
@@ -800,9 +831,30 @@ impl Encoder {
         (first, rest, last): (char, &str, Option<char>),
         out: &mut Vec<u32>,
     ) {
+        use std::sync::atomic::Ordering::Relaxed;
         let key = &self.keys[f];
+        let table = self.pairs.table(f);
         for_each_bigram(first, rest, last, |g| {
-            out.push(cache.gram(f, f, key, Tag::Gram, g, &self.numbers))
+            let slot = match (g.as_bytes(), table) {
+                (&[a, b], Some(t)) if a.is_ascii() && b.is_ascii() => {
+                    t.get(usize::from(a) << 7 | usize::from(b))
+                }
+                _ => None,
+            };
+            let n = match slot {
+                Some(slot) => match slot.load(Relaxed) {
+                    u32::MAX => {
+                        // Racing threads store the same number (GramNumbers gives one per
+                        // token).
+                        let x = self.numbers.number(f, key.token(Tag::Gram, g).short());
+                        slot.store(x, Relaxed);
+                        x
+                    }
+                    x => x,
+                },
+                None => cache.gram(f, f, key, Tag::Gram, g, &self.numbers),
+            };
+            out.push(n);
         });
     }
 
@@ -2048,6 +2100,41 @@ mod tests {
         raw.set(Role::FamilyName, written);
         raw.set(Role::FamilyNameKana, kana);
         raw
+    }
+
+    /// Q-grams of two ASCII characters numbered through the shared pair table get the numbers
+    /// the value memo gives them, whichever path numbers a pair first.
+    #[test]
+    fn ascii_pairs_are_numbered_as_the_memo_numbers_them() {
+        let enc = Encoder::new(
+            &LinkageKey::from_bytes([4; 32]),
+            Schema::from_roles(|r| r == Role::Address),
+        );
+        let mut cache = GramCache::new(0);
+        cache.claim(&enc);
+        let key = &enc.keys[0];
+        for (first, rest, last) in [
+            ('町', "1-15-4", Some('$')),
+            ('^', "ab12高", None),
+            ('地', "9", Some('$')),
+        ] {
+            // Half the pairs through the memo first, then every pair through the table.
+            let mut direct = Vec::new();
+            crate::token::for_each_bigram(first, rest, last, |g| {
+                direct.push(cache.gram(0, 0, key, Tag::Gram, g, &enc.numbers));
+            });
+            let mut tabled = Vec::new();
+            enc.bigrams(&mut cache, 0, (first, rest, last), &mut tabled);
+            assert_eq!(tabled, direct, "{rest}");
+            let mut again = Vec::new();
+            enc.bigrams(
+                &mut GramCache::new(enc.numbers.id),
+                0,
+                (first, rest, last),
+                &mut again,
+            );
+            assert_eq!(again, direct, "{rest}");
+        }
     }
 
     /// Normalising record after record into one identity (as a table is encoded) gives each
