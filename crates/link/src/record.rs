@@ -54,11 +54,16 @@ pub struct NamePart {
 impl NamePart {
     /// The normalised family (`which` 0) or given (1) name of a raw record.
     fn of(raw: &RawRecord, which: usize) -> NamePart {
+        let mut n = NamePart::default();
+        n.fill(raw, which);
+        n
+    }
+
+    /// [`NamePart::of`] into this name's strings.
+    fn fill(&mut self, raw: &RawRecord, which: usize) {
         let [written, kana] = NAME_ROLES[which];
-        NamePart {
-            written: normalize::text(raw.get(written)),
-            kana: normalize::text(raw.get(kana)),
-        }
+        normalize::text_to(raw.get(written), &mut self.written);
+        normalize::text_to(raw.get(kana), &mut self.kana);
     }
 }
 
@@ -149,13 +154,11 @@ impl Identity {
             .zip(skip)
             .enumerate()
         {
-            let [written, kana] = NAME_ROLES[which];
             if skip {
                 part.written.clear();
                 part.kana.clear();
             } else {
-                normalize::text_to(raw.get(written), &mut part.written);
-                normalize::text_to(raw.get(kana), &mut part.kana);
+                part.fill(raw, which);
             }
         }
         self.birth_date = None;
@@ -760,6 +763,22 @@ pub struct Encoder {
     pairs: std::sync::Arc<AsciiPairs>,
 }
 
+/// The number in a slot of [`Parts`] or [`AsciiPairs`] (`u32::MAX`: not yet), made by `make`
+/// and stored the first time. Threads that race store the same number: [`GramNumbers`] gives
+/// one per token.
+#[inline]
+fn numbered(slot: &std::sync::atomic::AtomicU32, make: impl FnOnce() -> u32) -> u32 {
+    use std::sync::atomic::Ordering::Relaxed;
+    match slot.load(Relaxed) {
+        u32::MAX => {
+            let x = make();
+            slot.store(x, Relaxed);
+            x
+        }
+        x => x,
+    }
+}
+
 /// The numbers of q-grams of two ASCII characters (block numbers and their dashes, the ends of
 /// an address, Latin names), per field, indexed by the two bytes: one table for all threads,
 /// read without a lock like [`Parts`]. Half of an address's own q-grams are such pairs
@@ -831,7 +850,6 @@ impl Encoder {
         (first, rest, last): (char, &str, Option<char>),
         out: &mut Vec<u32>,
     ) {
-        use std::sync::atomic::Ordering::Relaxed;
         let key = &self.keys[f];
         let table = self.pairs.table(f);
         for_each_bigram(first, rest, last, |g| {
@@ -842,16 +860,9 @@ impl Encoder {
                 _ => None,
             };
             let n = match slot {
-                Some(slot) => match slot.load(Relaxed) {
-                    u32::MAX => {
-                        // Racing threads store the same number (GramNumbers gives one per
-                        // token).
-                        let x = self.numbers.number(f, key.token(Tag::Gram, g).short());
-                        slot.store(x, Relaxed);
-                        x
-                    }
-                    x => x,
-                },
+                Some(slot) => numbered(slot, || {
+                    self.numbers.number(f, key.token(Tag::Gram, g).short())
+                }),
                 None => cache.gram(f, f, key, Tag::Gram, g, &self.numbers),
             };
             out.push(n);
@@ -861,7 +872,6 @@ impl Encoder {
     /// [`GramCache::gram`] of a date part or postal digit group, through [`Parts`] when it is
     /// a run of at most four ASCII digits.
     fn part(&self, cache: &mut GramCache, f: usize, lane: usize, tag: Tag, value: &str) -> u32 {
-        use std::sync::atomic::Ordering::Relaxed;
         let b = value.as_bytes();
         let table = (!b.is_empty() && b.len() <= 4 && b.iter().all(u8::is_ascii_digit))
             .then(|| self.parts.table(f, tag, b.len()))
@@ -876,16 +886,10 @@ impl Encoder {
         let Some(slot) = table.get(n) else {
             return cache.gram(f, lane, &self.keys[f], tag, value, &self.numbers);
         };
-        match slot.load(Relaxed) {
-            u32::MAX => {
-                let x = self
-                    .numbers
-                    .number(lane, self.keys[f].token(tag, value).short());
-                slot.store(x, Relaxed);
-                x
-            }
-            x => x,
-        }
+        numbered(slot, || {
+            self.numbers
+                .number(lane, self.keys[f].token(tag, value).short())
+        })
     }
 
     /// Tokens of every field of one identity.
@@ -924,8 +928,7 @@ impl Encoder {
                     && r.generation == cache.name_generation
                     && cache.recall_at(i, t)
                 {
-                    t.grams.sort_unstable();
-                    t.grams.dedup();
+                    // Remembered as a set already.
                     return;
                 }
                 // Skipped but no longer remembered (the memo was emptied at its limit by the
@@ -955,6 +958,9 @@ impl Encoder {
                     if !n.kana.is_empty() && !n.written.is_empty() {
                         self.grams(cache, f, Tag::Part1, &n.written, &mut t.grams);
                     }
+                    // Remembered as a set, so that a recalled name needs no sorting.
+                    t.grams.sort_unstable();
+                    t.grams.dedup();
                     cache.remember_name(h, t);
                 }
                 if let Some(k) = raw_key {
