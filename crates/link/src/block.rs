@@ -1,6 +1,7 @@
 //! Blocking: candidate pairs are the union of pairs that agree on at least one blocking rule.
 //! A rule is a conjunction of tokens (e.g. phonetic 姓 + phonetic 名); records are joined on
-//! a 64-bit hash of those tokens by sorting both sides and merging, rule by rule in parallel.
+//! a 64-bit hash of those tokens by sorting both sides and merging, rule after rule, each rule
+//! in parallel parts, and merged into the union segment by segment in parallel.
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -330,8 +331,39 @@ fn keys(t: &TokenTable, rule: &BlockingRule, index_bits: u32) -> Vec<u64> {
     // hold the keys twice.
     let mut k: Vec<u64> = Vec::with_capacity(t.len());
     k.extend((0..t.len()).filter_map(|i| rule.key(t, i).map(|h| (h << index_bits) | i as u64)));
-    k.par_sort_unstable();
+    sort_uniform(&mut k);
     k
+}
+
+/// Sort words whose top bits are uniform (hashes): one in-place pass puts each word in the
+/// bucket of its top 8 bits, then the buckets (each small enough for a core's cache) are
+/// sorted in parallel. This does in one pass what a comparison sort's first eight levels of
+/// partitioning do, and needs no second buffer as a radix sort from the low digits would.
+fn sort_uniform(v: &mut [u64]) {
+    const BITS: u32 = 8;
+    let digit = |x: u64| (x >> (64 - BITS)) as usize;
+    let mut counts = [0usize; 1 << BITS];
+    for &x in v.iter() {
+        counts[digit(x)] += 1;
+    }
+    let ends = offsets(counts);
+    let mut next: Vec<usize> = ends[..1 << BITS].to_vec();
+    // American flag sort: every word is swapped straight into its bucket's next free place.
+    for b in 0..1 << BITS {
+        while next[b] < ends[b + 1] {
+            let x = v[next[b]];
+            let d = digit(x);
+            if d == b {
+                next[b] += 1;
+            } else {
+                v.swap(next[b], next[d]);
+                next[d] += 1;
+            }
+        }
+    }
+    cut_mut(v, counts)
+        .into_par_iter()
+        .for_each(|bucket| bucket.sort_unstable());
 }
 
 /// Bits that hold a record number in a packed key (at least one, at most 32).
@@ -339,8 +371,70 @@ fn index_bits(records: usize) -> u32 {
     (usize::BITS - records.saturating_sub(1).leading_zeros()).clamp(1, 32)
 }
 
-/// The pairs of one rule as `pack`ed words with no rule bit, sorted, and the number of key
-/// groups skipped.
+/// The pair space cut by left record into segments of `1 << shift` records (at most
+/// [`SEGMENTS`]). A rule's pairs are written grouped by segment, and each segment is sorted
+/// and merged into the union on its own, in parallel and within a core's cache, instead of
+/// one global sort and one serial merge per rule.
+#[derive(Debug, Clone, Copy)]
+struct Segments {
+    shift: u32,
+    count: usize,
+}
+
+/// Segments of the pair space: 256 keep each one's work in cache (about 3,000 pairs for
+/// 100,000 records a side) and give every core many to take.
+const SEGMENTS: usize = 256;
+
+impl Segments {
+    fn new(n_left: usize) -> Segments {
+        let shift = index_bits(n_left).saturating_sub(SEGMENTS.trailing_zeros());
+        Segments {
+            shift,
+            count: (n_left.max(1) - 1) / (1usize << shift) + 1,
+        }
+    }
+
+    #[inline]
+    fn of(self, left: u32) -> usize {
+        (left >> self.shift) as usize
+    }
+}
+
+/// `v` cut into consecutive mutable slices of the given lengths (their sum at most its length).
+fn cut_mut(mut v: &mut [u64], lens: impl IntoIterator<Item = usize>) -> Vec<&mut [u64]> {
+    let mut out = Vec::new();
+    for n in lens {
+        let n = n.min(v.len());
+        let (head, tail) = std::mem::take(&mut v).split_at_mut(n);
+        out.push(head);
+        v = tail;
+    }
+    out
+}
+
+/// Offsets from lengths: `[0, l0, l0 + l1, …]`.
+fn offsets(lens: impl IntoIterator<Item = usize>) -> Vec<usize> {
+    let mut out = vec![0];
+    let mut at = 0;
+    for n in lens {
+        at += n;
+        out.push(at);
+    }
+    out
+}
+
+/// One rule's pairs as `pack`ed words with no rule bit, grouped by segment and sorted within
+/// each (segment `s` is `words[starts[s]..starts[s + 1]]`).
+struct RulePairs {
+    words: Vec<u64>,
+    starts: Vec<usize>,
+    skipped: u64,
+}
+
+/// The pairs of one rule. The sorted keys are cut into parts at hash values (no key group
+/// straddles two) that are joined in parallel: each part first counts its pairs per segment,
+/// so that every pair is then written straight into its place in one vector of the rule's
+/// exact size; each segment is then sorted on its own.
 fn rule_pairs(
     left: &TokenTable,
     right: &TokenTable,
@@ -348,7 +442,8 @@ fn rule_pairs(
     rule: &BlockingRule,
     max_block_pairs: u64,
     pack: Pack,
-) -> (Vec<u64>, u64) {
+    segs: Segments,
+) -> RulePairs {
     let bits = pack.index;
     let (lk, rk) = rayon::join(
         || keys(left, rule, bits),
@@ -360,71 +455,270 @@ fn rule_pairs(
             }
         },
     );
-    let hash = |k: u64| k >> bits;
-    let record = |k: u64| (k & ((1u64 << bits) - 1)) as u32;
-    let mut out = Vec::new();
-    let mut skipped = 0u64;
-    let group_end = |v: &[u64], s: usize| {
-        let mut e = s;
-        while e < v.len() && hash(v[e]) == hash(v[s]) {
-            e += 1;
+    pairs_of_keys(&lk, &rk, dedupe, max_block_pairs, pack, segs)
+}
+
+/// [`rule_pairs`] from the sides' sorted keys (`rk` unused when deduplicating).
+fn pairs_of_keys(
+    lk: &[u64],
+    rk: &[u64],
+    dedupe: bool,
+    max_block_pairs: u64,
+    pack: Pack,
+    segs: Segments,
+) -> RulePairs {
+    let bits = pack.index;
+    // Hashes are uniform: equal ranges of them hold about equal shares of the keys.
+    let n_parts = (rayon::current_num_threads() * 4).clamp(1, 64);
+    let bound = |v: &[u64], p: usize| {
+        if p >= n_parts {
+            return v.len();
         }
-        e
+        // p / n_parts of the hash range, which is the key's top 64 - bits bits.
+        let h = ((p as u128) << (64 - bits)) / n_parts as u128;
+        v.partition_point(|&k| u128::from(k >> bits) < h)
     };
-    if dedupe {
-        let mut s = 0;
-        while s < lk.len() {
-            let e = group_end(&lk, s);
-            let n = (e - s) as u64;
-            if n * (n - 1) / 2 > max_block_pairs {
-                skipped += 1;
+    let parts: Vec<Join<'_>> = (0..n_parts)
+        .map(|p| Join {
+            l: &lk[bound(lk, p)..bound(lk, p + 1)],
+            r: if dedupe {
+                &[]
             } else {
-                for x in s..e {
-                    for y in x + 1..e {
-                        let (p, q) = (record(lk[x]), record(lk[y]));
-                        out.push(pack.word((p.min(q), p.max(q))));
+                &rk[bound(rk, p)..bound(rk, p + 1)]
+            },
+            dedupe,
+            max_block_pairs,
+            pack,
+            segs,
+        })
+        .collect();
+    let counts: Vec<(Vec<usize>, u64)> = parts.par_iter().map(Join::count).collect();
+    let skipped = counts.iter().map(|c| c.1).sum();
+    // Segment-major: segment s holds part 0's pairs of s, then part 1's, and so on.
+    let lens = (0..segs.count).flat_map(|s| counts.iter().map(move |c| c.0[s]));
+    let starts = offsets((0..segs.count).map(|s| counts.iter().map(|c| c.0[s]).sum()));
+    let mut words = vec![0u64; starts.last().copied().unwrap_or(0)];
+    let mut regions: Vec<Vec<&mut [u64]>> = (0..n_parts).map(|_| Vec::new()).collect();
+    for (k, slice) in cut_mut(&mut words, lens).into_iter().enumerate() {
+        regions[k % n_parts].push(slice);
+    }
+    parts
+        .par_iter()
+        .zip(regions)
+        .for_each(|(part, mut regions)| part.fill(&mut regions));
+    cut_mut(&mut words, starts.windows(2).map(|w| w[1] - w[0]))
+        .into_par_iter()
+        .for_each(|seg| seg.sort_unstable());
+    RulePairs {
+        words,
+        starts,
+        skipped,
+    }
+}
+
+/// One part of a rule's sorted keys to join (`r` unused when deduplicating).
+struct Join<'a> {
+    l: &'a [u64],
+    r: &'a [u64],
+    dedupe: bool,
+    max_block_pairs: u64,
+    pack: Pack,
+    segs: Segments,
+}
+
+impl Join<'_> {
+    fn record(&self, k: u64) -> u32 {
+        (k & ((1u64 << self.pack.index) - 1)) as u32
+    }
+
+    /// Calls `each(left group, right group)` for every key group within the cap (the right
+    /// group is the left one when deduplicating) and returns how many the cap skipped.
+    fn groups(&self, mut each: impl FnMut(&[u64], &[u64])) -> u64 {
+        let bits = self.pack.index;
+        let hash = |k: u64| k >> bits;
+        let group_end = |v: &[u64], s: usize| {
+            let mut e = s;
+            while e < v.len() && hash(v[e]) == hash(v[s]) {
+                e += 1;
+            }
+            e
+        };
+        let (l, r) = (self.l, self.r);
+        let mut skipped = 0;
+        if self.dedupe {
+            let mut s = 0;
+            while s < l.len() {
+                let e = group_end(l, s);
+                let n = (e - s) as u64;
+                if n * (n - 1) / 2 > self.max_block_pairs {
+                    skipped += 1;
+                } else {
+                    each(&l[s..e], &l[s..e]);
+                }
+                s = e;
+            }
+        } else {
+            let (mut i, mut j) = (0, 0);
+            while i < l.len() && j < r.len() {
+                match hash(l[i]).cmp(&hash(r[j])) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        let ie = group_end(l, i);
+                        let je = group_end(r, j);
+                        if ((ie - i) as u64) * ((je - j) as u64) > self.max_block_pairs {
+                            skipped += 1;
+                        } else {
+                            each(&l[i..ie], &r[j..je]);
+                        }
+                        i = ie;
+                        j = je;
                     }
                 }
             }
-            s = e;
         }
-    } else {
-        let (mut i, mut j) = (0, 0);
-        while i < lk.len() && j < rk.len() {
-            match hash(lk[i]).cmp(&hash(rk[j])) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    let ie = group_end(&lk, i);
-                    let je = group_end(&rk, j);
-                    if ((ie - i) as u64) * ((je - j) as u64) > max_block_pairs {
-                        skipped += 1;
-                    } else {
-                        for &x in &lk[i..ie] {
-                            for &y in &rk[j..je] {
-                                out.push(pack.word((record(x), record(y))));
-                            }
+        skipped
+    }
+
+    /// The part's pairs per segment, and the groups skipped.
+    fn count(&self) -> (Vec<usize>, u64) {
+        let mut n = vec![0usize; self.segs.count];
+        let skipped = self.groups(|lg, rg| {
+            for (x, &k) in lg.iter().enumerate() {
+                // When deduplicating, keys sort by record within a group: each record pairs
+                // with the later ones, as the smaller record of those pairs.
+                let others = if self.dedupe {
+                    lg.len() - x - 1
+                } else {
+                    rg.len()
+                };
+                if let Some(c) = n.get_mut(self.segs.of(self.record(k))) {
+                    *c += others;
+                }
+            }
+        });
+        (n, skipped)
+    }
+
+    /// Write the part's pairs into its region of each segment (sized by [`Join::count`]).
+    fn fill(&self, regions: &mut [&mut [u64]]) {
+        let mut at = vec![0usize; regions.len()];
+        self.groups(|lg, rg| {
+            for (x, &k) in lg.iter().enumerate() {
+                let a = self.record(k);
+                let s = self.segs.of(a);
+                let (Some(region), Some(w)) = (regions.get_mut(s), at.get_mut(s)) else {
+                    continue;
+                };
+                let others = if self.dedupe { &lg[x + 1..] } else { rg };
+                for &o in others {
+                    if let Some(slot) = region.get_mut(*w) {
+                        *slot = self.pack.word((a, self.record(o)));
+                    }
+                    *w += 1;
+                }
+            }
+        });
+    }
+}
+
+/// Segment `s` of `v` as `starts` cuts it.
+fn seg<'a>(v: &'a [u64], starts: &[usize], s: usize) -> &'a [u64] {
+    let lo = starts.get(s).copied().unwrap_or(0);
+    let hi = starts.get(s + 1).copied().unwrap_or(lo);
+    v.get(lo..hi).unwrap_or(&[])
+}
+
+/// The sorted union of the rules' pairs, one vector grouped by segment (segment `s` is
+/// `words[starts[s]..starts[s + 1]]`), each word a pair and the bits of the rules that gave it.
+struct Union {
+    words: Vec<u64>,
+    starts: Vec<usize>,
+}
+
+impl Union {
+    /// Merge a rule's pairs in, in place: first each segment's new pairs are counted, then the
+    /// segments are moved (from the last, so none overwrites another) to the ends of their new
+    /// places, and each is merged forward into its place, all segments in parallel. The union
+    /// is never held twice.
+    fn merge(&mut self, rule: &RulePairs, bit: u64, pack: Pack) {
+        let key = |x: u64| x >> pack.mask;
+        let old = &self.starts;
+        let added: Vec<usize> = (0..old.len() - 1)
+            .into_par_iter()
+            .map(|s| {
+                let (u, t) = (seg(&self.words, old, s), seg(&rule.words, &rule.starts, s));
+                let (mut i, mut j, mut common) = (0, 0, 0usize);
+                while i < u.len() && j < t.len() {
+                    match key(u[i]).cmp(&key(t[j])) {
+                        std::cmp::Ordering::Less => i += 1,
+                        std::cmp::Ordering::Greater => j += 1,
+                        std::cmp::Ordering::Equal => {
+                            common += 1;
+                            i += 1;
+                            j += 1;
                         }
                     }
-                    i = ie;
-                    j = je;
                 }
-            }
+                t.len() - common
+            })
+            .collect();
+        let new = offsets((0..added.len()).map(|s| old[s + 1] - old[s] + added[s]));
+        let total = new.last().copied().unwrap_or(0);
+        self.words.resize(total, 0);
+        for s in (0..added.len()).rev() {
+            let len = old[s + 1] - old[s];
+            self.words.copy_within(old[s]..old[s + 1], new[s + 1] - len);
         }
+        let lens: Vec<usize> = new.windows(2).map(|w| w[1] - w[0]).collect();
+        cut_mut(&mut self.words, lens)
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(s, out)| {
+                let theirs = seg(&rule.words, &rule.starts, s);
+                // The segment's old pairs sit at the end of `out`: writing from the front
+                // never passes them (k ≤ i: what is written is what was read of both, and
+                // the pairs read of the old are behind i by the new pairs not yet read).
+                let mut i = added[s];
+                let (mut j, mut k) = (0, 0);
+                while k < out.len() {
+                    let t = theirs.get(j).copied();
+                    let o = if i < out.len() { Some(out[i]) } else { None };
+                    let w = match (o, t) {
+                        (Some(o), Some(t)) if key(o) < key(t) => {
+                            i += 1;
+                            o
+                        }
+                        (Some(o), Some(t)) if key(o) == key(t) => {
+                            i += 1;
+                            j += 1;
+                            o | bit
+                        }
+                        (_, Some(t)) => {
+                            j += 1;
+                            t | bit
+                        }
+                        (Some(o), None) => {
+                            i += 1;
+                            o
+                        }
+                        (None, None) => break,
+                    };
+                    out[k] = w;
+                    k += 1;
+                }
+            });
+        self.starts = new;
     }
-    drop((lk, rk));
-    out.par_sort_unstable();
-    // A rule gives each pair once (one key per record); sorting makes it mergeable.
-    out.dedup();
-    (out, skipped)
 }
 
 /// Candidate pairs between two tables (`dedupe = false`) or within one (`right` ignored,
 /// `dedupe = true`). A key group contributing more than `max_block_pairs` pairs is skipped:
 /// a value shared by that many records (a placeholder date, a common name alone) says nothing.
 ///
-/// Rules are joined one after another and merged into the sorted union as they come, so that
-/// memory holds the union and one rule's pairs, never every rule's pairs at once.
+/// Rules are joined one after another, each in parallel parts, and merged into the sorted
+/// union segment by segment in parallel, so that memory holds the union and one rule's pairs,
+/// never every rule's pairs at once.
 pub fn candidates(
     left: &TokenTable,
     right: &TokenTable,
@@ -435,59 +729,21 @@ pub fn candidates(
     // The union holds each pair with its rule mask in one word (see `Pack`): 8 bytes a pair
     // instead of 10 while blocking, when the union is largest.
     let pack = Pack::new(left.len().max(right.len()));
-    let mut union: Vec<u64> = Vec::new();
+    let segs = Segments::new(left.len());
+    let mut union = Union {
+        words: Vec::new(),
+        starts: vec![0; segs.count + 1],
+    };
     let mut per_rule = Vec::with_capacity(rules.len());
     let mut skipped_blocks = 0;
     for (r, rule) in rules.iter().enumerate() {
-        let (mut rp, skipped) = rule_pairs(left, right, dedupe, rule, max_block_pairs, pack);
-        per_rule.push(rp.len() as u64);
-        skipped_blocks += skipped;
-        let bit = pack.bit(r);
-        if union.is_empty() {
-            rp.iter_mut().for_each(|x| *x |= bit);
-            union = rp;
-            continue;
-        }
-        // Merge the rule's sorted pairs into the sorted union in place, from the back (the
-        // union's size is known once the overlap is counted), so that the union is never held
-        // twice. A rule's words have no rule bit, so they compare with the union's pairs as
-        // they are.
-        let key = |x: u64| x >> pack.mask;
-        let (mut i, mut j, mut common) = (0, 0, 0usize);
-        while i < union.len() && j < rp.len() {
-            match key(union[i]).cmp(&key(rp[j])) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    common += 1;
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        let old = union.len();
-        let n = old + rp.len() - common;
-        union.resize(n, 0);
-        let (mut i, mut j, mut k) = (old, rp.len(), n);
-        // Invariant: k - i = (new pairs left to place) ≥ 0, so writes never pass unread
-        // entries of the union.
-        while j > 0 {
-            k -= 1;
-            let theirs = rp[j - 1];
-            if i > 0 && key(union[i - 1]) > key(theirs) {
-                union[k] = union[i - 1];
-                i -= 1;
-            } else if i > 0 && key(union[i - 1]) == key(theirs) {
-                union[k] = union[i - 1] | bit;
-                i -= 1;
-                j -= 1;
-            } else {
-                union[k] = theirs | bit;
-                j -= 1;
-            }
-        }
+        let rp = rule_pairs(left, right, dedupe, rule, max_block_pairs, pack, segs);
+        // A rule gives each pair once: a record has one key per rule.
+        per_rule.push(rp.words.len() as u64);
+        skipped_blocks += rp.skipped;
+        union.merge(&rp, pack.bit(r), pack);
     }
-    let (starts, right, masks) = Candidates::from_union(union, pack, left.len());
+    let (starts, right, masks) = Candidates::from_union(union.words, pack, left.len());
     Candidates {
         starts,
         right,
@@ -500,8 +756,143 @@ pub fn candidates(
 
 #[cfg(test)]
 mod tests {
-    use super::{Candidates, Pack, index_bits};
+    use super::{Candidates, Pack, Segments, Union, index_bits, pairs_of_keys, sort_uniform};
     use rayon::iter::ParallelIterator;
+    use std::collections::BTreeMap;
+
+    /// Sorted keys of records `0..n` (hash in the high bits, record in the low `bits`) with
+    /// hashes drawn from `hashes` (spread over the whole range, so that every part of a
+    /// rule's join gets some).
+    fn sorted_keys(groups: &[usize], hashes: &[u64], bits: u32) -> Vec<u64> {
+        let mut k: Vec<u64> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, &g)| (hashes[g % hashes.len()] >> bits << bits) | i as u64)
+            .collect();
+        k.sort_unstable();
+        k
+    }
+
+    proptest::proptest! {
+        /// A rule's pairs, joined in parts and written by segment, are the pairs of records
+        /// with equal hashes (each once, in dedupe as smaller record first), key groups over
+        /// the cap left out and counted; each segment sorted.
+        #[test]
+        fn rule_pairs_are_those_of_equal_hashes(
+            left in proptest::collection::vec(0usize..12, 0..300),
+            right in proptest::collection::vec(0usize..12, 0..300),
+            hashes in proptest::collection::vec(proptest::num::u64::ANY, 1..12),
+            cap in proptest::sample::select(vec![0u64, 6, 40, u64::MAX]),
+            dedupe in proptest::bool::ANY,
+        ) {
+            let n = left.len().max(right.len());
+            let pack = Pack::new(n);
+            let segs = Segments::new(left.len());
+            let bits = pack.index;
+            let lk = sorted_keys(&left, &hashes, bits);
+            let rk = sorted_keys(&right, &hashes, bits);
+            let got = pairs_of_keys(&lk, &rk, dedupe, cap, pack, segs);
+            let mut want = Vec::new();
+            let mut skipped = 0;
+            let h = |side: &[usize], i: usize| hashes[side[i] % hashes.len()] >> bits;
+            let mut hs: Vec<u64> = hashes.iter().map(|&x| x >> bits).collect();
+            hs.sort_unstable();
+            hs.dedup();
+            for &g in &hs {
+                let l: Vec<u32> = (0..left.len()).filter(|&i| h(&left, i) == g).map(|i| i as u32).collect();
+                let r: Vec<u32> = (0..right.len()).filter(|&i| h(&right, i) == g).map(|i| i as u32).collect();
+                let pairs: Vec<(u32, u32)> = if dedupe {
+                    l.iter().flat_map(|&a| l.iter().filter(move |&&b| a < b).map(move |&b| (a, b))).collect()
+                } else if l.is_empty() || r.is_empty() {
+                    continue;
+                } else {
+                    l.iter().flat_map(|&a| r.iter().map(move |&b| (a, b))).collect()
+                };
+                if l.len() < 2 && dedupe {
+                    continue;
+                }
+                if pairs.len() as u64 > cap {
+                    skipped += 1;
+                } else {
+                    want.extend(pairs);
+                }
+            }
+            want.sort_unstable();
+            proptest::prop_assert_eq!(got.skipped, skipped);
+            let mut flat = Vec::new();
+            for s in 0..segs.count {
+                let seg = super::seg(&got.words, &got.starts, s);
+                let pairs: Vec<(u32, u32)> = seg.iter().map(|&w| pack.pair(w)).collect();
+                proptest::prop_assert!(pairs.windows(2).all(|w| w[0] < w[1]));
+                proptest::prop_assert!(pairs.iter().all(|&(a, _)| segs.of(a) == s));
+                proptest::prop_assert!(seg.iter().all(|&w| pack.mask(w) == 0));
+                flat.extend(pairs);
+            }
+            proptest::prop_assert_eq!(flat, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// Rules merged one after another into the union give every pair once, in order,
+        /// with the bits of exactly the rules that gave it.
+        #[test]
+        fn union_holds_each_pair_with_its_rules(
+            n in 1usize..600,
+            rules in proptest::collection::vec(
+                proptest::collection::btree_set((0u32..600, 0u32..600), 0..200), 1..6),
+        ) {
+            let pack = Pack::new(n);
+            let segs = Segments::new(n);
+            let mut union = Union { words: Vec::new(), starts: vec![0; segs.count + 1] };
+            let mut want: BTreeMap<(u32, u32), u16> = BTreeMap::new();
+            for (r, pairs) in rules.iter().enumerate() {
+                let pairs: Vec<(u32, u32)> = pairs
+                    .iter()
+                    .map(|&(a, b)| (a % n as u32, b % n as u32))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                for &p in &pairs {
+                    *want.entry(p).or_default() |= 1 << r;
+                }
+                let mut starts = vec![0usize; segs.count + 1];
+                for &(a, _) in &pairs {
+                    starts[segs.of(a) + 1] += 1;
+                }
+                for s in 1..starts.len() {
+                    starts[s] += starts[s - 1];
+                }
+                let words: Vec<u64> = pairs.iter().map(|&p| pack.word(p)).collect();
+                union.merge(&super::RulePairs { words, starts, skipped: 0 }, pack.bit(r), pack);
+            }
+            let got: Vec<((u32, u32), u16)> =
+                union.words.iter().map(|&w| (pack.pair(w), pack.mask(w))).collect();
+            let want: Vec<((u32, u32), u16)> = want.into_iter().collect();
+            proptest::prop_assert_eq!(got, want);
+            for s in 0..segs.count {
+                let seg = super::seg(&union.words, &union.starts, s);
+                proptest::prop_assert!(seg.iter().all(|&w| segs.of(pack.pair(w).0) == s));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Sorting by the top bits first, then within buckets, sorts, whatever the bits hold.
+        #[test]
+        fn uniform_sort_sorts(
+            mut v in proptest::collection::vec(proptest::num::u64::ANY, 0..2000),
+            narrow in proptest::bool::ANY,
+        ) {
+            if narrow {
+                // Top bits all alike: one bucket holds everything.
+                v.iter_mut().for_each(|x| *x >>= 12);
+            }
+            let mut want = v.clone();
+            want.sort_unstable();
+            sort_uniform(&mut v);
+            proptest::prop_assert_eq!(v, want);
+        }
+    }
 
     proptest::proptest! {
         /// Walking runs gives the pairs (and their indices) that looking each pair up gives,

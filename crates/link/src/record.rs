@@ -761,6 +761,7 @@ pub struct Encoder {
     places: std::sync::Arc<Places>,
     parts: std::sync::Arc<Parts>,
     pairs: std::sync::Arc<AsciiPairs>,
+    shared: std::sync::Arc<SharedGrams>,
 }
 
 /// The number in a slot of [`Parts`] or [`AsciiPairs`] (`u32::MAX`: not yet), made by `make`
@@ -808,9 +809,104 @@ impl std::fmt::Debug for AsciiPairs {
     }
 }
 
+/// The numbers of short values (q-grams, and date or postal parts that are not plain digit
+/// runs) by memo key (see [`memo_key`]), in one open-addressing table for all threads, read
+/// and filled without a lock like [`Parts`]. Each encoding thread kept its own memo of them
+/// before: the same 64,000 q-grams of 200,000 Japanese records were then hashed once per
+/// thread (each a keyed hash and a locked numbering) and held once per thread, and half of
+/// the lookups missed the small table in front of each memo. Once this table is full (a
+/// dataset with more than 7/8 of [`SHARED_SLOTS`] distinct short values), further values go
+/// to each thread's [`GramCache`] memo as before. A q-gram is two characters: nobody's personal data.
+struct SharedGrams {
+    /// Memo keys (0: empty slot; a real key has a non-zero tag byte).
+    keys: Box<[std::sync::atomic::AtomicU64]>,
+    /// The number beside each key (u32::MAX: the thread that took the slot is still making
+    /// it). Apart from the keys: side by side in one slot they would take 16 bytes, not 12,
+    /// and measured no faster.
+    numbers: Box<[std::sync::atomic::AtomicU32]>,
+    used: std::sync::atomic::AtomicUsize,
+}
+
+/// Slots of [`SharedGrams`] (1.5 MiB).
+const SHARED_SLOTS: usize = 1 << 17;
+
+impl SharedGrams {
+    /// A table of `slots` slots (a power of two).
+    fn new(slots: usize) -> Self {
+        let slots = slots.next_power_of_two();
+        SharedGrams {
+            keys: (0..slots)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+            numbers: (0..slots)
+                .map(|_| std::sync::atomic::AtomicU32::new(u32::MAX))
+                .collect(),
+            used: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Keys the table takes before it counts as full: 7/8 of its slots, so that a probe
+    /// stays short.
+    fn limit(&self) -> usize {
+        self.keys.len() / 8 * 7
+    }
+
+    /// The number under memo key `k` (non-zero), else `make()`'s, stored; `None` when `k` is
+    /// not in the table and the table is full. Threads that race on one key both get the one
+    /// number: `make` asks [`GramNumbers`], which gives one number per token.
+    #[inline]
+    fn get_or(&self, k: u64, make: impl FnOnce() -> u32) -> Option<u32> {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+        // The high bits of a multiplicative hash are the well-mixed ones.
+        let mask = self.keys.len().saturating_sub(1);
+        let mut i = k
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .checked_shr(64 - mask.count_ones())
+            .unwrap_or(0) as usize;
+        loop {
+            let slot = self.keys.get(i)?;
+            let mut current = slot.load(Acquire);
+            if current == 0 {
+                if self.used.load(Relaxed) >= self.limit() {
+                    return None;
+                }
+                match slot.compare_exchange(0, k, AcqRel, Acquire) {
+                    Ok(_) => {
+                        self.used.fetch_add(1, Relaxed);
+                        let n = make();
+                        if let Some(v) = self.numbers.get(i) {
+                            v.store(n, Release);
+                        }
+                        return Some(n);
+                    }
+                    Err(other) => current = other,
+                }
+            }
+            if current == k {
+                return Some(match self.numbers.get(i).map(|v| v.load(Acquire)) {
+                    Some(n) if n != u32::MAX => n,
+                    _ => make(),
+                });
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedGrams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedGrams")
+    }
+}
+
 impl Encoder {
     /// An encoder for a schema. 姓 and 名 share one key so that a swapped name is detectable.
     pub fn new(key: &LinkageKey, schema: Schema) -> Self {
+        Self::with_shared_slots(key, schema, SHARED_SLOTS)
+    }
+
+    /// [`Encoder::new`] with a shared value table of `slots` slots (tests fill a small one).
+    fn with_shared_slots(key: &LinkageKey, schema: Schema, slots: usize) -> Self {
         let keys = schema
             .fields
             .iter()
@@ -825,6 +921,7 @@ impl Encoder {
             places: std::sync::Arc::new(Places::new()),
             parts: std::sync::Arc::new(Parts::new(&schema)),
             pairs: std::sync::Arc::new(AsciiPairs::new(schema.fields.len())),
+            shared: std::sync::Arc::new(SharedGrams::new(slots)),
             schema,
         }
     }
@@ -834,11 +931,18 @@ impl Encoder {
         &self.schema
     }
 
-    fn grams(&self, cache: &mut GramCache, f: usize, tag: Tag, value: &str, out: &mut Vec<u32>) {
+    /// The number of a short value's token in lane `lane` (a q-gram's lane is its field's; see
+    /// [`part_lane`] for the others): from the shared table, else the thread's memo.
+    fn gram(&self, cache: &mut GramCache, f: usize, lane: usize, tag: Tag, gram: &str) -> u32 {
         let key = &self.keys[f];
-        for_each_qgram(value, 2, |g| {
-            out.push(cache.gram(f, f, key, tag, g, &self.numbers))
-        });
+        let number = || self.numbers.number(lane, key.token(tag, gram).short());
+        memo_key(f, tag, gram)
+            .and_then(|k| self.shared.get_or(k, number))
+            .unwrap_or_else(|| cache.gram(f, lane, key, tag, gram, &self.numbers))
+    }
+
+    fn grams(&self, cache: &mut GramCache, f: usize, tag: Tag, value: &str, out: &mut Vec<u32>) {
+        for_each_qgram(value, 2, |g| out.push(self.gram(cache, f, f, tag, g)));
     }
 
     /// The numbers of the q-grams (tag [`Tag::Gram`]) that [`for_each_bigram`] walks for
@@ -863,7 +967,7 @@ impl Encoder {
                 Some(slot) => numbered(slot, || {
                     self.numbers.number(f, key.token(Tag::Gram, g).short())
                 }),
-                None => cache.gram(f, f, key, Tag::Gram, g, &self.numbers),
+                None => self.gram(cache, f, f, Tag::Gram, g),
             };
             out.push(n);
         });
@@ -877,14 +981,14 @@ impl Encoder {
             .then(|| self.parts.table(f, tag, b.len()))
             .flatten();
         let Some(table) = table else {
-            return cache.gram(f, lane, &self.keys[f], tag, value, &self.numbers);
+            return self.gram(cache, f, lane, tag, value);
         };
         // "02" and "2" are different values: the tables are per length.
         let n = b
             .iter()
             .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
         let Some(slot) = table.get(n) else {
-            return cache.gram(f, lane, &self.keys[f], tag, value, &self.numbers);
+            return self.gram(cache, f, lane, tag, value);
         };
         numbered(slot, || {
             self.numbers
@@ -2106,6 +2210,100 @@ mod tests {
         raw.set(Role::FamilyName, written);
         raw.set(Role::FamilyNameKana, kana);
         raw
+    }
+
+    /// The shared value table gives each key the one number made for it, whichever thread
+    /// asks first and however many ask at once; once full it takes no new key and still
+    /// answers for those it holds.
+    #[test]
+    fn shared_values_are_numbered_once_and_stop_when_full() {
+        let number = |k: u64| (k.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as u32;
+        let t = SharedGrams::new(16);
+        assert_eq!(t.limit(), 14);
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let count = |k| {
+            made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            number(k)
+        };
+        for k in 1..=14u64 {
+            assert_eq!(t.get_or(k << 8, || count(k << 8)), Some(number(k << 8)));
+        }
+        for k in 1..=14u64 {
+            assert_eq!(t.get_or(k << 8, || unreachable!()), Some(number(k << 8)));
+        }
+        assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 14);
+        assert_eq!(t.get_or(99 << 8, || count(99 << 8)), None);
+        assert_eq!(t.get_or(3 << 8, || count(3 << 8)), Some(number(3 << 8)));
+
+        let t = SharedGrams::new(4096);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for k in 1..=3000u64 {
+                        assert_eq!(t.get_or(k, || number(k)), Some(number(k)));
+                    }
+                });
+            }
+        });
+        assert_eq!(t.used.load(std::sync::atomic::Ordering::Relaxed), 3000);
+    }
+
+    /// An encoder whose shared value table is full (the values then go to each thread's memo)
+    /// gives the tokens and q-gram numbers one with room gives.
+    #[test]
+    fn a_full_shared_table_changes_no_token() {
+        let key = LinkageKey::from_bytes([6; 32]);
+        let schema = Schema::from_roles(|_| true);
+        let records: Vec<Identity> = [
+            (
+                "山田",
+                "太郎",
+                "ヤマダ",
+                "タロウ",
+                "S45.3.12",
+                "東京都千代田区千代田1-1",
+            ),
+            (
+                "髙橋",
+                "花子",
+                "タカハシ",
+                "ハナコ",
+                "1980-02-29",
+                "大阪府和泉市上代町3-17-16",
+            ),
+            (
+                "Smith",
+                "Ann",
+                "",
+                "",
+                "H1.1.8",
+                "福岡県京都郡みやこ町下高屋団地1-15-4",
+            ),
+        ]
+        .iter()
+        .map(|&(fam, giv, fk, gk, dob, addr)| {
+            let mut raw = RawRecord::default();
+            raw.set(Role::FamilyName, fam);
+            raw.set(Role::GivenName, giv);
+            raw.set(Role::FamilyNameKana, fk);
+            raw.set(Role::GivenNameKana, gk);
+            raw.set(Role::BirthDate, dob);
+            raw.set(Role::Address, addr);
+            Identity::normalise(&raw).0
+        })
+        .collect();
+        let roomy = Encoder::new(&key, schema.clone());
+        let full = Encoder::with_shared_slots(&key, schema, 8);
+        for id in records.iter().chain(&records) {
+            let (a, b) = (roomy.encode(id), full.encode(id));
+            let same = a
+                .iter()
+                .zip(&b)
+                .all(|(x, y)| (x.whole, x.alt, &x.grams) == (y.whole, y.alt, &y.grams));
+            assert!(same && a.len() == b.len(), "the tokens differ");
+            assert!(a.iter().map(|t| t.grams.len()).sum::<usize>() > 20);
+        }
+        assert!(full.shared.used.load(std::sync::atomic::Ordering::Relaxed) <= 7);
     }
 
     /// Q-grams of two ASCII characters numbered through the shared pair table get the numbers
