@@ -181,7 +181,26 @@ fn run(
     let t1 = Instant::now();
     let patterns = Patterns::of(&cmp, &cands);
     let distinct = patterns.counts(0);
-    let u_sample = model::sample_u(&cmp, dedupe, opts.u_samples, opts.seed);
+    // Term frequencies need the tables only: counted while the u sample is compared, so that
+    // their serial parts (each field's map) overlap the sample's parallel work.
+    let (u_sample, tf) = rayon::join(
+        || model::sample_u(&cmp, dedupe, opts.u_samples, opts.seed),
+        || {
+            kinds
+                .par_iter()
+                .enumerate()
+                .map(|(f, k)| {
+                    k.term_frequency().then(|| {
+                        if dedupe {
+                            TermFrequencies::count(&[left], f)
+                        } else {
+                            TermFrequencies::count(&[left, right], f)
+                        }
+                    })
+                })
+                .collect::<Vec<_>>()
+        },
+    );
     let n_total_pairs = if dedupe {
         (left.len() as f64) * (left.len().saturating_sub(1) as f64) / 2.0
     } else {
@@ -228,19 +247,6 @@ fn run(
                 .zip(ms)
                 .map(|(u, m)| ((u - prior * m) / (1.0 - prior)).max(floor.min(*u)))
                 .collect()
-        })
-        .collect();
-    let tf = kinds
-        .iter()
-        .enumerate()
-        .map(|(f, k)| {
-            k.term_frequency().then(|| {
-                if dedupe {
-                    TermFrequencies::count(&[left], f)
-                } else {
-                    TermFrequencies::count(&[left, right], f)
-                }
-            })
         })
         .collect();
     let model = Model {
