@@ -809,37 +809,34 @@ impl std::fmt::Debug for AsciiPairs {
     }
 }
 
-/// The numbers of short values (q-grams, and date or postal parts that are not plain digit
-/// runs) by memo key (see [`memo_key`]), in one open-addressing table for all threads, read
-/// and filled without a lock like [`Parts`]. Each encoding thread kept its own memo of them
-/// before: the same 64,000 q-grams of 200,000 Japanese records were then hashed once per
-/// thread (each a keyed hash and a locked numbering) and held once per thread, and half of
-/// the lookups missed the small table in front of each memo. Once this table is full (a
-/// dataset with more than 7/8 of [`SHARED_SLOTS`] distinct short values), further values go
-/// to each thread's [`GramCache`] memo as before. A q-gram is two characters: nobody's personal data.
+/// The numbers of q-grams of two characters by field, tag and characters, in one
+/// open-addressing table for all threads, read and filled without a lock like [`Parts`].
+/// Each encoding thread kept its own memo of them before: the same 75,000 q-grams of 200,000
+/// Japanese records were then hashed once per thread (each a keyed hash and a locked
+/// numbering) and held once per thread, and half of the lookups missed the small table in
+/// front of each memo. A slot is one word, the key and its number together, so a lookup
+/// misses the cache once. Values it cannot hold (other lengths, characters beyond the Basic
+/// Multilingual Plane, numbers from 2²⁴ on) and new values once it is 7/8 full go to each
+/// thread's [`GramCache`] memo as before. A q-gram is two characters: nobody's personal data.
 struct SharedGrams {
-    /// Memo keys (0: empty slot; a real key has a non-zero tag byte).
-    keys: Box<[std::sync::atomic::AtomicU64]>,
-    /// The number beside each key (u32::MAX: the thread that took the slot is still making
-    /// it). Apart from the keys: side by side in one slot they would take 16 bytes, not 12,
-    /// and measured no faster.
-    numbers: Box<[std::sync::atomic::AtomicU32]>,
+    /// `key << 24 | number` (0: empty; [`PENDING`] as the number: the thread that took the
+    /// slot is still making it).
+    slots: Box<[std::sync::atomic::AtomicU64]>,
     used: std::sync::atomic::AtomicUsize,
 }
 
-/// Slots of [`SharedGrams`] (1.5 MiB).
+/// Slots of [`SharedGrams`] (1 MiB).
 const SHARED_SLOTS: usize = 1 << 17;
+
+/// The number part of a slot whose number is not there yet.
+const PENDING: u64 = (1 << 24) - 1;
 
 impl SharedGrams {
     /// A table of `slots` slots (a power of two).
     fn new(slots: usize) -> Self {
-        let slots = slots.next_power_of_two();
         SharedGrams {
-            keys: (0..slots)
+            slots: (0..slots.next_power_of_two())
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
-                .collect(),
-            numbers: (0..slots)
-                .map(|_| std::sync::atomic::AtomicU32::new(u32::MAX))
                 .collect(),
             used: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -848,44 +845,59 @@ impl SharedGrams {
     /// Keys the table takes before it counts as full: 7/8 of its slots, so that a probe
     /// stays short.
     fn limit(&self) -> usize {
-        self.keys.len() / 8 * 7
+        self.slots.len() / 8 * 7
     }
 
-    /// The number under memo key `k` (non-zero), else `make()`'s, stored; `None` when `k` is
-    /// not in the table and the table is full. Threads that race on one key both get the one
-    /// number: `make` asks [`GramNumbers`], which gives one number per token.
+    /// The 40-bit key of a q-gram of field `f` under `tag`: field, tag and the two characters
+    /// (`None` for anything else, or a field beyond the sixteenth).
+    #[inline]
+    fn key(f: usize, tag: Tag, gram: &str) -> Option<u64> {
+        let mut cs = gram.chars();
+        let (a, b) = (u64::from(cs.next()?), u64::from(cs.next()?));
+        if cs.next().is_some() || a > 0xFFFF || b > 0xFFFF || f > 0xF {
+            return None;
+        }
+        // The tag (1-11) makes every key non-zero.
+        Some((f as u64) << 36 | (tag as u64) << 32 | a << 16 | b)
+    }
+
+    /// The number under key `k` (from [`SharedGrams::key`]), else `make()`'s, stored; `None`
+    /// when `k` is not in the table and the table is full. Threads that race on one key both
+    /// get the one number: `make` asks [`GramNumbers`], which gives one number per token.
     #[inline]
     fn get_or(&self, k: u64, make: impl FnOnce() -> u32) -> Option<u32> {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+        let mask = self.slots.len().saturating_sub(1);
         // The high bits of a multiplicative hash are the well-mixed ones.
-        let mask = self.keys.len().saturating_sub(1);
         let mut i = k
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .checked_shr(64 - mask.count_ones())
             .unwrap_or(0) as usize;
         loop {
-            let slot = self.keys.get(i)?;
+            let slot = self.slots.get(i)?;
             let mut current = slot.load(Acquire);
             if current == 0 {
                 if self.used.load(Relaxed) >= self.limit() {
                     return None;
                 }
-                match slot.compare_exchange(0, k, AcqRel, Acquire) {
+                match slot.compare_exchange(0, k << 24 | PENDING, AcqRel, Acquire) {
                     Ok(_) => {
                         self.used.fetch_add(1, Relaxed);
                         let n = make();
-                        if let Some(v) = self.numbers.get(i) {
-                            v.store(n, Release);
+                        // A number too wide to share stays with whoever asks (each gets it
+                        // from `make`).
+                        if u64::from(n) < PENDING {
+                            slot.store(k << 24 | u64::from(n), Release);
                         }
                         return Some(n);
                     }
                     Err(other) => current = other,
                 }
             }
-            if current == k {
-                return Some(match self.numbers.get(i).map(|v| v.load(Acquire)) {
-                    Some(n) if n != u32::MAX => n,
-                    _ => make(),
+            if current >> 24 == k {
+                return Some(match current & PENDING {
+                    PENDING => make(),
+                    n => n as u32,
                 });
             }
             i = (i + 1) & mask;
@@ -936,7 +948,7 @@ impl Encoder {
     fn gram(&self, cache: &mut GramCache, f: usize, lane: usize, tag: Tag, gram: &str) -> u32 {
         let key = &self.keys[f];
         let number = || self.numbers.number(lane, key.token(tag, gram).short());
-        memo_key(f, tag, gram)
+        SharedGrams::key(f, tag, gram)
             .and_then(|k| self.shared.get_or(k, number))
             .unwrap_or_else(|| cache.gram(f, lane, key, tag, gram, &self.numbers))
     }
@@ -2217,7 +2229,7 @@ mod tests {
     /// answers for those it holds.
     #[test]
     fn shared_values_are_numbered_once_and_stop_when_full() {
-        let number = |k: u64| (k.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as u32;
+        let number = |k: u64| (k.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 41) as u32;
         let t = SharedGrams::new(16);
         assert_eq!(t.limit(), 14);
         let made = std::sync::atomic::AtomicUsize::new(0);
@@ -2231,6 +2243,10 @@ mod tests {
         for k in 1..=14u64 {
             assert_eq!(t.get_or(k << 8, || unreachable!()), Some(number(k << 8)));
         }
+        // A number too wide for a slot is not kept: asked again, it is made again.
+        let wide = SharedGrams::new(16);
+        assert_eq!(wide.get_or(5, || u32::MAX), Some(u32::MAX));
+        assert_eq!(wide.get_or(5, || 7), Some(7));
         assert_eq!(made.load(std::sync::atomic::Ordering::Relaxed), 14);
         assert_eq!(t.get_or(99 << 8, || count(99 << 8)), None);
         assert_eq!(t.get_or(3 << 8, || count(3 << 8)), Some(number(3 << 8)));
@@ -2246,6 +2262,24 @@ mod tests {
             }
         });
         assert_eq!(t.used.load(std::sync::atomic::Ordering::Relaxed), 3000);
+
+        // Keys: two characters of the Basic Multilingual Plane, told apart by field and tag.
+        let key = SharedGrams::key;
+        assert_eq!(key(0, Tag::Gram, "高"), None);
+        assert_eq!(key(0, Tag::Gram, "高橋様"), None);
+        assert_eq!(key(0, Tag::Gram, "𠮷田"), None);
+        assert_eq!(key(16, Tag::Gram, "高橋"), None);
+        let keys = [
+            key(0, Tag::Gram, "高橋"),
+            key(0, Tag::Gram, "橋高"),
+            key(1, Tag::Gram, "高橋"),
+            key(0, Tag::Part1, "高橋"),
+            key(15, Tag::Gram, "^a"),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            assert!(a.is_some_and(|k| k != 0 && k < 1 << 40));
+            assert!(keys[i + 1..].iter().all(|b| b != a));
+        }
     }
 
     /// An encoder whose shared value table is full (the values then go to each thread's memo)
