@@ -648,19 +648,7 @@ impl Union {
             .into_par_iter()
             .map(|s| {
                 let (u, t) = (seg(&self.words, old, s), seg(&rule.words, &rule.starts, s));
-                let (mut i, mut j, mut common) = (0, 0, 0usize);
-                while i < u.len() && j < t.len() {
-                    match key(u[i]).cmp(&key(t[j])) {
-                        std::cmp::Ordering::Less => i += 1,
-                        std::cmp::Ordering::Greater => j += 1,
-                        std::cmp::Ordering::Equal => {
-                            common += 1;
-                            i += 1;
-                            j += 1;
-                        }
-                    }
-                }
-                t.len() - common
+                t.len() - crate::compare::common_by(u, t, key)
             })
             .collect();
         let new = offsets((0..added.len()).map(|s| old[s + 1] - old[s] + added[s]));

@@ -7,13 +7,19 @@ use crate::schema::FieldKind;
 use crate::token::Token;
 
 /// Dice coefficient of two sorted, de-duplicated token (or gram) sets (0 when either is empty).
-pub fn dice<T: Ord>(a: &[T], b: &[T]) -> f64 {
+pub fn dice<T: Ord + Copy>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
+    2.0 * common_by(a, b, |x| x) as f64 / (a.len() + b.len()) as f64
+}
+
+/// How many elements two slices sorted by `key` have in common (by key, each counted once
+/// a side).
+pub(crate) fn common_by<T: Copy, K: Ord>(a: &[T], b: &[T], key: impl Fn(T) -> K) -> usize {
     let (mut i, mut j, mut common) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
+        match key(a[i]).cmp(&key(b[j])) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
@@ -23,7 +29,7 @@ pub fn dice<T: Ord>(a: &[T], b: &[T]) -> f64 {
             }
         }
     }
-    2.0 * common as f64 / (a.len() + b.len()) as f64
+    common
 }
 
 /// Dice coefficient if it is at least `min`, else 0. Stops the merge as soon as `min` can no
