@@ -314,9 +314,7 @@ impl<V: Copy + Default> Memo<V> {
     /// The value remembered under `k`, else `make()`'s, remembered.
     #[inline]
     fn get_or(&mut self, k: u64, make: impl FnOnce() -> V) -> V {
-        // The high bits of a multiplicative hash are the well-mixed ones.
-        let slot =
-            (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FRONT.trailing_zeros())) as usize;
+        let slot = home_slot(k, FRONT);
         if let Some(&(fk, v)) = self.front.get(slot)
             && fk == k
         {
@@ -331,6 +329,16 @@ impl<V: Copy + Default> Memo<V> {
         }
         v
     }
+}
+
+/// Where key `k` goes in a table of `slots` slots (a power of two): the high bits of a
+/// multiplicative hash, which are the well-mixed ones.
+#[inline]
+fn home_slot(k: u64, slots: usize) -> usize {
+    let bits = slots.saturating_sub(1).count_ones();
+    k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .checked_shr(64 - bits)
+        .unwrap_or(0) as usize
 }
 
 /// The memo key of a short value of field `f` under `tag` (`None`: too long to be cached).
@@ -868,11 +876,7 @@ impl SharedGrams {
     fn get_or(&self, k: u64, make: impl FnOnce() -> u32) -> Option<u32> {
         use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
         let mask = self.slots.len().saturating_sub(1);
-        // The high bits of a multiplicative hash are the well-mixed ones.
-        let mut i = k
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .checked_shr(64 - mask.count_ones())
-            .unwrap_or(0) as usize;
+        let mut i = home_slot(k, self.slots.len());
         loop {
             let slot = self.slots.get(i)?;
             let mut current = slot.load(Acquire);
