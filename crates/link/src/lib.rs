@@ -15,7 +15,8 @@
 //! 6. [`cluster`]: connected components, one-to-one assignment, incremental clusters with
 //!    stable ids (for the vault).
 //!
-//! [`engine`] runs 4–6 on two token tables; [`simulate`] makes populations with known truth.
+//! [`engine`] runs 4–6 on two token tables; [`output`] writes the scored pairs as CSV;
+//! [`simulate`] makes populations with known truth.
 
 pub mod block;
 pub mod cluster;
@@ -23,6 +24,7 @@ pub mod compare;
 pub mod engine;
 pub mod model;
 pub mod normalize;
+pub mod output;
 pub mod record;
 pub mod schema;
 pub mod simulate;

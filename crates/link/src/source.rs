@@ -377,21 +377,18 @@ impl Ids {
 
     /// The id of record `i` ("" past the end).
     pub fn get(&self, i: usize) -> String {
-        let mut id = String::new();
-        if i < self.len {
-            let first = i - i % IDS_RESTART;
-            let at = self
-                .restarts
-                .get(first / IDS_RESTART)
-                .map_or(0, |&r| r as usize);
-            let mut cursor = Cursor { ids: self, at };
-            for _ in first..=i {
-                if !cursor.next_into(&mut id) {
-                    break;
-                }
-            }
+        self.walker().id(i).to_owned()
+    }
+
+    /// A reader of ids by record number that keeps its place: reading ids in increasing order
+    /// (the left ids of sorted pairs) decodes each id once, and any other id costs at most
+    /// [`IDS_RESTART`] steps, without an allocation per id.
+    pub fn walker(&self) -> IdWalker<'_> {
+        IdWalker {
+            cursor: Cursor { ids: self, at: 0 },
+            next: 0,
+            id: String::new(),
         }
-        id
     }
 
     /// Number of ids.
@@ -419,7 +416,53 @@ impl Ids {
     }
 }
 
+/// Reads ids of one [`Ids`] by record number (see [`Ids::walker`]).
+#[derive(Debug)]
+pub struct IdWalker<'a> {
+    cursor: Cursor<'a>,
+    /// The record whose id the cursor reads next (`id` holds the one before it).
+    next: usize,
+    id: String,
+}
+
+impl IdWalker<'_> {
+    /// The id of record `i` ("" past the end).
+    pub fn id(&mut self, i: usize) -> &str {
+        let ids = self.cursor.ids;
+        if i >= ids.len {
+            self.id.clear();
+            self.next = 0;
+            self.cursor.at = 0;
+            return &self.id;
+        }
+        if i + 1 != self.next {
+            let first = i - i % IDS_RESTART;
+            // From where it stands the cursor can only go forward, and only within reach.
+            if !(first..=i).contains(&self.next) {
+                self.cursor.at = ids
+                    .restarts
+                    .get(first / IDS_RESTART)
+                    .map_or(0, |&r| r as usize);
+                self.next = first;
+                self.id.clear();
+            }
+            while self.next <= i {
+                if !self.cursor.next_into(&mut self.id) {
+                    // Not what `push` wrote (cannot happen): no id rather than a wrong one.
+                    self.id.clear();
+                    self.next = 0;
+                    self.cursor.at = 0;
+                    return &self.id;
+                }
+                self.next += 1;
+            }
+        }
+        &self.id
+    }
+}
+
 /// A position in [`Ids::bytes`].
+#[derive(Debug)]
 struct Cursor<'a> {
     ids: &'a Ids,
     at: usize,
@@ -713,6 +756,24 @@ mod tests {
             }
             proptest::prop_assert_eq!(ids.get(list.len()), "");
             proptest::prop_assert!(ids.iter().eq(list.iter().cloned()));
+        }
+
+        /// One walker asked for ids in any order (forward, back, repeated, past the end) gives
+        /// each as pushed.
+        #[test]
+        fn a_walker_reads_ids_in_any_order(
+            list in proptest::collection::vec("(L000|PAT-|患者|)[0-9あ-ん]{0,3}", 0..80),
+            asks in proptest::collection::vec(0usize..90, 0..200),
+        ) {
+            let mut ids = Ids::default();
+            for id in &list {
+                proptest::prop_assert!(ids.push(id));
+            }
+            let mut w = ids.walker();
+            for i in asks {
+                let want = list.get(i).map_or("", String::as_str);
+                proptest::prop_assert_eq!(w.id(i), want);
+            }
         }
     }
 

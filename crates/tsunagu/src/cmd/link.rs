@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use clap::Args;
 use tsunagu_link::engine::{self, LinkOptions, LinkOutcome};
+use tsunagu_link::output::{self, PairIds};
 use tsunagu_link::record::{Encoder, TokenCache, TokenTable};
 use tsunagu_link::schema::{Role, Schema};
 use tsunagu_link::source::{self, Ids, Mapping, Tokenised};
@@ -141,59 +142,44 @@ fn write_pairs(
     sides: &Sides<'_>,
     explain: bool,
 ) -> anyhow::Result<()> {
-    let Sides {
-        lt,
-        rt,
-        left_ids,
-        right_ids,
-        header,
-    } = *sides;
-    let io = |e: csv::Error| {
+    let cmp = tsunagu_link::compare::Comparator::new(sides.lt, sides.rt)
+        .map_err(|e| fail(exit::INPUT, e.to_string()))?;
+    let ids = PairIds {
+        left: sides.left_ids,
+        right: sides.right_ids,
+        header: sides.header,
+    };
+    write_whole(path, |w| {
+        output::write_pairs(w, out, ids, explain.then_some(&cmp))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Write `path` through `write` so that it is never seen half-written: into a temporary file
+/// beside it, synced, then renamed over it (a run killed mid-way leaves the old file or none).
+fn write_whole(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<(), String>,
+) -> anyhow::Result<()> {
+    let io = |e: &dyn std::fmt::Display| {
         fail(
             exit::FAILURE,
             format!("{}: cannot write: {e}", path.display()),
         )
     };
-    let mut w = csv::Writer::from_path(path).map_err(io)?;
-    let mut head = vec![
-        header.0.to_owned(),
-        header.1.to_owned(),
-        "match_probability".to_owned(),
-    ];
-    if explain {
-        head.push("match_weight".to_owned());
-        for f in &lt.schema().fields {
-            head.push(format!("{}_level", f.name()));
-            head.push(format!("{}_weight", f.name()));
-        }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(&e))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+        write(&mut w).map_err(|e| io(&e))?;
+        std::io::Write::flush(&mut w).map_err(|e| io(&e))?;
     }
-    w.write_record(&head).map_err(io)?;
-    let cmp = tsunagu_link::compare::Comparator::new(lt, rt)
-        .map_err(|e| fail(exit::INPUT, e.to_string()))?;
-    for p in &out.links {
-        let mut row = vec![
-            left_ids.get(p.left as usize),
-            right_ids.get(p.right as usize),
-            format!("{:.6}", p.probability),
-        ];
-        if explain {
-            row.push(format!(
-                "{:.3}",
-                out.model.match_weight(&cmp, p.left as usize, p.pattern)
-            ));
-            for fw in out.model.explain(&cmp, p.left as usize, p.pattern) {
-                row.push(fw.level.to_owned());
-                row.push(format!("{:.3}", fw.weight));
-            }
-        }
-        w.write_record(&row).map_err(io)?;
-    }
-    w.flush().map_err(|e| {
-        fail(
-            exit::FAILURE,
-            format!("{}: cannot write: {e}", path.display()),
-        )
-    })?;
+    tmp.as_file().sync_all().map_err(|e| io(&e))?;
+    tmp.persist(path).map_err(|e| io(&e.error))?;
     Ok(())
 }
 
@@ -495,22 +481,16 @@ pub fn run(ctx: &Ctx, args: LinkArgs) -> anyhow::Result<ExitCode> {
     )?;
     let (t, inv) = (&src.table, &src.invalid);
     let (out, labels) = engine::dedupe(t, &opts).map_err(|e| fail(exit::INPUT, e.to_string()))?;
-    let io = |e: csv::Error| {
-        fail(
-            exit::FAILURE,
-            format!("{}: cannot write: {e}", out_path.display()),
-        )
-    };
-    let mut w = csv::Writer::from_path(&out_path).map_err(io)?;
-    w.write_record(["id", "cluster_id"]).map_err(io)?;
-    for (id, label) in src.ids.iter().zip(&labels) {
-        w.write_record([&id, &label.to_string()]).map_err(io)?;
-    }
-    w.flush().map_err(|e| {
-        fail(
-            exit::FAILURE,
-            format!("{}: cannot write: {e}", out_path.display()),
-        )
+    write_whole(&out_path, |w| {
+        let mut w = csv::Writer::from_writer(w);
+        w.write_record(["id", "cluster_id"])
+            .map_err(|e| e.to_string())?;
+        let mut walker = src.ids.walker();
+        for (i, label) in labels.iter().enumerate() {
+            w.write_record([walker.id(i), &label.to_string()])
+                .map_err(|e| e.to_string())?;
+        }
+        w.flush().map_err(|e| e.to_string())
     })?;
     if let Some(pp) = &args.pairs {
         let sides = Sides {
