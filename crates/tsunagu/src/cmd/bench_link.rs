@@ -49,8 +49,9 @@ pub struct BenchLinkArgs {
     /// Run only cases whose name contains this text (febrl4, japanese, synth).
     #[arg(long)]
     pub only: Option<String>,
-    /// Runs of each tool per case: the time and the peak memory reported are the medians of
-    /// the runs (on a shared machine one run of either tool can be a fifth off).
+    /// Runs of each tool per case, the two tools' runs alternating: the time and the peak
+    /// memory reported are the medians of the runs (on a shared machine one run of either tool
+    /// can be a fifth off).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=99))]
     pub runs: u32,
 }
@@ -71,26 +72,41 @@ struct Measure {
 /// One run's (seconds, peak MiB).
 type Run = (f64, f64);
 
-/// Run a tool `runs` times: the median of its times and the median of its peak memories
-/// (each taken over the runs on its own), and every run.
-fn repeated(
-    runs: u32,
-    mut once: impl FnMut() -> anyhow::Result<Run>,
-) -> anyhow::Result<(Run, Vec<Run>)> {
-    let all = (0..runs.max(1))
-        .map(|_| once())
-        .collect::<anyhow::Result<Vec<_>>>()?;
+/// A tool's medians (seconds, peak MiB) and every run.
+type Runs = (Run, Vec<Run>);
+
+/// The median of a tool's times and the median of its peak memories (each taken over the runs
+/// on its own), with every run.
+fn medians(all: Vec<Run>) -> Runs {
     let median = |pick: fn(&(f64, f64)) -> f64| {
         let mut v: Vec<f64> = all.iter().map(pick).collect();
         v.sort_by(f64::total_cmp);
         let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        match n {
+            0 => f64::NAN,
+            _ if n % 2 == 1 => v[n / 2],
+            _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
         }
     };
-    Ok(((median(|r| r.0), median(|r| r.1)), all))
+    ((median(|r| r.0), median(|r| r.1)), all)
+}
+
+/// Run tsunagu and, unless `peer` is `None`, the peer `runs` times each, alternating (tsunagu,
+/// peer, tsunagu, …): a shared machine that slows down for a while then slows both tools, not
+/// the runs of one, and the ratio of the medians stays fair.
+fn alternating<P: FnMut() -> anyhow::Result<Run>>(
+    runs: u32,
+    mut ours: impl FnMut() -> anyhow::Result<Run>,
+    mut peer: Option<P>,
+) -> anyhow::Result<(Runs, Option<Runs>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs.max(1) {
+        a.push(ours()?);
+        if let Some(p) = peer.as_mut() {
+            b.push(p()?);
+        }
+    }
+    Ok((medians(a), peer.is_some().then(|| medians(b))))
 }
 
 fn venv_python() -> anyhow::Result<PathBuf> {
@@ -255,7 +271,7 @@ fn splink(
 
 fn measure(
     tool: &'static str,
-    ((secs, peak), runs): (Run, Vec<Run>),
+    ((secs, peak), runs): Runs,
     eval: (f64, f64, f64, usize),
 ) -> Measure {
     Measure {
@@ -403,20 +419,24 @@ fn synth_case(
         work.join("synth_clusters.csv"),
         work.join("synth_tsunagu.csv"),
     );
-    let t = repeated(args.runs, || ours_dedupe(&file, &clusters, &pairs))?;
-    ms.push(measure("tsunagu", t, evaluate(&pairs, truth, true_pairs)?));
+    let normalised = work.join("synth_normalised.csv");
     if !args.skip_splink {
         let src = tsunagu_link::source::read_csv(&file, None)
             .map_err(|e| fail(exit::FAILURE, e.to_string()))?;
-        let normalised = work.join("synth_normalised.csv");
         write_normalised(
             src.ids.iter().map(String::as_str).zip(&src.records),
             &normalised,
         )?;
-        let out = work.join("synth_splink.csv");
-        let s = repeated(args.runs, || {
-            splink(py, script, "synth", &normalised, &normalised, &out)
-        })?;
+    }
+    let out = work.join("synth_splink.csv");
+    let (t, s) = alternating(
+        args.runs,
+        || ours_dedupe(&file, &clusters, &pairs),
+        (!args.skip_splink)
+            .then_some(|| splink(py, script, "synth", &normalised, &normalised, &out)),
+    )?;
+    ms.push(measure("tsunagu", t, evaluate(&pairs, truth, true_pairs)?));
+    if let Some(s) = s {
         ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
     }
     Ok((
@@ -468,12 +488,15 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
         let truth = |x: &str, y: &str| key(x).is_some() && key(x) == key(y);
         let mut ms = Vec::new();
         let out = work.join("febrl4_tsunagu.csv");
-        let t = repeated(args.runs, || ours(&a, &b, &out))?;
+        let peer_out = work.join("febrl4_splink.csv");
+        let (t, s) = alternating(
+            args.runs,
+            || ours(&a, &b, &out),
+            (!args.skip_splink).then_some(|| splink(&py, &script, "febrl4", &a, &b, &peer_out)),
+        )?;
         ms.push(measure("tsunagu", t, evaluate(&out, truth, 5000)?));
-        if !args.skip_splink {
-            let out = work.join("febrl4_splink.csv");
-            let s = repeated(args.runs, || splink(&py, &script, "febrl4", &a, &b, &out))?;
-            ms.push(measure("splink", s, evaluate(&out, truth, 5000)?));
+        if let Some(s) = s {
+            ms.push(measure("splink", s, evaluate(&peer_out, truth, 5000)?));
         }
         cases.push(("febrl4 (5,000 × 5,000)".into(), ms));
     }
@@ -505,20 +528,27 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
         let true_pairs = n / 2;
         let mut ms = Vec::new();
         let out = work.join("japanese_tsunagu.csv");
-        let t = repeated(args.runs, || ours(&a, &b, &out))?;
-        ms.push(measure("tsunagu", t, evaluate(&out, truth, true_pairs)?));
+        let (na, nb) = (
+            work.join("japanese_a_normalised.csv"),
+            work.join("japanese_b_normalised.csv"),
+        );
         if !args.skip_splink {
-            let (na, nb) = (
-                work.join("japanese_a_normalised.csv"),
-                work.join("japanese_b_normalised.csv"),
-            );
             write_normalised(left.iter().map(|r| (r.id.as_str(), &r.record)), &na)?;
             write_normalised(right.iter().map(|r| (r.id.as_str(), &r.record)), &nb)?;
-            let out = work.join("japanese_splink.csv");
-            let s = repeated(args.runs, || {
-                splink(&py, &script, "japanese", &na, &nb, &out)
-            })?;
-            ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
+        }
+        let peer_out = work.join("japanese_splink.csv");
+        let (t, s) = alternating(
+            args.runs,
+            || ours(&a, &b, &out),
+            (!args.skip_splink).then_some(|| splink(&py, &script, "japanese", &na, &nb, &peer_out)),
+        )?;
+        ms.push(measure("tsunagu", t, evaluate(&out, truth, true_pairs)?));
+        if let Some(s) = s {
+            ms.push(measure(
+                "splink",
+                s,
+                evaluate(&peer_out, truth, true_pairs)?,
+            ));
         }
         cases.push((format!("japanese synthetic ({n} × {n})"), ms));
     }
@@ -548,7 +578,7 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
     ctx.emit(&json, || {
         let mut s = String::new();
         s.push_str(&format!(
-            "seconds and peak MiB: medians of {} run(s) of each tool\n",
+            "seconds and peak MiB: medians of {} run(s) of each tool, the tools' runs alternating\n",
             args.runs
         ));
         for (name, ms) in &cases {
