@@ -93,12 +93,15 @@ fn medians(all: Vec<Run>) -> Runs {
 
 /// Run tsunagu and, unless `peer` is `None`, the peer `runs` times each, alternating (tsunagu,
 /// peer, tsunagu, …): a shared machine that slows down for a while then slows both tools, not
-/// the runs of one, and the ratio of the medians stays fair.
-fn alternating<P: FnMut() -> anyhow::Result<Run>>(
+/// the runs of one, and the ratio of the medians stays fair. Each tool's last output (`outs`:
+/// tsunagu's, the peer's) is then scored by `score`.
+fn both_tools<P: FnMut() -> anyhow::Result<Run>>(
     runs: u32,
     mut ours: impl FnMut() -> anyhow::Result<Run>,
     mut peer: Option<P>,
-) -> anyhow::Result<(Runs, Option<Runs>)> {
+    outs: (&Path, &Path),
+    score: impl Fn(&Path) -> anyhow::Result<(f64, f64, f64, usize)>,
+) -> anyhow::Result<Vec<Measure>> {
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..runs.max(1) {
         a.push(ours()?);
@@ -106,7 +109,45 @@ fn alternating<P: FnMut() -> anyhow::Result<Run>>(
             b.push(p()?);
         }
     }
-    Ok((medians(a), peer.is_some().then(|| medians(b))))
+    let mut ms = vec![measure("tsunagu", medians(a), score(outs.0)?)];
+    if peer.is_some() {
+        ms.push(measure("splink", medians(b), score(outs.1)?));
+    }
+    Ok(ms)
+}
+
+/// The peer's interpreter and script.
+struct Peer<'a> {
+    py: &'a Path,
+    script: &'a Path,
+}
+
+/// [`both_tools`] on a case of two files (`files`, which tsunagu links), the peer skipped when
+/// `--skip-splink` says so. `runs`: the peer script's mode, the files the peer reads (tsunagu's
+/// own, or their plaintext normalised by tsunagu), and the two tools' outputs.
+fn two_files(
+    args: &BenchLinkArgs,
+    files: (&Path, &Path),
+    peer: &Peer<'_>,
+    (mode, peer_files, outs): (&str, (&Path, &Path), (&Path, &Path)),
+    score: impl Fn(&Path) -> anyhow::Result<(f64, f64, f64, usize)>,
+) -> anyhow::Result<Vec<Measure>> {
+    both_tools(
+        args.runs,
+        || ours(files.0, files.1, outs.0),
+        (!args.skip_splink).then_some(|| {
+            splink(
+                peer.py,
+                peer.script,
+                mode,
+                peer_files.0,
+                peer_files.1,
+                outs.1,
+            )
+        }),
+        outs,
+        score,
+    )
 }
 
 fn venv_python() -> anyhow::Result<PathBuf> {
@@ -414,7 +455,6 @@ fn synth_case(
     drop(w);
     let true_pairs: usize = per_person.values().map(|k| k * (k - 1) / 2).sum();
     let truth = |x: &str, y: &str| person.get(x).is_some_and(|p| person.get(y) == Some(p));
-    let mut ms = Vec::new();
     let (clusters, pairs) = (
         work.join("synth_clusters.csv"),
         work.join("synth_tsunagu.csv"),
@@ -429,16 +469,14 @@ fn synth_case(
         )?;
     }
     let out = work.join("synth_splink.csv");
-    let (t, s) = alternating(
+    let ms = both_tools(
         args.runs,
         || ours_dedupe(&file, &clusters, &pairs),
         (!args.skip_splink)
             .then_some(|| splink(py, script, "synth", &normalised, &normalised, &out)),
+        (&pairs, &out),
+        |p| evaluate(p, truth, true_pairs),
     )?;
-    ms.push(measure("tsunagu", t, evaluate(&pairs, truth, true_pairs)?));
-    if let Some(s) = s {
-        ms.push(measure("splink", s, evaluate(&out, truth, true_pairs)?));
-    }
     Ok((
         format!("tsunagu synth ({n} persons, {records} identity records, deduplicated)"),
         ms,
@@ -469,6 +507,10 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&script, SPLINK_SCRIPT)
         .map_err(|e| fail(exit::FAILURE, format!("{}: {e}", script.display())))?;
     let mut cases: Vec<(String, Vec<Measure>)> = Vec::new();
+    let peer = Peer {
+        py: &py,
+        script: &script,
+    };
 
     if want("febrl4") {
         let (a, b) = (work.join("febrl4_a.csv"), work.join("febrl4_b.csv"));
@@ -486,18 +528,10 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
         // FEBRL4: rec-N-org in A is the same person as rec-N-dup-0 in B; 5,000 true pairs.
         let key = |s: &str| s.split('-').nth(1).map(str::to_owned);
         let truth = |x: &str, y: &str| key(x).is_some() && key(x) == key(y);
-        let mut ms = Vec::new();
         let out = work.join("febrl4_tsunagu.csv");
         let peer_out = work.join("febrl4_splink.csv");
-        let (t, s) = alternating(
-            args.runs,
-            || ours(&a, &b, &out),
-            (!args.skip_splink).then_some(|| splink(&py, &script, "febrl4", &a, &b, &peer_out)),
-        )?;
-        ms.push(measure("tsunagu", t, evaluate(&out, truth, 5000)?));
-        if let Some(s) = s {
-            ms.push(measure("splink", s, evaluate(&peer_out, truth, 5000)?));
-        }
+        let runs = ("febrl4", (&*a, &*b), (&*out, &*peer_out));
+        let ms = two_files(&args, (&a, &b), &peer, runs, |p| evaluate(p, truth, 5000))?;
         cases.push(("febrl4 (5,000 × 5,000)".into(), ms));
     }
 
@@ -526,7 +560,6 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let truth = |x: &str, y: &str| person.get(x).is_some_and(|p| person.get(y) == Some(p));
         let true_pairs = n / 2;
-        let mut ms = Vec::new();
         let out = work.join("japanese_tsunagu.csv");
         let (na, nb) = (
             work.join("japanese_a_normalised.csv"),
@@ -537,19 +570,10 @@ pub fn run(ctx: &Ctx, args: BenchLinkArgs) -> anyhow::Result<ExitCode> {
             write_normalised(right.iter().map(|r| (r.id.as_str(), &r.record)), &nb)?;
         }
         let peer_out = work.join("japanese_splink.csv");
-        let (t, s) = alternating(
-            args.runs,
-            || ours(&a, &b, &out),
-            (!args.skip_splink).then_some(|| splink(&py, &script, "japanese", &na, &nb, &peer_out)),
-        )?;
-        ms.push(measure("tsunagu", t, evaluate(&out, truth, true_pairs)?));
-        if let Some(s) = s {
-            ms.push(measure(
-                "splink",
-                s,
-                evaluate(&peer_out, truth, true_pairs)?,
-            ));
-        }
+        let runs = ("japanese", (&*na, &*nb), (&*out, &*peer_out));
+        let ms = two_files(&args, (&a, &b), &peer, runs, |p| {
+            evaluate(p, truth, true_pairs)
+        })?;
         cases.push((format!("japanese synthetic ({n} × {n})"), ms));
     }
 
