@@ -102,6 +102,56 @@ fn links_two_japanese_files() {
     }
 }
 
+/// The pairs file replaces what was at its path only once it is whole (nothing else is left
+/// beside it), and a path that is not a regular file — standard output — is written as it is.
+#[test]
+fn pairs_replace_the_target_whole_or_go_to_a_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (left, right) = simulate::two_sources(&pools(), 200, 100, 1.0, 5);
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    simulate::to_csv(&left, std::fs::File::create(&a).unwrap()).unwrap();
+    simulate::to_csv(&right, std::fs::File::create(&b).unwrap()).unwrap();
+    let key = dir.path().join("key.hex");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    let run = |out: &Path| {
+        let o = bin()
+            .args(["link", "--left"])
+            .arg(&a)
+            .arg("--right")
+            .arg(&b)
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    let out = dir.path().join("pairs.csv");
+    std::fs::write(
+        &out,
+        "an older file, longer than the pairs\n".repeat(10_000),
+    )
+    .unwrap();
+    run(&out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("left_id,right_id,match_probability\n"));
+    assert!(!text.contains("older"));
+    assert!(read_pairs(&out).len() > 50);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.csv", "b.csv", "key.hex", "pairs.csv"]);
+    #[cfg(unix)]
+    {
+        let o = run(Path::new("/dev/stdout"));
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with(&text));
+    }
+}
+
 /// FEBRL-style records (the layout of FEBRL4): Latin names with typos.
 fn febrl_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, usize) {
     const GIVEN: [&str; 30] = [

@@ -158,6 +158,8 @@ fn write_pairs(
 
 /// Write `path` through `write` so that it is never seen half-written: into a temporary file
 /// beside it, synced, then renamed over it (a run killed mid-way leaves the old file or none).
+/// A target that exists and is not a regular file (`/dev/stdout`, a named pipe) is written
+/// directly: it cannot be replaced, and there is no file to leave half-written.
 fn write_whole(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<(), String>,
@@ -168,6 +170,15 @@ fn write_whole(
             format!("{}: cannot write: {e}", path.display()),
         )
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| io(&e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
+        write(&mut w).map_err(|e| io(&e))?;
+        return std::io::Write::flush(&mut w).map_err(|e| io(&e));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
