@@ -2,13 +2,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tsunagu_link::simulate::{self, NamePools};
+use tsunagu_link::simulate::{self, NamePools, SimRecord};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+}
+
+/// `tsunagu link --left A --right B`, to be completed.
+fn link(a: &Path, b: &Path) -> Command {
+    let mut c = bin();
+    c.args(["link", "--left"]).arg(a).arg("--right").arg(b);
+    c
 }
 
 fn pools() -> NamePools {
@@ -26,13 +33,25 @@ fn read_pairs(path: &Path) -> Vec<(String, String, f64)> {
         .collect()
 }
 
+/// Two made-up Japanese files in `dir` (`a.csv`, `b.csv`): `n.0` records a side, `n.1` persons
+/// in both; their paths and records.
+fn japanese_files(
+    dir: &Path,
+    n: (usize, usize),
+    noise: f64,
+    seed: u64,
+) -> (PathBuf, PathBuf, Vec<SimRecord>, Vec<SimRecord>) {
+    let (left, right) = simulate::two_sources(&pools(), n.0, n.1, noise, seed);
+    let (a, b) = (dir.join("a.csv"), dir.join("b.csv"));
+    simulate::to_csv(&left, std::fs::File::create(&a).unwrap()).unwrap();
+    simulate::to_csv(&right, std::fs::File::create(&b).unwrap()).unwrap();
+    (a, b, left, right)
+}
+
 #[test]
 fn links_two_japanese_files() {
     let dir = tempfile::tempdir().unwrap();
-    let (left, right) = simulate::two_sources(&pools(), 600, 400, 1.5, 21);
-    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    simulate::to_csv(&left, std::fs::File::create(&a).unwrap()).unwrap();
-    simulate::to_csv(&right, std::fs::File::create(&b).unwrap()).unwrap();
+    let (a, b, left, right) = japanese_files(dir.path(), (600, 400), 1.5, 21);
     let out = dir.path().join("pairs.csv");
     let o = bin()
         .args(["--json", "link", "--left"])
@@ -107,18 +126,11 @@ fn links_two_japanese_files() {
 #[test]
 fn pairs_replace_the_target_whole_or_go_to_a_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let (left, right) = simulate::two_sources(&pools(), 200, 100, 1.0, 5);
-    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    simulate::to_csv(&left, std::fs::File::create(&a).unwrap()).unwrap();
-    simulate::to_csv(&right, std::fs::File::create(&b).unwrap()).unwrap();
+    let (a, b, _, _) = japanese_files(dir.path(), (200, 100), 1.0, 5);
     let key = dir.path().join("key.hex");
     std::fs::write(&key, "ab".repeat(32)).unwrap();
     let run = |out: &Path| {
-        let o = bin()
-            .args(["link", "--left"])
-            .arg(&a)
-            .arg("--right")
-            .arg(&b)
+        let o = link(&a, &b)
             .arg("--key-file")
             .arg(&key)
             .arg("--out")
@@ -268,15 +280,7 @@ fn links_febrl_layout() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, n) = febrl_files(dir.path());
     let out = dir.path().join("pairs.csv");
-    let o = bin()
-        .args(["link", "--left"])
-        .arg(&a)
-        .arg("--right")
-        .arg(&b)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = link(&a, &b).arg("--out").arg(&out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pairs = read_pairs(&out);
     let key = |s: &str| s.split('-').nth(1).unwrap().to_owned();
