@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::record::TokenTable;
 use crate::schema::{FieldKind, Role, Schema};
-use crate::token::Token;
+use crate::token::{Token, splitmix};
 
 /// Which token of a field a rule uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,13 +57,6 @@ impl BlockingRule {
         }
         Some(h)
     }
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The default rules for a schema: each strong identifier alone, and names combined with a

@@ -215,6 +215,15 @@ impl FieldKey {
     }
 }
 
+/// SplitMix64's step: a bijection of 64-bit values that spreads every input bit over the
+/// output (for combining tokens, which are keyed hashes already; nothing secret rests on it).
+pub(crate) fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A keyed-hash token. Carries no plaintext and cannot be made from plaintext without the
 /// [`FieldKey`]: the comparison and model code only ever see these.
 ///
@@ -261,14 +270,8 @@ impl Token {
     /// it tells nothing they do not; where a keyed hash of the joined text would cost two
     /// SHA-256 compressions, this is two multiplications.
     pub fn joint(a: Token, b: Token) -> Token {
-        // SplitMix64's finaliser: a bijection that spreads every input bit over the output.
-        fn mix(mut z: u64) -> u64 {
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
         // The second token is mixed on its own first, so that (a, b) and (b, a) differ.
-        Token(mix(a.0 ^ mix(b.0 ^ 0x9E37_79B9_7F4A_7C15)).max(1))
+        Token(splitmix(a.0 ^ splitmix(b.0)).max(1))
     }
 
     /// The token cut to its low 32 bits, as a [`TokenTable`](crate::record::TokenTable) holds

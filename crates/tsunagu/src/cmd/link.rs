@@ -156,42 +156,34 @@ fn write_pairs(
     })
 }
 
-/// Write `path` through `write` so that it is never seen half-written: into a temporary file
-/// beside it, synced, then renamed over it (a run killed mid-way leaves the old file or none).
-/// A target that exists and is not a regular file (`/dev/stdout`, a named pipe) is written
-/// directly: it cannot be replaced, and there is no file to leave half-written.
+/// Write `path` through `write` so that it is never seen half-written
+/// (`quarantine::write_atomic_with`: a temporary file beside it, synced, then renamed over it; a
+/// run killed mid-way leaves the old file or none). A target that exists and is not a regular
+/// file (`/dev/stdout`, a named pipe) is written directly: it cannot be replaced, and there is
+/// no file to leave half-written.
 fn write_whole(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<(), String>,
 ) -> anyhow::Result<()> {
-    let io = |e: &dyn std::fmt::Display| {
+    let buffered = |file: &std::fs::File| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+        write(&mut w).map_err(std::io::Error::other)?;
+        std::io::Write::flush(&mut w)
+    };
+    let done = if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| buffered(&f))
+    } else {
+        tsunagu_pipeline::quarantine::write_atomic_with(path, None, |f| buffered(f))
+    };
+    done.map_err(|e| {
         fail(
             exit::FAILURE,
             format!("{}: cannot write: {e}", path.display()),
         )
-    };
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| io(&e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, &file);
-        write(&mut w).map_err(|e| io(&e))?;
-        return std::io::Write::flush(&mut w).map_err(|e| io(&e));
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(&e))?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
-        write(&mut w).map_err(|e| io(&e))?;
-        std::io::Write::flush(&mut w).map_err(|e| io(&e))?;
-    }
-    tmp.as_file().sync_all().map_err(|e| io(&e))?;
-    tmp.persist(path).map_err(|e| io(&e.error))?;
-    Ok(())
+    })
 }
 
 /// `tsunagu link review`: uncertain pairs of the vault's linkage.
